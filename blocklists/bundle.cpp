@@ -1,0 +1,304 @@
+// blocklists/bundle: opens a bundle directory and answers suffix lookups.
+#include "blocklists/bundle.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "util/crypto.hpp"
+
+namespace hedge::lists {
+
+const char* to_string(Tier t) noexcept {
+  switch (t) {
+    case Tier::illegal: return "illegal";
+    case Tier::inappropriate: return "inappropriate";
+    case Tier::school: return "school";
+    case Tier::other: return "other";
+  }
+  return "other";
+}
+
+Tier tier_from_string(std::string_view s) noexcept {
+  if (s == "illegal") return Tier::illegal;
+  if (s == "inappropriate") return Tier::inappropriate;
+  if (s == "school") return Tier::school;
+  return Tier::other;
+}
+
+CdbFile::~CdbFile() {
+  if (m_fd >= 0) {
+    cdb_free(&m_cdb);
+    ::close(m_fd);
+  }
+}
+
+bool CdbFile::open(const std::string& path, std::string& err) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = path + ": " + std::strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size < 2048) {
+    // A cdb always starts with a 2048-byte table of hash pointers.
+    err = path + ": not a cdb file (too short)";
+    ::close(fd);
+    return false;
+  }
+  if (cdb_init(&m_cdb, fd) != 0) {
+    err = path + ": cannot map cdb: " + std::strerror(errno);
+    ::close(fd);
+    return false;
+  }
+  m_fd = fd;
+  return true;
+}
+
+std::string_view CdbFile::find(std::string_view key) const noexcept {
+  // cdb_find (not cdb_findinit) keeps no pointer to the key after returning.
+  if (m_fd < 0) return {};
+  if (cdb_find(&m_cdb, key.data(), static_cast<unsigned>(key.size())) <= 0) return {};
+  const unsigned len = cdb_datalen(&m_cdb);
+  const void* p = cdb_get(&m_cdb, len, cdb_datapos(&m_cdb));
+  if (!p) return {};
+  return {static_cast<const char*>(p), len};
+}
+
+std::size_t CdbFile::size_bytes() const noexcept {
+  return m_fd >= 0 ? m_cdb.cdb_fsize : 0;
+}
+
+namespace {
+
+uint64_t load_u64(const char* p) noexcept {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+bool is_illegal_id(std::string_view id) {
+  return id == "child-abuse" || id == "terrorism";
+}
+
+}  // namespace
+
+Bundle::~Bundle() {
+  mbedtls_sha256_free(&m_inner);
+  mbedtls_sha256_free(&m_outer);
+}
+
+std::shared_ptr<const Bundle> Bundle::empty() {
+  auto b = std::shared_ptr<Bundle>(new Bundle());
+  mbedtls_sha256_init(&b->m_inner);
+  mbedtls_sha256_init(&b->m_outer);
+  return b;
+}
+
+std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_hashes, std::string& err) {
+  auto b = std::shared_ptr<Bundle>(new Bundle());
+  mbedtls_sha256_init(&b->m_inner);
+  mbedtls_sha256_init(&b->m_outer);
+  b->m_dir = dir;
+  const std::string mpath = dir + "/manifest.json";
+  std::ifstream in(mpath, std::ios::binary);
+  if (!in) {
+    err = mpath + ": cannot open (is this a bundle made by `hedge compile`?)";
+    return nullptr;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(ss.str());
+    if (m.at("format").get<int>() != 1) {
+      err = mpath + ": format: unsupported bundle format " + m.at("format").dump();
+      return nullptr;
+    }
+    b->m_version = m.at("version").get<uint64_t>();
+    b->m_created = m.value("created", "");
+    for (const auto& c : m.at("categories")) {
+      Category cat;
+      cat.id = c.at("id").get<std::string>();
+      cat.name = c.value("name", cat.id);
+      cat.tier = tier_from_string(c.value("tier", "other"));
+      cat.bit = c.at("bit").get<unsigned>();
+      cat.confidential = c.value("confidential", false);
+      cat.entries = c.value("entries", uint64_t{0});
+      if (cat.bit >= 64) {
+        err = mpath + ": categories: bit " + std::to_string(cat.bit) + " out of range";
+        return nullptr;
+      }
+      if (is_illegal_id(cat.id)) cat.tier = Tier::illegal;
+      if (cat.tier == Tier::illegal) b->m_illegal_mask |= uint64_t{1} << cat.bit;
+      b->m_entries += cat.entries;
+      b->m_categories.push_back(std::move(cat));
+    }
+    if (m.contains("sources")) {
+      for (const auto& s : m.at("sources")) {
+        Source src;
+        src.id = s.at("id").get<unsigned>();
+        src.category = s.value("category", "");
+        src.path = s.value("path", "");
+        src.format = s.value("format", "");
+        src.sha256 = s.value("sha256", "");
+        b->m_sources.push_back(std::move(src));
+      }
+    }
+    const auto& files = m.at("files");
+    for (auto it = files.begin(); it != files.end(); ++it) {
+      const std::string path = dir + "/" + it.key();
+      if (it.key().find('/') != std::string::npos) {
+        err = mpath + ": files: path not allowed: " + it.key();
+        return nullptr;
+      }
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0) {
+        err = path + ": missing (" + std::strerror(errno) + ")";
+        return nullptr;
+      }
+      const auto want = it.value().at("size").get<uint64_t>();
+      if (static_cast<uint64_t>(st.st_size) != want) {
+        err = path + ": size " + std::to_string(st.st_size) + " but manifest says " + std::to_string(want);
+        return nullptr;
+      }
+      if (verify_hashes) {
+        uint64_t size = 0;
+        auto h = util::sha256_file(path, err, &size);
+        if (!h) return nullptr;
+        if (util::to_hex(*h) != it.value().at("sha256").get<std::string>()) {
+          err = path + ": sha256 does not match the manifest (file changed or corrupt)";
+          return nullptr;
+        }
+      }
+    }
+    if (!files.contains("public.cdb")) {
+      err = mpath + ": files: public.cdb not listed";
+      return nullptr;
+    }
+    if (!b->m_public.open(dir + "/public.cdb", err)) return nullptr;
+    if (files.contains("confidential.cdb")) {
+      const auto& conf = m.at("confidential");
+      if (conf.value("hash", "") != "hmac-sha256-128") {
+        err = mpath + ": confidential.hash: unsupported";
+        return nullptr;
+      }
+      auto key = util::from_hex(conf.at("key").get<std::string>());
+      if (!key || key->size() != 32) {
+        err = mpath + ": confidential.key: must be 64 hex digits";
+        return nullptr;
+      }
+      if (!b->m_confidential.open(dir + "/confidential.cdb", err)) return nullptr;
+      b->m_has_confidential = true;
+      // Absorb the HMAC pads once (RFC 2104): inner = H(K^ipad || m), outer = H(K^opad || inner).
+      uint8_t ipad[64], opad[64];
+      for (int i = 0; i < 64; ++i) {
+        const uint8_t k = i < 32 ? (*key)[static_cast<std::size_t>(i)] : 0;
+        ipad[i] = k ^ 0x36;
+        opad[i] = k ^ 0x5c;
+      }
+      mbedtls_sha256_starts_ret(&b->m_inner, 0);
+      mbedtls_sha256_update_ret(&b->m_inner, ipad, 64);
+      mbedtls_sha256_starts_ret(&b->m_outer, 0);
+      mbedtls_sha256_update_ret(&b->m_outer, opad, 64);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    err = mpath + ": " + e.what();
+    return nullptr;
+  }
+  return b;
+}
+
+void Bundle::hash_name(std::string_view name, uint8_t out[16]) const noexcept {
+  uint8_t inner[32], full[32];
+  mbedtls_sha256_context ctx;
+  // Struct copies of the pre-absorbed states; mbedTLS 2.28's context holds no pointers.
+  ctx = m_inner;
+  mbedtls_sha256_update_ret(&ctx, reinterpret_cast<const uint8_t*>(name.data()), name.size());
+  mbedtls_sha256_finish_ret(&ctx, inner);
+  ctx = m_outer;
+  mbedtls_sha256_update_ret(&ctx, inner, 32);
+  mbedtls_sha256_finish_ret(&ctx, full);
+  std::memcpy(out, full, 16);
+}
+
+void Bundle::confidential_key_hash(const uint8_t key[32], std::string_view name, uint8_t out[16]) {
+  uint8_t full[32];
+  // Plain RFC 2104 HMAC, computed without the cached pads (the writer's side).
+  uint8_t ipad[64], opad[64];
+  for (int i = 0; i < 64; ++i) {
+    const uint8_t k = i < 32 ? key[i] : 0;
+    ipad[i] = k ^ 0x36;
+    opad[i] = k ^ 0x5c;
+  }
+  uint8_t inner[32];
+  mbedtls_sha256_context ctx;
+  mbedtls_sha256_init(&ctx);
+  mbedtls_sha256_starts_ret(&ctx, 0);
+  mbedtls_sha256_update_ret(&ctx, ipad, 64);
+  mbedtls_sha256_update_ret(&ctx, reinterpret_cast<const uint8_t*>(name.data()), name.size());
+  mbedtls_sha256_finish_ret(&ctx, inner);
+  mbedtls_sha256_starts_ret(&ctx, 0);
+  mbedtls_sha256_update_ret(&ctx, opad, 64);
+  mbedtls_sha256_update_ret(&ctx, inner, 32);
+  mbedtls_sha256_finish_ret(&ctx, full);
+  mbedtls_sha256_free(&ctx);
+  std::memcpy(out, full, 16);
+}
+
+Match Bundle::lookup(const dns::QueryName& q) const noexcept {
+  Match m;
+  const std::size_t n = q.label_count();
+  // Single-label entries (bare TLDs) are rejected at compile time, so the
+  // last label is never probed; a single-label query probes itself.
+  const std::size_t last = n > 1 ? n - 1 : n;
+  for (std::size_t i = 0; i < last; ++i) {
+    const std::string_view s = q.suffix(i);
+    std::string_view v = m_public.find(s);
+    if (v.size() >= 16) {
+      const uint64_t hit = load_u64(v.data()) | (i == 0 ? load_u64(v.data() + 8) : 0);
+      if (hit && m.public_label < 0) m.public_label = static_cast<int>(i);
+      m.categories |= hit;
+    }
+    if (m_has_confidential) {
+      uint8_t h[16];
+      hash_name(s, h);
+      v = m_confidential.find({reinterpret_cast<const char*>(h), 16});
+      if (v.size() >= 16) {
+        const uint64_t hit = load_u64(v.data()) | (i == 0 ? load_u64(v.data() + 8) : 0);
+        if (hit && m.confidential_label < 0) m.confidential_label = static_cast<int>(i);
+        m.confidential |= hit;
+      }
+    }
+  }
+  return m;
+}
+
+const Category* Bundle::category_by_bit(unsigned bit) const noexcept {
+  for (const auto& c : m_categories)
+    if (c.bit == bit) return &c;
+  return nullptr;
+}
+
+const Category* Bundle::category_by_id(std::string_view id) const noexcept {
+  for (const auto& c : m_categories)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+std::vector<unsigned> Bundle::sources_of(std::string_view normal_name) const {
+  std::vector<unsigned> out;
+  const std::string_view v = m_public.find(normal_name);
+  for (std::size_t i = 16; i + 1 < v.size(); i += 2) {
+    out.push_back(static_cast<uint8_t>(v[i]) | (static_cast<unsigned>(static_cast<uint8_t>(v[i + 1])) << 8));
+  }
+  return out;
+}
+
+}  // namespace hedge::lists

@@ -1,0 +1,26 @@
+# Finds every library Hedge uses; all come from Debian packages (cmake/install-deps.sh).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LDNS REQUIRED IMPORTED_TARGET ldns)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
+pkg_check_modules(LIBCDB REQUIRED IMPORTED_TARGET libcdb)
+pkg_check_modules(LIBIDN2 REQUIRED IMPORTED_TARGET libidn2)
+pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+pkg_check_modules(LIBSYSTEMD IMPORTED_TARGET libsystemd)
+find_package(tomlplusplus REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(doctest REQUIRED)
+
+# mbedTLS 2.28 ships neither a .pc nor a CMake config.
+find_path(MBEDTLS_INCLUDE_DIR mbedtls/version.h REQUIRED)
+find_library(MBEDTLS_LIB mbedtls REQUIRED)
+find_library(MBEDX509_LIB mbedx509 REQUIRED)
+find_library(MBEDCRYPTO_LIB mbedcrypto REQUIRED)
+add_library(mbedtls_all INTERFACE)
+target_include_directories(mbedtls_all SYSTEM INTERFACE ${MBEDTLS_INCLUDE_DIR})
+target_link_libraries(mbedtls_all INTERFACE ${MBEDTLS_LIB} ${MBEDX509_LIB} ${MBEDCRYPTO_LIB})
+
+find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
+find_library(HTTP_PARSER_LIB http_parser REQUIRED)
+add_library(http_parser_lib INTERFACE)
+target_include_directories(http_parser_lib SYSTEM INTERFACE ${HTTP_PARSER_INCLUDE_DIR})
+target_link_libraries(http_parser_lib INTERFACE ${HTTP_PARSER_LIB})

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package Hedge's build, run and tests need.
+# Idempotent and quiet when everything is already there (`make deps`).
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config clang clang-format clang-tidy libclang-rt-14-dev
+  # libraries (never vendored)
+  libldns-dev libuv1-dev libcdb-dev tinycdb libmbedtls-dev doctest-dev
+  libtomlplusplus-dev libhttp-parser-dev libsqlite3-dev libidn2-dev
+  nlohmann-json3-dev libsystemd-dev publicsuffix
+  # real peers and clients for the tests
+  nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "hedge: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+# Update the package index only if an install fails for lack of it.
+if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/hedge-apt.log 2>&1; then
+  $SUDO apt-get update -q >>/tmp/hedge-apt.log 2>&1
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/hedge-apt.log 2>&1 \
+    || { echo "hedge: apt-get install failed, see /tmp/hedge-apt.log" >&2; tail -20 /tmp/hedge-apt.log >&2; exit 1; }
+fi
+# The nsd package starts a system nsd on port 53; tests start their own on loopback ports.
+if command -v systemctl >/dev/null && systemctl is-active -q nsd 2>/dev/null; then
+  $SUDO systemctl disable --now nsd >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,13 @@
+// cli: the subcommands of the one `hedge` executable. main.cpp dispatches;
+// each command lives beside the code it drives and returns an exit status.
+#pragma once
+
+namespace hedge::cli {
+
+int serve(int argc, char** argv);    // resolver/server_cli.cpp
+int compile(int argc, char** argv);  // blocklists/compile_cli.cpp
+int keygen(int argc, char** argv);   // blocklists/sign_cli.cpp
+int verify(int argc, char** argv);   // blocklists/sign_cli.cpp
+int lists(int argc, char** argv);    // blocklists/compile_cli.cpp (lists lookup)
+
+}  // namespace hedge::cli

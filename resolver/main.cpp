@@ -1,0 +1,46 @@
+// main: dispatches `hedge <command>` to the command's own file (cli.hpp).
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "cli.hpp"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int, char**);
+  const char* help;
+};
+
+constexpr Command commands[] = {
+    {"serve", hedge::cli::serve, "run the filtering resolver (--config FILE [--check-config])"},
+    {"compile", hedge::cli::compile, "build a list bundle: --out DIR CATEGORY=FILE..."},
+    {"lists", hedge::cli::lists, "lists lookup NAME --bundle DIR"},
+    {"keygen", hedge::cli::keygen, "make an ECDSA P-256 signing key pair: --out PREFIX"},
+    {"verify", hedge::cli::verify, "verify a bundle: DIR --pubkey KEY"},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out, "usage: hedge <command> [options]\n\ncommands:\n");
+  for (const auto& c : commands) std::fprintf(out, "  %-9s %s\n", c.name, c.help);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string_view(argv[1]) == "--help" || std::string_view(argv[1]) == "-h") {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (std::string_view(argv[1]) == "--version") {
+    std::printf("hedge 0.1.0\n");
+    return 0;
+  }
+  for (const auto& c : commands) {
+    if (std::strcmp(argv[1], c.name) == 0) return c.run(argc - 1, argv + 1);
+  }
+  std::fprintf(stderr, "hedge: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,93 @@
+// util/crypto: SHA-256 (mbedTLS 2.28 API), hex, and the OS random source.
+#include "util/crypto.hpp"
+
+#include <fcntl.h>
+#include <mbedtls/sha256.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace hedge::util {
+
+Sha256 sha256(std::span<const uint8_t> data) {
+  Sha256 out{};
+  mbedtls_sha256_ret(data.data(), data.size(), out.data(), 0);
+  return out;
+}
+
+std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uint64_t* size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err = path + ": " + std::strerror(errno);
+    return std::nullopt;
+  }
+  mbedtls_sha256_context ctx;
+  mbedtls_sha256_init(&ctx);
+  mbedtls_sha256_starts_ret(&ctx, 0);
+  std::vector<uint8_t> buf(1 << 16);
+  uint64_t total = 0;
+  bool ok = true;
+  while (true) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = path + ": " + std::strerror(errno);
+      ok = false;
+      break;
+    }
+    if (n == 0) break;
+    mbedtls_sha256_update_ret(&ctx, buf.data(), static_cast<size_t>(n));
+    total += static_cast<uint64_t>(n);
+  }
+  ::close(fd);
+  Sha256 out{};
+  mbedtls_sha256_finish_ret(&ctx, out.data());
+  mbedtls_sha256_free(&ctx);
+  if (!ok) return std::nullopt;
+  if (size) *size = total;
+  return out;
+}
+
+std::string to_hex(std::span<const uint8_t> data) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string s;
+  s.reserve(data.size() * 2);
+  for (uint8_t b : data) {
+    s.push_back(digits[b >> 4]);
+    s.push_back(digits[b & 15]);
+  }
+  return s;
+}
+
+std::optional<std::vector<uint8_t>> from_hex(std::string_view hex) {
+  if (hex.size() % 2) return std::nullopt;
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<uint8_t> out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = val(hex[i]), lo = val(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<uint8_t>(hi * 16 + lo));
+  }
+  return out;
+}
+
+bool random_bytes(std::span<uint8_t> buf) noexcept {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    const ssize_t n = ::getrandom(buf.data() + done, buf.size() - done, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace hedge::util

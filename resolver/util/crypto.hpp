@@ -1,0 +1,30 @@
+// util/crypto: SHA-256 and hex helpers over mbedTLS, shared by the bundle
+// reader and writer, signatures and the audit hash chain.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hedge::util {
+
+using Sha256 = std::array<uint8_t, 32>;
+
+Sha256 sha256(std::span<const uint8_t> data);
+inline Sha256 sha256(std::string_view s) {
+  return sha256({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
+}
+// Hashes a whole file in chunks; nullopt (and err) if it cannot be read.
+std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uint64_t* size = nullptr);
+
+std::string to_hex(std::span<const uint8_t> data);
+std::optional<std::vector<uint8_t>> from_hex(std::string_view hex);
+
+// Fills buf with cryptographically random bytes (getrandom); false on failure.
+bool random_bytes(std::span<uint8_t> buf) noexcept;
+
+}  // namespace hedge::util

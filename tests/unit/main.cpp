@@ -1,0 +1,3 @@
+// Unit tests: pure code, no event loop, no sockets.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
