@@ -16,9 +16,7 @@ struct ConfigError {
   int line = 0;     // 1-based; 0 when the problem has no single line (e.g. a missing key)
   std::string key;  // dotted path, e.g. "group[1].clients[0]"
   std::string message;
-  std::string str() const {
-    return file + ":" + std::to_string(line) + ": " + key + ": " + message;
-  }
+  std::string str() const { return file + ":" + std::to_string(line) + ": " + key + ": " + message; }
 };
 
 class ConfigErrors {

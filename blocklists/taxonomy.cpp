@@ -1,0 +1,49 @@
+// blocklists/taxonomy: parses the embedded categories.toml once.
+#include "blocklists/taxonomy.hpp"
+
+#include <toml++/toml.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "categories_toml.hpp"  // generated: kCategoriesToml
+
+namespace hedge::lists {
+
+const std::vector<TaxonomyEntry>& builtin_taxonomy() {
+  static const std::vector<TaxonomyEntry> entries = [] {
+    std::vector<TaxonomyEntry> out;
+    toml::table t;
+    try {
+      t = toml::parse(kCategoriesToml, "categories.toml");
+    } catch (const toml::parse_error& e) {
+      // The file is compiled in and covered by unit tests; this is a build defect.
+      std::fprintf(stderr, "hedge: built-in categories.toml does not parse: %s\n", e.what());
+      std::abort();
+    }
+    if (auto* arr = t["category"].as_array()) {
+      for (auto& node : *arr) {
+        auto* c = node.as_table();
+        if (!c) continue;
+        TaxonomyEntry e;
+        e.id = (*c)["id"].value_or(std::string{});
+        e.name = (*c)["name"].value_or(e.id);
+        e.description = (*c)["description"].value_or(std::string{});
+        e.uksic = (*c)["uksic"].value_or(std::string{});
+        e.tier = tier_from_string((*c)["tier"].value_or(std::string{"other"}));
+        e.confidential = (*c)["confidential"].value_or(false);
+        out.push_back(std::move(e));
+      }
+    }
+    return out;
+  }();
+  return entries;
+}
+
+const TaxonomyEntry* find_category(std::string_view id) {
+  for (const auto& e : builtin_taxonomy())
+    if (e.id == id) return &e;
+  return nullptr;
+}
+
+}  // namespace hedge::lists
