@@ -15,7 +15,7 @@ const std::vector<TaxonomyEntry>& builtin_taxonomy() {
     std::vector<TaxonomyEntry> out;
     toml::table t;
     try {
-      t = toml::parse(kCategoriesToml, "categories.toml");
+      t = toml::parse(std::string_view{kCategoriesToml}, std::string_view{"categories.toml"});
     } catch (const toml::parse_error& e) {
       // The file is compiled in and covered by unit tests; this is a build defect.
       std::fprintf(stderr, "hedge: built-in categories.toml does not parse: %s\n", e.what());
