@@ -39,8 +39,9 @@ class TcpConn final : public CloseGroup {
   uint8_t m_out[65535 + 2];
 };
 
-TcpListener* TcpListener::start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index, QueryHandler& handler,
-                                util::Metrics& metrics, const TcpLimits& limits, std::string& err) {
+TcpListener* TcpListener::start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index,
+                                QueryHandler& handler, util::Metrics& metrics, const TcpLimits& limits,
+                                std::string& err) {
   auto* l = new TcpListener(handler, metrics);
   l->m_local = addr;
   l->m_index = index;
@@ -156,7 +157,8 @@ void TcpConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexce
 void TcpConn::consume() noexcept {
   std::size_t pos = 0;
   const auto& lim = m_listener.m_limits;
-  while (!m_closing && m_in.size() - pos >= 2 && m_inflight < lim.max_inflight && m_queries < lim.max_queries) {
+  while (!m_closing && m_in.size() - pos >= 2 && m_inflight < lim.max_inflight &&
+         m_queries < lim.max_queries) {
     const std::size_t len = (std::size_t{m_in[pos]} << 8) | m_in[pos + 1];
     if (m_in.size() - pos - 2 < len) break;
     ++m_queries;
@@ -201,17 +203,18 @@ void TcpConn::answer(std::span<const uint8_t> data) noexcept {
   w->req.data = w;
   uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(w->data.get()), static_cast<unsigned>(data.size() + 2));
   ++m_writes;
-  const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&m_tcp), &b, 1, [](uv_write_t* req, int status) {
-    auto* wr = static_cast<WriteReq*>(req->data);
-    TcpConn* c = wr->conn;
-    delete wr;
-    --c->m_writes;
-    if (status < 0) {
-      c->begin_close();
-      return;
-    }
-    c->maybe_finish();
-  });
+  const int rc =
+      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&m_tcp), &b, 1, [](uv_write_t* req, int status) {
+        auto* wr = static_cast<WriteReq*>(req->data);
+        TcpConn* c = wr->conn;
+        delete wr;
+        --c->m_writes;
+        if (status < 0) {
+          c->begin_close();
+          return;
+        }
+        c->maybe_finish();
+      });
   if (rc != 0) {
     --m_writes;
     delete w;
@@ -234,7 +237,8 @@ void TcpConn::update_reading() noexcept {
   const auto& lim = m_listener.m_limits;
   const bool want = m_inflight < lim.max_inflight && m_queries < lim.max_queries;
   if (want && !m_reading) {
-    m_reading = uv_read_start(reinterpret_cast<uv_stream_t*>(&m_tcp), &TcpConn::on_alloc, &TcpConn::on_read) == 0;
+    m_reading =
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&m_tcp), &TcpConn::on_alloc, &TcpConn::on_read) == 0;
   } else if (!want && m_reading) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&m_tcp));
     m_reading = false;
