@@ -34,7 +34,7 @@ class TcpConn final : public CloseGroup {
   uv_timer_t m_idle{};
   std::vector<uint8_t> m_in;  // bytes received, not yet a whole frame
   uint32_t m_inflight = 0, m_queries = 0, m_writes = 0;
-  bool m_reading = false, m_closing = false, m_eof = false;
+  bool m_reading = false, m_closing = false, m_eof = false, m_consuming = false;
   uint8_t m_chunk[16384];
   uint8_t m_out[65535 + 2];
 };
@@ -155,6 +155,8 @@ void TcpConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexce
 }
 
 void TcpConn::consume() noexcept {
+  if (m_consuming) return;  // a late answer arriving inside handle() must not re-enter
+  m_consuming = true;
   std::size_t pos = 0;
   const auto& lim = m_listener.m_limits;
   while (!m_closing && m_in.size() - pos >= 2 && m_inflight < lim.max_inflight &&
@@ -175,11 +177,13 @@ void TcpConn::consume() noexcept {
     pos += 2 + len;
     if (n > 0) {
       answer({m_out + 2, n});
-      query_done();
+      --m_inflight;  // answered now; not query_done(), which would re-enter this loop
     }
-    // else: answered later through TcpListener::deliver (which calls query_done).
+    // else: answered later through TcpListener::deliver (which calls query_done),
+    // possibly before handle() returned (no upstream left to try).
   }
   if (pos) m_in.erase(m_in.begin(), m_in.begin() + static_cast<std::ptrdiff_t>(pos));
+  m_consuming = false;
   update_reading();
   maybe_finish();
 }
@@ -224,6 +228,7 @@ void TcpConn::answer(std::span<const uint8_t> data) noexcept {
 
 void TcpConn::query_done() noexcept {
   if (m_inflight) --m_inflight;
+  if (m_consuming) return;  // consume() is on the stack and will carry on
   if (!m_closing && !m_in.empty()) {
     consume();  // frames waiting for an in-flight slot
     return;

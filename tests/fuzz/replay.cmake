@@ -13,6 +13,10 @@ set(HEDGE_FUZZ_SEEDS_lists
   ${HEDGE_SHARED_DATA}/lists/blocklistproject/hosts
   ${HEDGE_SHARED_DATA}/lists/ut1/chat)
 
+set(HEDGE_FUZZ_SEEDS_packet
+  ${HEDGE_SHARED_DATA}/dns-corpus/c-ares-fuzzinput
+  ${HEDGE_SHARED_DATA}/dns-corpus/deckard-raw)
+
 if(NOT HEDGE_FUZZ)
   foreach(src ${HEDGE_FUZZ_SOURCES})
     get_filename_component(target ${src} NAME_WE)

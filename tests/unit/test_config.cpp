@@ -16,8 +16,9 @@ std::string errors_of(const std::string& toml) {
   Config c;
   ConfigErrors errs("t.toml");
   // An upstream is added (at the end, so line numbers are the row's own) unless the row sets one.
-  const std::string text =
-      toml.find("[upstream]") == std::string::npos ? toml + "\n[upstream]\nservers = [\"192.0.2.53\"]\n" : toml;
+  const std::string text = toml.find("[upstream]") == std::string::npos
+                               ? toml + "\n[upstream]\nservers = [\"192.0.2.53\"]\n"
+                               : toml;
   load_config_text(text, "t.toml", c, errs);
   std::string all;
   for (const auto& e : errs.list()) all += e.str() + "\n";
@@ -56,11 +57,13 @@ TEST_CASE("config: error table (file:line: key: message)") {
     const char* expect;
   };
   const Row rows[] = {
-      {"[server]\nlisten = [\"nonsense\"]\n", "t.toml:2: server.listen[0]: 'nonsense' is not an address with a port"},
+      {"[server]\nlisten = [\"nonsense\"]\n",
+       "t.toml:2: server.listen[0]: 'nonsense' is not an address with a port"},
       {"[server]\nlisten = \"127.0.0.1:53\"\n", "t.toml:2: server.listen: must be an array of strings"},
       {"[server]\nallow_clients = [\"10.0.0.1/8\"]\n",
        "t.toml:2: server.allow_clients[0]: '10.0.0.1/8': address has bits set beyond the prefix length"},
-      {"[server]\nallow_clients = [\"10.0.0.0/33\"]\n", "server.allow_clients[0]: '10.0.0.0/33': bad prefix length"},
+      {"[server]\nallow_clients = [\"10.0.0.0/33\"]\n",
+       "server.allow_clients[0]: '10.0.0.0/33': bad prefix length"},
       {"[server]\nlisen = [\"127.0.0.1:53\"]\n", "t.toml:2: server.lisen: unknown key"},
       {"[server]\nrate_limit_qps = -1\n", "server.rate_limit_qps: must be between 0 and 10000000"},
       {"[server]\nrate_limit_qps = \"fast\"\n", "server.rate_limit_qps: must be an integer"},
@@ -87,13 +90,15 @@ TEST_CASE("config: error table (file:line: key: message)") {
 TEST_CASE("config: upstream duplicates its own listen address") {
   Config c;
   ConfigErrors errs("t.toml");
-  load_config_text("[server]\nlisten=[\"127.0.0.1:5300\"]\n[upstream]\nservers=[\"127.0.0.1:5300\"]\n", "t.toml", c, errs);
+  load_config_text("[server]\nlisten=[\"127.0.0.1:5300\"]\n[upstream]\nservers=[\"127.0.0.1:5300\"]\n",
+                   "t.toml", c, errs);
   REQUIRE(errs.list().size() == 1);
   CHECK(errs.list()[0].str().find("Hedge's own listen address") != std::string::npos);
 }
 
 TEST_CASE("config: every error is reported, not just the first") {
-  const std::string got = errors_of("[server]\nlisten = [\"x\"]\nrate_limit_qps = \"y\"\n[block]\nipv4 = \"z\"\n");
+  const std::string got =
+      errors_of("[server]\nlisten = [\"x\"]\nrate_limit_qps = \"y\"\n[block]\nipv4 = \"z\"\n");
   CHECK(std::count(got.begin(), got.end(), '\n') == 4);  // 3 bad values + "no listen address left"
   CHECK(got.find("server.listen: at least one listen address is needed") != std::string::npos);
 }

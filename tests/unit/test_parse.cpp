@@ -12,8 +12,18 @@ using hedge::dns::ParseStatus;
 
 namespace {
 std::vector<uint8_t> header(uint16_t flags, uint16_t qd, uint16_t an = 0, uint16_t ns = 0, uint16_t ar = 0) {
-  return {0x12, 0x34, static_cast<uint8_t>(flags >> 8), static_cast<uint8_t>(flags), 0, static_cast<uint8_t>(qd),
-          0, static_cast<uint8_t>(an), 0, static_cast<uint8_t>(ns), 0, static_cast<uint8_t>(ar)};
+  return {0x12,
+          0x34,
+          static_cast<uint8_t>(flags >> 8),
+          static_cast<uint8_t>(flags),
+          0,
+          static_cast<uint8_t>(qd),
+          0,
+          static_cast<uint8_t>(an),
+          0,
+          static_cast<uint8_t>(ns),
+          0,
+          static_cast<uint8_t>(ar)};
 }
 void add_question(std::vector<uint8_t>& p, uint16_t type = 1, uint16_t cls = 1) {
   const uint8_t q[] = {7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0};
@@ -23,7 +33,8 @@ void add_question(std::vector<uint8_t>& p, uint16_t type = 1, uint16_t cls = 1) 
   p.push_back(static_cast<uint8_t>(cls >> 8));
   p.push_back(static_cast<uint8_t>(cls));
 }
-void add_opt(std::vector<uint8_t>& p, uint16_t size, uint8_t version, bool do_bit, std::vector<uint8_t> rdata = {}) {
+void add_opt(std::vector<uint8_t>& p, uint16_t size, uint8_t version, bool do_bit,
+             std::vector<uint8_t> rdata = {}) {
   p.push_back(0);
   p.push_back(0);
   p.push_back(41);

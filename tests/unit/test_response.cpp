@@ -9,7 +9,8 @@ using namespace hedge::dns;
 namespace {
 // Builds a reply with ldns from zone-file lines.
 std::vector<uint8_t> reply_for(const std::vector<uint8_t>& query, ldns_pkt_rcode rc,
-                               const std::vector<std::string>& answer, const std::vector<std::string>& authority = {},
+                               const std::vector<std::string>& answer,
+                               const std::vector<std::string>& authority = {},
                                const std::vector<std::string>& additional = {}) {
   ldns_pkt* q = nullptr;
   REQUIRE(ldns_wire2pkt(&q, query.data(), query.size()) == LDNS_STATUS_OK);
@@ -47,17 +48,18 @@ TEST_CASE("check_reply: id, question and TC") {
   CHECK(check_reply(r, other_t) == ReplyCheck::mismatch);
   auto upper = testutil::make_query("WWW.EXAMPLE.COM.", LDNS_RR_TYPE_A, 100);
   CHECK(check_reply(r, upper) == ReplyCheck::ok);  // case-insensitive (RFC 4343)
-  r[2] |= 0x02;                                     // TC
+  r[2] |= 0x02;                                    // TC
   CHECK(check_reply(r, q) == ReplyCheck::truncated);
   CHECK(check_reply(q, q) == ReplyCheck::mismatch);  // a query (QR=0) is not a reply
 }
 
 TEST_CASE("scrub: records off the chain are dropped, chain recorded") {
   auto q = testutil::make_query("www.example.com.", LDNS_RR_TYPE_A, 1);
-  auto r = reply_for(q, LDNS_RCODE_NOERROR,
-                     {"www.example.com. 300 IN CNAME cdn.example.net.", "cdn.example.net. 120 IN CNAME edge.tracker.test.",
-                      "edge.tracker.test. 60 IN A 192.0.2.7", "evil.example.org. 9999 IN A 198.51.100.66"},
-                     {"example.com. 300 IN NS ns.example.com."}, {"ns.example.com. 300 IN A 192.0.2.53"});
+  auto r = reply_for(
+      q, LDNS_RCODE_NOERROR,
+      {"www.example.com. 300 IN CNAME cdn.example.net.", "cdn.example.net. 120 IN CNAME edge.tracker.test.",
+       "edge.tracker.test. 60 IN A 192.0.2.7", "evil.example.org. 9999 IN A 198.51.100.66"},
+      {"example.com. 300 IN NS ns.example.com."}, {"ns.example.com. 300 IN A 192.0.2.53"});
   ScrubbedReply s;
   REQUIRE(scrub_reply(r, {}, s));
   CHECK(s.rcode == 0);

@@ -30,9 +30,9 @@ TEST_CASE("block answers: A, AAAA, other types, EDE") {
     bool soa;
   };
   const Row rows[] = {
-      {LDNS_RR_TYPE_A, true, 1, false},     {LDNS_RR_TYPE_AAAA, true, 1, false},
-      {LDNS_RR_TYPE_AAAA, false, 0, true},  {LDNS_RR_TYPE_MX, true, 0, true},
-      {LDNS_RR_TYPE_HTTPS, true, 0, true},  {LDNS_RR_TYPE_TXT, true, 0, true},
+      {LDNS_RR_TYPE_A, true, 1, false},    {LDNS_RR_TYPE_AAAA, true, 1, false},
+      {LDNS_RR_TYPE_AAAA, false, 0, true}, {LDNS_RR_TYPE_MX, true, 0, true},
+      {LDNS_RR_TYPE_HTTPS, true, 0, true}, {LDNS_RR_TYPE_TXT, true, 0, true},
   };
   for (const auto& r : rows) {
     CAPTURE(r.type);
@@ -78,7 +78,8 @@ TEST_CASE("block answer without EDNS carries no OPT") {
   ParsedQuery q;
   REQUIRE(parse_query(pkt, q) == ParseStatus::ok);
   uint8_t out[512];
-  const std::size_t n = write_block(q, BlockKind::block_page, settings(), 0, 0, {ede::BLOCKED, "x"}, out, sizeof out);
+  const std::size_t n =
+      write_block(q, BlockKind::block_page, settings(), 0, 0, {ede::BLOCKED, "x"}, out, sizeof out);
   auto p = testutil::parse(out, n);
   REQUIRE(p);
   CHECK(ldns_pkt_arcount(p.get()) == 0);
