@@ -331,7 +331,7 @@ int64_t TimeZone::to_unix(int64_t local_seconds) const noexcept {
   if (oka && okb) return std::min(ua, ub);
   if (oka) return ua;
   if (okb) return ub;
-  return local_seconds - offset_at(local_seconds);  // in a gap: shift forward
+  return ua;  // in a gap: read with the offset before it, i.e. shifted forward (as mktime does)
 }
 
 }  // namespace hedge::policy
