@@ -35,7 +35,7 @@ class TimeZone {
   const std::string& name() const noexcept { return m_name; }
   int32_t offset_at(int64_t unix_seconds) const noexcept;
   LocalTime local(int64_t unix_seconds) const noexcept;
-  // Wall-clock local seconds -> unix seconds. For a time that does not exist
+  // Wall-clock local seconds -> unix seconds. For a time that exists
   // twice (autumn) the earlier instant wins; one in the spring gap is shifted forward.
   int64_t to_unix(int64_t local_seconds) const noexcept;
 
