@@ -4,13 +4,15 @@
 
 namespace hedge::cli {
 
-int serve(int argc, char** argv);      // resolver/server_cli.cpp
-int compile(int argc, char** argv);    // blocklists/compile_cli.cpp
-int keygen(int argc, char** argv);     // blocklists/sign_cli.cpp
-int verify(int argc, char** argv);     // blocklists/sign_cli.cpp
-int lists(int argc, char** argv);      // blocklists/compile_cli.cpp (lists lookup)
-int exception(int argc, char** argv);  // resolver/policy/policy_cli.cpp
-int audit(int argc, char** argv);      // resolver/policy/policy_cli.cpp
-int explain(int argc, char** argv);    // resolver/policy/policy_cli.cpp
+int serve(int argc, char** argv);    // resolver/server_cli.cpp
+int compile(int argc, char** argv);  // blocklists/compile_cli.cpp
+int keygen(int argc, char** argv);   // blocklists/sign_cli.cpp
+int verify(int argc, char** argv);   // blocklists/sign_cli.cpp
+int lists(int argc, char** argv);    // blocklists/compile_cli.cpp (lists lookup)
+
+// resolver/policy/policy_cli.cpp
+int exception(int argc, char** argv);
+int audit(int argc, char** argv);
+int explain(int argc, char** argv);
 
 }  // namespace hedge::cli
