@@ -79,7 +79,8 @@ def write_bundle(dirpath: str, entries: dict) -> None:
         write_cdb(os.path.join(dirpath, "confidential.cdb"), pack(conf))
         names.append("confidential.cdb")
     for n in names:
-        data = open(os.path.join(dirpath, n), "rb").read()
+        with open(os.path.join(dirpath, n), "rb") as f:
+            data = f.read()
         files[n] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     manifest = {
         "format": 1,
