@@ -3,6 +3,8 @@
 // issue's documented example must parse cleanly.
 #include <doctest/doctest.h>
 
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "policy/policy_config.hpp"
@@ -139,4 +141,25 @@ TEST_CASE("every error is collected, not just the first") {
   policy::PolicyConfig cfg;
   auto errs = parse("[[group]]\nname = \"a\"\nblock = [\"x\", \"y\"]\nfoo = 1\n[policy]\nbar = 2\n", cfg);
   CHECK(errs.list().size() == 4);
+}
+
+TEST_CASE("docs/policy.md: every toml example parses without errors") {
+  std::ifstream in(std::string(HEDGE_SOURCE_DIR) + "/docs/policy.md");
+  REQUIRE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  int blocks = 0;
+  for (std::size_t pos = doc.find("```toml\n"); pos != std::string::npos; pos = doc.find("```toml\n", pos)) {
+    pos += 8;
+    const auto end = doc.find("```", pos);
+    REQUIRE(end != std::string::npos);
+    policy::PolicyConfig cfg;
+    auto errs = parse(doc.substr(pos, end - pos), cfg);
+    for (const auto& e : errs.list()) FAIL(e.str());
+    CHECK_FALSE(cfg.groups.empty());
+    ++blocks;
+    pos = end;
+  }
+  CHECK(blocks >= 1);
 }
