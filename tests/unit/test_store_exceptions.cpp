@@ -2,9 +2,12 @@
 #include <doctest/doctest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
 #include <string>
 
 #include "bundle_fixture.hpp"
+#include "policy/decide.hpp"
+#include "policy/runtime.hpp"
 #include "store/exception_store.hpp"
 
 using namespace hedge;
@@ -151,4 +154,51 @@ TEST_CASE("store: the audit log refuses updates and a hand edit is detected") {
   const auto v = st.verify_audit();
   CHECK_FALSE(v.ok);
   CHECK_FALSE(v.problems.empty());
+}
+
+TEST_CASE(
+    "runtime: a CLI change to the store installs a new snapshot on poll; reload keeps the old on error") {
+  test::TempDir tmp;
+  const std::string dir = test::write_bundle(test::standard_categories(), {{"bet.example", "gambling"}});
+  std::string err;
+  auto bundle = lists::Bundle::open(dir, false, err);
+  REQUIRE(bundle);
+  policy::PolicyConfig cfg;
+  cfg.store_path = tmp.path + "/hedge.db";
+  policy::GroupConfig g;
+  g.name = "staff";
+  g.block = {"gambling"};
+  cfg.groups.push_back(g);
+  cfg.default_group = "staff";
+  policy::PolicyRuntime rt;
+  config::ConfigErrors errs("x.toml");
+  REQUIRE(rt.start(cfg, bundle, errs));
+  CHECK(rt.store_error().empty());
+  const auto first = rt.snapshot();
+  dns::QueryName q;
+  REQUIRE(q.assign_text("bet.example"));
+  CHECK(policy::decide(q, 1, first->default_group(), *first, T0).action == policy::Action::block);
+  CHECK_FALSE(rt.poll(T0));
+  {
+    store::ExceptionStore cli;  // another connection, as `hedge exception add` is
+    REQUIRE(cli.open(cfg.store_path, err));
+    auto e = make("bet.example", "staff", ExceptionKind::allow, T0 + 60);
+    REQUIRE(cli.add(e, store::ExceptionRules{}, T0, err));
+  }
+  CHECK(rt.poll(T0 + 1));
+  auto snap = rt.snapshot();
+  CHECK(snap != first);
+  CHECK(policy::decide(q, 1, snap->default_group(), *snap, T0 + 1).action == policy::Action::allow);
+  CHECK(policy::decide(q, 1, snap->default_group(), *snap, T0 + 60).action == policy::Action::block);
+  CHECK_FALSE(rt.poll(T0 + 61));  // logging the expiry is our own write: no rebuild
+  store::ExceptionStore cli;
+  REQUIRE(cli.open(cfg.store_path, err));
+  CHECK(cli.audit().back().action == "exception.expire");
+
+  policy::PolicyConfig bad = cfg;
+  bad.timezone = "Nowhere/Nothing";
+  config::ConfigErrors errs2("x.toml");
+  CHECK_FALSE(rt.reload(bad, nullptr, errs2));
+  CHECK(rt.snapshot() == snap);
+  std::filesystem::remove_all(dir);
 }
