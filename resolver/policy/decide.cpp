@@ -275,8 +275,34 @@ Verdict run(const dns::QueryName& q, const Group& g, const PolicySnapshot& snap,
         return v;
       }
     }
-    if constexpr (Trace::on) tr.add("category", "group blocks " + snap.category_names(still), true);
-    return blocked(g, still, "category", m.public_label);
+    Verdict v = blocked(g, still, "category", m.public_label);
+    // If every blocking category opens in a window later, a cached block must
+    // not outlive the window's start either.
+    if (!g.allow_during.empty()) {
+      const LocalTime lt = snap.timezone().local(now);
+      int64_t cap = 0;
+      for (unsigned b = 0; b < 64 && cap >= 0; ++b) {
+        if (!((still >> b) & 1)) continue;
+        int64_t soonest = 0;
+        for (const auto& w : g.allow_during) {
+          if (!((w.mask >> b) & 1)) continue;
+          const int64_t s = w.schedule->seconds_until_start(snap.timezone(), lt);
+          if (s > 0 && (soonest == 0 || s < soonest)) soonest = s;
+        }
+        if (soonest == 0)
+          cap = -1;  // this category never opens: no cap
+        else if (cap == 0 || soonest < cap)
+          cap = soonest;
+      }
+      if (cap > 0) v.ttl_cap = clamp_ttl(cap);
+    }
+    if constexpr (Trace::on)
+      tr.add("category",
+             "group blocks " + snap.category_names(still) +
+                 (v.ttl_cap ? "; a window opens in " + std::to_string(v.ttl_cap) + " s, TTL capped"
+                            : std::string()),
+             true);
+    return v;
   }
   if constexpr (Trace::on) tr.add("category", "no category this group blocks");
 

@@ -14,7 +14,9 @@
 //                           DDR (_dns.resolver.arpa) -> NODATA, `bypass` category -> block
 //   6. safe search          search/video hosts -> rewrite (CNAME) to the safe host
 //   7. categories           group's blocked categories, minus those allowed by an
-//                           active schedule window (answer TTL capped at the time left)
+//                           active schedule window (answer TTL capped at the time left;
+//                           a block whose categories all open later is capped at the time
+//                           until the window opens)
 //   8. allow
 #pragma once
 

@@ -33,6 +33,27 @@ int64_t Schedule::seconds_left(const TimeZone& tz, const LocalTime& lt) const no
   return std::max<int64_t>(1, end - now);
 }
 
+int64_t Schedule::seconds_until_start(const TimeZone& tz, const LocalTime& lt) const noexcept {
+  if (wall_seconds_left(lt) > 0 || days == 0) return 0;
+  const int64_t now = lt.local - lt.offset;
+  const int64_t today = lt.local - lt.sod;  // local midnight, as local seconds
+  int64_t best = 0;
+  for (int d = 0; d <= 7; ++d) {
+    const int wday = (lt.wday + d) % 7;
+    if (!((days >> wday) & 1)) continue;
+    const auto consider = [&](int start_minute) {
+      const int64_t local_start = today + int64_t{d} * 86400 + start_minute * 60;
+      if (local_start <= lt.local) return;
+      const int64_t left = tz.to_unix(local_start) - now;
+      if (left > 0 && (best == 0 || left < best)) best = left;
+    };
+    if (windows.empty()) consider(0);
+    for (const auto& w : windows) consider(w.start);
+    if (best) break;  // later days only start later
+  }
+  return best;
+}
+
 int parse_day(std::string_view s) noexcept {
   static constexpr const char* names[] = {"sunday",   "monday", "tuesday", "wednesday",
                                           "thursday", "friday", "saturday"};

@@ -29,6 +29,9 @@ struct Schedule {
   bool active(const LocalTime& lt) const noexcept { return wall_seconds_left(lt) > 0; }
   // Real seconds left, across a DST change inside the window (>= 1 when active).
   int64_t seconds_left(const TimeZone& tz, const LocalTime& lt) const noexcept;
+  // Real seconds until the next window opens (within 8 days), 0 if active now
+  // or never (no days).
+  int64_t seconds_until_start(const TimeZone& tz, const LocalTime& lt) const noexcept;
 };
 
 // Parses "mon".."sun" (also full names); -1 if unknown.

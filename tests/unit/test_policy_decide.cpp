@@ -217,8 +217,9 @@ TEST_CASE("decision table") {
       {"10.10.0.1", "bet.example", kMonLunch, Action::allow, "exception-allow", false, false, 600},
       {"10.10.0.1", "bet.example", kMonLunch + 599, Action::allow, "exception-allow", false, false, 1},
       {"10.10.0.1", "bet.example", kMonLunch + 600, Action::block, "category"},
-      {"10.20.1.1", "bet.example", kMonLunch, Action::block, "category"},         // other group unaffected
-      {"10.20.1.1", "game.example", kMonBeforeLunch, Action::block, "category"},  // revoked exception
+      {"10.20.1.1", "bet.example", kMonLunch, Action::block, "category"},  // other group unaffected
+      {"10.20.1.1", "game.example", kMonBeforeLunch, Action::block, "category", false, false,
+       1},  // revoked exception
       // Group allow / deny names, listen-address group.
       {
           "10.99.0.1",
@@ -231,7 +232,7 @@ TEST_CASE("decision table") {
           0,
           "",
       },
-      {"10.20.1.1", "games.school.example", kMonBeforeLunch, Action::block, "category"},
+      {"10.20.1.1", "games.school.example", kMonBeforeLunch, Action::block, "category", false, false, 1},
       // Allowlist mode.
       {"10.30.0.1", "bbc.co.uk", kMonLunch, Action::allow, "default"},
       {"10.30.0.1", "www.bbc.co.uk", kMonLunch, Action::allow, "default"},
@@ -287,11 +288,12 @@ TEST_CASE("decision table") {
        "safe.duckduckgo.com"},
       {"10.10.0.1", "www.google.com", kMonLunch, Action::allow, "default"},  // staff: off
       // Categories with schedules: lunchtime flips at the edges, to the second.
-      {"10.20.1.1", "game.example", kMonBeforeLunch, Action::block, "category"},
+      {"10.20.1.1", "game.example", kMonBeforeLunch, Action::block, "category", false, false, 1},
       {"10.20.1.1", "game.example", kMonLunch, Action::allow, "schedule", false, false, 45 * 60},
       {"10.20.1.1", "www.game.example", kMonLunchLast, Action::allow, "schedule", false, false, 1},
-      {"10.20.1.1", "game.example", kMonLunchEnd, Action::block, "category"},
-      {"10.20.1.1", "mixed.example", kMonLunch, Action::block, "category"},  // social-media still blocked
+      {"10.20.1.1", "game.example", kMonLunchEnd, Action::block, "category", false, false, 81900},
+      {"10.20.1.1", "mixed.example", kMonLunch, Action::block, "category", false, false,
+       466200},  // social-media still blocked
       {"10.20.1.1", "porn.example", kMonLunch, Action::block, "category"},
       {"10.20.1.1", "onlyexact.example", kMonLunch, Action::block, "category"},
       {"10.20.1.1", "www.onlyexact.example", kMonLunch, Action::allow, "default"},
@@ -301,25 +303,29 @@ TEST_CASE("decision table") {
       {"10.99.0.1", "social.example", kMonLunch, Action::block, "category"},
       {"10.99.0.1", "example.org", kMonLunch, Action::allow, "default"},
       // Summer time (BST): lunchtime is 11:00-12:15 UTC.
-      {"10.20.1.1", "game.example", 1781521199, Action::block, "category"},
+      {"10.20.1.1", "game.example", 1781521199, Action::block, "category", false, false, 1},
       {"10.20.1.1", "game.example", 1781521200, Action::allow, "schedule", false, false, 75 * 60},
       {"10.20.1.1", "game.example", 1781525699, Action::allow, "schedule", false, false, 1},
-      {"10.20.1.1", "game.example", 1774699200, Action::block,
-       "category"},  // Saturday noon: not a school day
+      // Saturday noon: not a school day; Monday's window opens in 47 h (clocks go forward Sunday)
+      {"10.20.1.1", "game.example", 1774699200, Action::block, "category", false, false, 169200},
       // A window across midnight (Sat and Sun 22:00-02:00), owned by the day it starts.
       {"10.20.1.1", "social.example", 1795906800, Action::allow, "schedule", false, false,
        3 * 3600},  // Sat 23:00
       {"10.20.1.1", "social.example", 1795917599, Action::allow, "schedule", false, false,
-       1},                                                                     // Sun 01:59:59
-      {"10.20.1.1", "social.example", 1795917600, Action::block, "category"},  // Sun 02:00
+       1},  // Sun 01:59:59
+      {"10.20.1.1", "social.example", 1795917600, Action::block, "category", false, false,
+       72000},  // Sun 02:00
       {"10.20.1.1", "social.example", 1796000400, Action::allow, "schedule", false, false,
-       3600},                                                                  // Mon 01:00 (Sun night)
-      {"10.20.1.1", "social.example", 1796086800, Action::block, "category"},  // Tue 01:00
-      {"10.20.1.1", "social.example", 1795827600, Action::block, "category"},  // Sat 01:00 (Fri night)
+       3600},  // Mon 01:00 (Sun night)
+      {"10.20.1.1", "social.example", 1796086800, Action::block, "category", false, false,
+       421200},  // Tue 01:00
+      {"10.20.1.1", "social.example", 1795827600, Action::block, "category", false, false,
+       75600},  // Sat 01:00 (Fri night)
       // DST change days: the TTL counts real seconds to the window's wall-clock end.
       {"10.20.1.1", "stream.example", 1774745100, Action::allow, "schedule", false, false,
        4500},  // 29 Mar 00:45 GMT -> 03:00 BST
-      {"10.20.1.1", "stream.example", 1774751400, Action::block, "category"},  // 29 Mar 03:30 BST
+      {"10.20.1.1", "stream.example", 1774751400, Action::block, "category", false, false,
+       594000},  // 29 Mar 03:30 BST
       {"10.20.1.1", "stream.example", 1792885500, Action::allow, "schedule", false, false,
        11700},  // 25 Oct 00:45 BST -> 03:00 GMT
       {"10.20.1.1", "stream.example", 1792891800, Action::allow, "schedule", false, false,
