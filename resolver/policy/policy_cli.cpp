@@ -237,7 +237,8 @@ int exception(int argc, char** argv) {
     e.name = norm.name;
     e.kind = a.has("allow") ? policy::ExceptionKind::allow : policy::ExceptionKind::deny;
     e.group = a.has("all-groups") ? "*" : a.get("group");
-    if (e.group != "*" && e.group != "default" &&
+    const bool implicit_default = e.group == "default" && cfg.default_group.empty();
+    if (e.group != "*" && !implicit_default &&
         std::none_of(cfg.groups.begin(), cfg.groups.end(),
                      [&](const policy::GroupConfig& g) { return g.name == e.group; })) {
       std::fprintf(stderr, "hedge exception: no group '%s' in the config\n", e.group.c_str());
