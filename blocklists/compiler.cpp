@@ -249,6 +249,9 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
         skip(SkipReason::public_suffix, line, {});
       } else if (!exc.empty() && exc.covers(c.name)) {
         skip(SkipReason::excepted, line, {});
+      } else if (table.full()) {
+        err = spec.path + ": too many names for one bundle";
+        return false;
       } else if (table.insert(c.name, cat->bit, c.exact, rep.id)) {
         ++rep.accepted;
         if (c.url_host) ++rep.url_hosts;

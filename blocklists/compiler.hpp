@@ -78,6 +78,8 @@ class NameTable {
   // Source ids of a record, in the order they first listed it.
   void sources(const Record& r, std::vector<uint16_t>& out) const;
   std::size_t memory_bytes() const noexcept;
+  // Offsets are 32-bit: refuse input that would overflow them (4 GiB of names).
+  bool full() const noexcept { return m_arena.size() > 0xffffff00u; }
 
  private:
   void grow();
