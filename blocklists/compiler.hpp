@@ -86,7 +86,9 @@ class NameTable {
   std::vector<char> m_arena;
   std::vector<Record> m_records;
   std::vector<Link> m_links;
-  std::vector<uint32_t> m_slots;  // record index + 1, 0 = empty
+  // Slot = hash << 32 | (record index + 1), 0 = empty: the hash in the slot
+  // spares a cache miss on the record for most probes of a 1M-name table.
+  std::vector<uint64_t> m_slots;
 };
 
 class Compiler {

@@ -116,8 +116,9 @@ int lookup(const char* dir, const char* file) {
     std::sort(v.begin(), v.end());
     return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1))];
   };
+  const bool conf = static_cast<bool>(std::ifstream(std::string(dir) + "/confidential.cdb"));
   std::printf("bundle: %llu entries, confidential probe %s\n", static_cast<unsigned long long>(b->entries()),
-              b->illegal_mask() ? "on" : "off");
+              conf ? "on" : "off (no confidential.cdb)");
   std::printf("lookup (batch mean, %d rounds x %zu names): median %.0f ns\n", kRounds, kNames,
               pct(per_lookup_ns, 0.5));
   std::printf("lookup (single, timed one by one, includes ~20 ns clock cost): median %.0f ns, p99 %.0f ns\n",

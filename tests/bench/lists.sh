@@ -18,5 +18,8 @@ awk -v n="$N" -v s="$secs" 'BEGIN { printf "entries per second: %.0f\n", n / s }
 pub=$(stat -c %s "$W/bundle/public.cdb")
 echo "public.cdb: $pub bytes, $(awk -v b="$pub" -v n="$N" 'BEGIN { printf "%.1f", b / n }') bytes per entry"
 echo "input: $(stat -c %s "$W/names.txt") bytes"
-echo "== lookup =="
+echo "== lookup (public + confidential probe per suffix) =="
 "$BUILD/bench_lists" lookup "$W/bundle" "$W/names.txt"
+echo "== lookup (public only: same names, no confidential category) =="
+"$BUILD/hedge" compile --quiet --out "$W/public-only" ads="$W/names.txt"
+"$BUILD/bench_lists" lookup "$W/public-only" "$W/names.txt"
