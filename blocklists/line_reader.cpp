@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -135,7 +136,9 @@ bool LineReader::next(std::string_view& line) {
         m_discarding = false;
         continue;  // the rest of an over-long line already reported
       }
-      line = {start, len};
+      // Cut here too: a long line that happens to fit the buffer is still too long.
+      m_truncated = len > max_line;
+      line = {start, std::min(len, max_line)};
       return true;
     }
     if (m_end - m_pos >= max_line) {
