@@ -12,7 +12,7 @@ trap 'rm -rf "$W"' EXIT
 echo "== compile $N names (+ $((N / 1000)) confidential) =="
 /usr/bin/time -v "$BUILD/hedge" compile --quiet --out "$W/bundle" ads="$W/names.txt" child-abuse="$W/conf.txt" \
   2> "$W/time.txt"
-grep -E "Elapsed|Maximum resident" "$W/time.txt"
+grep -E "User time|System time|Elapsed|Maximum resident" "$W/time.txt"
 secs=$(awk -F': ' '/Elapsed/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$W/time.txt")
 awk -v n="$N" -v s="$secs" 'BEGIN { printf "entries per second: %.0f\n", n / s }'
 pub=$(stat -c %s "$W/bundle/public.cdb")
