@@ -10,6 +10,7 @@
 #include "blocklists/bundle.hpp"
 #include "blocklists/bundle_writer.hpp"
 #include "blocklists/compiler.hpp"
+#include "blocklists/signing.hpp"
 #include "blocklists/source_map.hpp"
 #include "blocklists/taxonomy.hpp"
 #include "cli.hpp"
@@ -182,6 +183,10 @@ int compile(int argc, char** argv) {
   }
   if (specs.empty()) {
     std::fprintf(stderr, "hedge compile: no sources (CATEGORY=FILE or --mapping)\n");
+    return 2;
+  }
+  if (wopt.sign_key && !signing::check_private_key(*wopt.sign_key, err)) {
+    std::fprintf(stderr, "hedge compile: --sign: %s\n", err.c_str());
     return 2;
   }
   PublicSuffixList psl;

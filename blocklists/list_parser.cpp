@@ -510,7 +510,7 @@ void parse_rpz(std::string_view raw, ParseState& st, LineResult& out) {
                      t.front() >= '0' && t.front() <= '9';
     if (ttl || equals_ci(t, "in") || equals_ci(t, "ch") || equals_ci(t, "hs")) ++i;
   }
-  if (i + 1 >= tk.n + 0 && i >= tk.n) {
+  if (i >= tk.n) {
     out.kind = LineResult::Kind::entries;
     add_skip(out, SkipReason::syntax, "no record type");
     return;
