@@ -30,7 +30,7 @@ void compile_usage(FILE* f) {
                "                       sources after it (default auto: detected per file)\n"
                "  --url-entries M      skip|block-host for host/path entries in the sources after it\n"
                "  --mapping FILE       a source mapping (blocklists/sources/*.toml), paths relative to\n"
-               "  --source-dir DIR     this directory\n"
+               "  --source-dir DIR     this directory (repeat the pair for several mappings)\n"
                "  --sign KEY           sign the manifest with an ECDSA P-256 private key (hedge keygen)\n"
                "  --version N          bundle version (default: UTC creation time in seconds)\n"
                "  --psl FILE           public suffix list (default %s)\n"
@@ -84,7 +84,13 @@ int compile(int argc, char** argv) {
   std::optional<Format> format;
   UrlEntries url = UrlEntries::skip;
   std::string psl_path = PublicSuffixList::default_path;
-  std::string mapping, source_dir;
+  // Each --mapping pairs with a --source-dir: the one before it, or else the next one.
+  struct MappingArg {
+    std::string file, dir;
+    UrlEntries url;
+  };
+  std::vector<MappingArg> mappings;
+  std::string source_dir;
   bool quiet = false;
   std::vector<SourceSpec> specs;
   auto need = [&](int& i, const char* opt) -> const char* {
@@ -113,10 +119,12 @@ int compile(int argc, char** argv) {
       psl_path = v;
     } else if (a == "--mapping") {
       if (!(v = need(i, "--mapping"))) return 2;
-      mapping = v;
+      mappings.push_back({v, source_dir, url});
     } else if (a == "--source-dir") {
       if (!(v = need(i, "--source-dir"))) return 2;
       source_dir = v;
+      for (auto& m : mappings)
+        if (m.dir.empty()) m.dir = source_dir;
     } else if (a == "--version") {
       if (!(v = need(i, "--version"))) return 2;
       uint64_t n = 0;
@@ -165,22 +173,22 @@ int compile(int argc, char** argv) {
     compile_usage(stderr);
     return 2;
   }
-  if (mapping.empty() != source_dir.empty()) {
-    std::fprintf(stderr, "hedge compile: --mapping and --source-dir go together\n");
-    return 2;
-  }
   std::string err;
-  if (!mapping.empty()) {
+  std::vector<SourceSpec> mapped;
+  for (const auto& m : mappings) {
+    if (m.dir.empty()) {
+      std::fprintf(stderr, "hedge compile: --mapping %s needs a --source-dir\n", m.file.c_str());
+      return 2;
+    }
     std::vector<std::string> warnings;
-    std::vector<SourceSpec> mapped;
-    if (!load_source_map(mapping, source_dir, url, mapped, warnings, err)) {
+    if (!load_source_map(m.file, m.dir, m.url, mapped, warnings, err)) {
       std::fprintf(stderr, "hedge compile: %s\n", err.c_str());
       return 2;
     }
     if (!quiet)
       for (const auto& w : warnings) std::fprintf(stderr, "hedge compile: warning: %s\n", w.c_str());
-    specs.insert(specs.begin(), mapped.begin(), mapped.end());
   }
+  specs.insert(specs.begin(), mapped.begin(), mapped.end());
   if (specs.empty()) {
     std::fprintf(stderr, "hedge compile: no sources (CATEGORY=FILE or --mapping)\n");
     return 2;

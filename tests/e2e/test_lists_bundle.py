@@ -123,6 +123,15 @@ def main():
         run("compile", "--out", b, "--quiet", "--version", "8", f"pornography={porn}")
         assert '"version": 8' in open(j("bundle", "manifest.json")).read()
         assert not os.path.exists(j("bundle", "confidential.cdb"))
+        # The sample lists `make samples` / `make run` use.
+        src = os.environ.get("HEDGE_SOURCE_DIR", ".")
+        samples = os.path.join(src, "blocklists", "samples")
+        args = [f"{f[:-4]}={os.path.join(samples, f)}" for f in sorted(os.listdir(samples)) if f.endswith(".txt")]
+        run("compile", "--quiet", "--out", j("samples"), *args)
+        assert "pornography" in run("lists", "lookup", "www.pornhub.com", "--bundle", j("samples")).stdout
+        assert "gambling" in run("lists", "lookup", "bet365.com", "--bundle", j("samples")).stdout
+        p = run("lists", "lookup", "child-abuse-sample.hedge.test", "--bundle", j("samples"))
+        assert "listed in child-abuse" in p.stdout, p.stdout
     print("test_lists_bundle: OK")
 
 
