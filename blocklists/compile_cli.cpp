@@ -1,5 +1,6 @@
 // blocklists/compile_cli: `hedge compile` and `hedge lists lookup`: argument
 // parsing and printing only; the work is in compiler, bundle_writer and bundle.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -84,13 +85,13 @@ int compile(int argc, char** argv) {
   std::optional<Format> format;
   UrlEntries url = UrlEntries::skip;
   std::string psl_path = PublicSuffixList::default_path;
-  // Each --mapping pairs with a --source-dir: the one before it, or else the next one.
+  // The k-th --mapping reads from the k-th --source-dir (or the last one given).
   struct MappingArg {
     std::string file, dir;
     UrlEntries url;
   };
   std::vector<MappingArg> mappings;
-  std::string source_dir;
+  std::vector<std::string> source_dirs;
   bool quiet = false;
   std::vector<SourceSpec> specs;
   auto need = [&](int& i, const char* opt) -> const char* {
@@ -119,12 +120,10 @@ int compile(int argc, char** argv) {
       psl_path = v;
     } else if (a == "--mapping") {
       if (!(v = need(i, "--mapping"))) return 2;
-      mappings.push_back({v, source_dir, url});
+      mappings.push_back({v, {}, url});
     } else if (a == "--source-dir") {
       if (!(v = need(i, "--source-dir"))) return 2;
-      source_dir = v;
-      for (auto& m : mappings)
-        if (m.dir.empty()) m.dir = source_dir;
+      source_dirs.emplace_back(v);
     } else if (a == "--version") {
       if (!(v = need(i, "--version"))) return 2;
       uint64_t n = 0;
@@ -175,7 +174,9 @@ int compile(int argc, char** argv) {
   }
   std::string err;
   std::vector<SourceSpec> mapped;
-  for (const auto& m : mappings) {
+  for (std::size_t k = 0; k < mappings.size(); ++k) {
+    auto& m = mappings[k];
+    if (!source_dirs.empty()) m.dir = source_dirs[std::min(k, source_dirs.size() - 1)];
     if (m.dir.empty()) {
       std::fprintf(stderr, "hedge compile: --mapping %s needs a --source-dir\n", m.file.c_str());
       return 2;
