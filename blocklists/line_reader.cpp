@@ -11,8 +11,8 @@
 namespace hedge::lists {
 
 namespace {
-constexpr std::size_t raw_chunk = 256 * 1024;
-constexpr std::size_t text_chunk = 512 * 1024;
+constexpr std::size_t raw_chunk = std::size_t{256} * 1024;
+constexpr std::size_t text_chunk = std::size_t{512} * 1024;
 }  // namespace
 
 LineReader::LineReader() {

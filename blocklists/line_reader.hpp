@@ -19,7 +19,7 @@ namespace hedge::lists {
 
 class LineReader {
  public:
-  static constexpr std::size_t max_line = 16 * 1024;
+  static constexpr std::size_t max_line = std::size_t{16} * 1024;
 
   LineReader();
   ~LineReader();
