@@ -2,6 +2,7 @@
 """E2E: signed bundles and their tamper checks, the confidential tier never in
 plain text, `hedge lists lookup`, and failures that leave no partial bundle."""
 import gzip
+import json
 import os
 import shutil
 import stat
@@ -119,10 +120,16 @@ def main():
         write(j("notabundle", "precious.txt"), "keep me")
         run("compile", "--out", j("notabundle"), f"pornography={porn}", ok=False)
         assert os.path.exists(j("notabundle", "precious.txt"))
-        # Recompiling over a bundle replaces it.
+        # Recompiling over a bundle replaces it; versions only go up.
         run("compile", "--out", b, "--quiet", "--version", "8", f"pornography={porn}")
         assert '"version": 8' in open(j("bundle", "manifest.json")).read()
         assert not os.path.exists(j("bundle", "confidential.cdb"))
+        p = run("compile", "--out", b, "--quiet", "--version", "8", f"pornography={porn}", ok=False)
+        assert "not newer" in p.stderr, p.stderr
+        run("compile", "--out", j("v"), "--quiet", f"pornography={porn}")
+        v1 = json.load(open(j("v", "manifest.json")))["version"]
+        run("compile", "--out", j("v"), "--quiet", f"pornography={porn}")
+        assert json.load(open(j("v", "manifest.json")))["version"] > v1
         # The sample lists `make samples` / `make run` use.
         src = os.environ.get("HEDGE_SOURCE_DIR", ".")
         samples = os.path.join(src, "blocklists", "samples")
