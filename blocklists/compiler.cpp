@@ -176,7 +176,7 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
     rep.format = *spec.format;
   } else {
     LineReader probe;
-    if (!probe.open(spec.path, err)) return false;
+    if (!probe.open(spec.path, err, false)) return false;
     std::vector<std::string> first;
     std::string_view l;
     while (first.size() < detect_lines && probe.next(l)) first.emplace_back(l);
@@ -193,7 +193,7 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
   LineResult res;
   if (rep.format == Format::adblock || rep.format == Format::rpz) {
     LineReader pre;
-    if (!pre.open(spec.path, err)) return false;
+    if (!pre.open(spec.path, err, false)) return false;
     ParseState st;
     std::string_view l;
     while (pre.next(l)) {
