@@ -218,7 +218,7 @@ std::string report_json(const Compiler& c) {
   totals["public_names"] = c.public_table().size();
   totals["confidential_names"] = c.confidential_table().size();
   json j = {{"format", 1}, {"sources", std::move(sources)}, {"totals", std::move(totals)}};
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, std::string& err) {
@@ -342,7 +342,7 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
                    {"sources", std::move(sources)},
                    {"files", std::move(files)}};
   if (confidential) manifest["confidential"] = {{"hash", "hmac-sha256-128"}, {"key", util::to_hex(key)}};
-  const std::string mtext = manifest.dump(1) + "\n";
+  const std::string mtext = manifest.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   out.manifest_bytes = mtext.size();
   if (!write_whole(tmp.path + "/manifest.json", mtext, err)) return false;
   if (opt.sign_key) {

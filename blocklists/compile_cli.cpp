@@ -80,7 +80,7 @@ void print_source(const SourceReport& r) {
 
 }  // namespace
 
-int compile(int argc, char** argv) {
+static int compile_impl(int argc, char** argv) {
   WriteOptions wopt;
   std::optional<Format> format;
   UrlEntries url = UrlEntries::skip;
@@ -225,6 +225,18 @@ int compile(int argc, char** argv) {
         static_cast<unsigned long long>(res.confidential_bytes), wopt.sign_key ? ", signed" : "");
   }
   return 0;
+}
+
+int compile(int argc, char** argv) {
+  // Hostile input must never crash the compiler: anything unexpected (out of
+  // memory, a library throwing) ends as an error with no bundle written (the
+  // writer's temp directory is removed by its owner during unwinding).
+  try {
+    return compile_impl(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hedge compile: internal error: %s\nhedge compile: no bundle written\n", e.what());
+    return 1;
+  }
 }
 
 int lists(int argc, char** argv) {

@@ -130,6 +130,16 @@ def main():
         v1 = json.load(open(j("v", "manifest.json")))["version"]
         run("compile", "--out", j("v"), "--quiet", f"pornography={porn}")
         assert json.load(open(j("v", "manifest.json")))["version"] > v1
+        # A file name that is not UTF-8 still gives a valid JSON manifest and report.
+        odd = os.path.join(os.fsencode(tmp), b"odd-\xff.txt")
+        with open(odd, "wb") as f:
+            f.write(b"odd.example.com\n")
+        p = subprocess.run([os.fsencode(BIN), b"compile", b"--quiet", b"--out", os.fsencode(j("odd")),
+                            b"ads=" + odd], capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        for f in ("manifest.json", "report.json"):
+            json.load(open(j("odd", f)))
+
         # The sample lists `make samples` / `make run` use.
         src = os.environ.get("HEDGE_SOURCE_DIR", ".")
         samples = os.path.join(src, "blocklists", "samples")
