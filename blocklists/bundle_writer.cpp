@@ -7,11 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "blocklists/signing.hpp"
@@ -216,7 +218,7 @@ std::string report_json(const Compiler& c) {
   totals["public_names"] = c.public_table().size();
   totals["confidential_names"] = c.confidential_table().size();
   json j = {{"format", 1}, {"sources", std::move(sources)}, {"totals", std::move(totals)}};
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, std::string& err) {
@@ -253,7 +255,24 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
     ::chmod(tmp.path.c_str(), 0755);
   }
   const std::time_t now = std::time(nullptr);
-  out.version = opt.version ? *opt.version : static_cast<uint64_t>(now);
+  // Versions only go up (the updater refuses anything not newer): a bundle
+  // replacing another one at the same path gets a higher version, even when
+  // compiled twice within a second.
+  uint64_t previous = 0;
+  if (exists) {
+    try {
+      std::ifstream in(tp / "manifest.json");
+      previous = nlohmann::json::parse(in).at("version").get<uint64_t>();
+    } catch (const std::exception&) {
+      previous = 0;  // unreadable old manifest: nothing to be newer than
+    }
+  }
+  out.version = opt.version ? *opt.version : std::max(static_cast<uint64_t>(now), previous + 1);
+  if (out.version <= previous) {
+    err = "--version " + std::to_string(out.version) +
+          " is not newer than the bundle it would replace (version " + std::to_string(previous) + ")";
+    return false;
+  }
 
   // Files first, manifest last: the manifest names their hashes.
   json files = json::object();
@@ -323,7 +342,7 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
                    {"sources", std::move(sources)},
                    {"files", std::move(files)}};
   if (confidential) manifest["confidential"] = {{"hash", "hmac-sha256-128"}, {"key", util::to_hex(key)}};
-  const std::string mtext = manifest.dump(1) + "\n";
+  const std::string mtext = manifest.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   out.manifest_bytes = mtext.size();
   if (!write_whole(tmp.path + "/manifest.json", mtext, err)) return false;
   if (opt.sign_key) {
