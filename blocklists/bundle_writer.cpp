@@ -1,5 +1,6 @@
 // blocklists/bundle_writer: cdbs, report, manifest, signature; temp + fsync + rename.
 #include "blocklists/bundle_writer.hpp"
+#include "blocklists/prefilter.hpp"
 
 #include <cdb.h>
 #include <dirent.h>
@@ -290,6 +291,7 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
   out.public_keys = c.public_table().size();
 
   std::array<uint8_t, 32> key{};
+  std::array<uint8_t, 16> filter_key{};
   const bool confidential = c.has_confidential_sources();
   if (confidential) {
     if (!util::random_bytes(key)) {
@@ -299,6 +301,16 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
     if (!write_cdb(tmp.path + "/confidential.cdb", c.confidential_table(), key.data(), err)) return false;
     if (!record_file("confidential.cdb", &out.confidential_bytes)) return false;
     out.confidential_keys = c.confidential_table().size();
+    // The keyed prefilter that spares the HMAC for unlisted names (prefilter.hpp).
+    if (!util::random_bytes(filter_key)) {
+      err = "cannot get random bytes for the prefilter key";
+      return false;
+    }
+    Prefilter filter(c.confidential_table().size());
+    for (const auto& r : c.confidential_table().records())
+      filter.add(filter_key, c.confidential_table().name(r));
+    if (!write_whole(tmp.path + "/confidential.filter", filter.serialise(), err)) return false;
+    if (!record_file("confidential.filter", nullptr)) return false;
   }
 
   if (!write_whole(tmp.path + "/report.json", report_json(c), err)) return false;
@@ -341,7 +353,13 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
                    {"categories", std::move(cats)},
                    {"sources", std::move(sources)},
                    {"files", std::move(files)}};
-  if (confidential) manifest["confidential"] = {{"hash", "hmac-sha256-128"}, {"key", util::to_hex(key)}};
+  if (confidential) {
+    manifest["confidential"] = {{"hash", "hmac-sha256-128"},
+                                {"key", util::to_hex(key)},
+                                {"filter", "confidential.filter"},
+                                {"filter_hash", "siphash24-bloom"},
+                                {"filter_key", util::to_hex(filter_key)}};
+  }
   const std::string mtext = manifest.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   out.manifest_bytes = mtext.size();
   if (!write_whole(tmp.path + "/manifest.json", mtext, err)) return false;

@@ -3,5 +3,5 @@
 // which breaks any C++ header included after it (<optional>, <memory>).
 #pragma once
 
-#include <stdbool.h>  // NOLINT(modernize-deprecated-headers): sets __bool_true_false_are_defined
 #include <ldns/ldns.h>
+#include <stdbool.h>  // NOLINT(modernize-deprecated-headers): sets __bool_true_false_are_defined

@@ -52,7 +52,7 @@ def main():
         assert "version 7" in out and "signed" in out, out
         for s in SECRET:
             assert s not in out, "confidential names printed"
-        assert sorted(os.listdir(b)) == ["confidential.cdb", "manifest.json", "manifest.sig", "public.cdb",
+        assert sorted(os.listdir(b)) == ["confidential.cdb", "confidential.filter", "manifest.json", "manifest.sig", "public.cdb",
                                          "report.json"]
         # No listed confidential name anywhere in the bundle, in any case or as its registrable part.
         blob = b"".join(open(j("bundle", f), "rb").read() for f in os.listdir(b)).lower()
