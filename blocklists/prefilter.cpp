@@ -6,7 +6,9 @@
 namespace hedge::lists {
 
 namespace {
-inline uint64_t rotl(uint64_t x, int b) noexcept { return (x << b) | (x >> (64 - b)); }
+inline uint64_t rotl(uint64_t x, int b) noexcept {
+  return (x << b) | (x >> (64 - b));
+}
 inline uint64_t load64le(const uint8_t* p) noexcept {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];

@@ -3,5 +3,8 @@
 // which breaks any C++ header included after it (<optional>, <memory>).
 #pragma once
 
-#include <ldns/ldns.h>
+// clang-format off: the order is the point of this file.
 #include <stdbool.h>  // NOLINT(modernize-deprecated-headers): sets __bool_true_false_are_defined
+// clang-format on
+
+#include <ldns/ldns.h>

@@ -44,6 +44,6 @@ TEST_CASE("prefilter: malformed files are rejected") {
   std::string bytes = Prefilter(10).serialise();
   CHECK(f.parse(bytes, err));
   CHECK_FALSE(f.parse(bytes.substr(0, bytes.size() - 8), err));  // truncated
-  bytes[8] = 60;                                                   // absurd size
+  bytes[8] = 60;                                                 // absurd size
   CHECK_FALSE(f.parse(bytes, err));
 }
