@@ -1,6 +1,8 @@
 // server: loop ownership, start, reload, shutdown.
 #include "server.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 #include "util/log.hpp"
@@ -83,9 +85,12 @@ void Server::read_fake_clock() noexcept {
   if (m_fake_clock_file.empty()) return;
   std::FILE* f = std::fopen(m_fake_clock_file.c_str(), "r");
   if (!f) return;
-  long long v = 0;
-  if (std::fscanf(f, "%lld", &v) == 1 && v > 0) m_fake_now = v;
+  char buf[32] = {};
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
   std::fclose(f);
+  char* end = nullptr;
+  const long long v = std::strtoll(buf, &end, 10);
+  if (n > 0 && end != buf && v > 0) m_fake_now = v;
 }
 
 bool Server::apply(const config::Config& cfg, std::string& err) {

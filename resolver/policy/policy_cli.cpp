@@ -36,7 +36,7 @@ struct Args {
   std::map<std::string, std::string> opt;
   std::string error;
   bool has(const char* k) const { return opt.count(k) != 0; }
-  std::string get(const char* k, std::string d = "") const {
+  std::string get(const char* k, const std::string& d = {}) const {
     auto it = opt.find(k);
     return it == opt.end() ? d : it->second;
   }
@@ -135,7 +135,9 @@ std::optional<int64_t> parse_time(std::string_view s, const policy::TimeZone& tz
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
   char sep = 0;
   const std::string str(s);
-  const int n = std::sscanf(str.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &se);
+  // Field count and ranges are checked below, which is what strtol would add.
+  const int n = std::sscanf(str.c_str(),  // NOLINT(cert-err34-c)
+                            "%4d-%2d-%2d%c%2d:%2d:%2d", &y, &mo, &d, &sep, &h, &mi, &se);
   if (n == 3) {
     h = mi = se = 0;
   } else if (n < 6 || (sep != 'T' && sep != ' ')) {
@@ -143,8 +145,8 @@ std::optional<int64_t> parse_time(std::string_view s, const policy::TimeZone& tz
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return std::nullopt;
   const int64_t local =
-      policy::days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 +
-      mi * 60 + se;
+      policy::days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 +
+      int64_t{h} * 3600 + int64_t{mi} * 60 + se;
   return utc ? local : tz.to_unix(local);
 }
 

@@ -60,8 +60,8 @@ struct PolicyConfig {
   std::string default_group;  // empty: the implicit "default" group (blocks every category)
   std::string timezone = "Europe/London";
   bool require_approval = false;
-  int64_t exception_default_seconds = 7 * 86400;
-  int64_t exception_max_seconds = 30 * 86400;
+  int64_t exception_default_seconds = int64_t{7} * 86400;
+  int64_t exception_max_seconds = int64_t{30} * 86400;
   // Names that resolve for every group whatever the policy (the block page's
   // host name); filled by the server's loader from [block], not from [policy].
   std::vector<std::string> always_allow;

@@ -42,7 +42,7 @@ int64_t Schedule::seconds_until_start(const TimeZone& tz, const LocalTime& lt) c
     const int wday = (lt.wday + d) % 7;
     if (!((days >> wday) & 1)) continue;
     const auto consider = [&](int start_minute) {
-      const int64_t local_start = today + int64_t{d} * 86400 + start_minute * 60;
+      const int64_t local_start = today + int64_t{d} * 86400 + int64_t{start_minute} * 60;
       if (local_start <= lt.local) return;
       const int64_t left = tz.to_unix(local_start) - now;
       if (left > 0 && (best == 0 || left < best)) best = left;

@@ -37,8 +37,8 @@ struct AuditVerify {
 // The rules an exception must follow ([policy] settings).
 struct ExceptionRules {
   bool require_approval = false;
-  int64_t default_lifetime = 7 * 86400;
-  int64_t max_lifetime = 30 * 86400;
+  int64_t default_lifetime = int64_t{7} * 86400;
+  int64_t max_lifetime = int64_t{30} * 86400;
 };
 
 class ExceptionStore {

@@ -62,7 +62,7 @@ void write(Level l, RateLimit* rl, const char* fmt, ...) noexcept {
   char buf[1024];
   va_list ap;
   va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
+  std::vsnprintf(buf, sizeof buf, fmt, ap);  // NOLINT(clang-analyzer-valist.Uninitialized): va_start above
   va_end(ap);
   std::fprintf(stderr, "%s%s\n", prefix(l), buf);
 }
