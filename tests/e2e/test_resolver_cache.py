@@ -34,7 +34,7 @@ class Cache(hedgetest.E2ECase):
         f.add("herd.cache.test.", "A", "192.0.2.37")
         f.add("herd2.cache.test.", "A", "192.0.2.38")
         f.add("lowsoa.cache.test.", "A", "192.0.2.39")
-        cls.h = cls.serve([f.server], cls.bundle())
+        cls.h = cls.serve([f.server], cls.bundle(), timeout_ms=1000)  # > the herd delay (0.4 s)
 
     def count(self, name, t=None):
         return self.f.count(name, t)
@@ -127,7 +127,7 @@ class Cache(hedgetest.E2ECase):
         self.assertEqual(self.count("case.cache.test"), 1, "the cache must be case-insensitive")
 
     def _herd(self, name, want, tcp=False):
-        self.f.script(name, [Step("good", delay=0.6)])
+        self.f.script(name, [Step("good", delay=0.4)])
         results, errors = [], []
 
         def one():

@@ -21,7 +21,7 @@ class Unbound(hedge.Hedge):
                  "  qname-minimisation: no", "  edns-buffer-size: 1232", "  do-ip6: yes",
                  '  local-zone: "test." nodefault', '  local-zone: "invalid." nodefault',
                  "  unwanted-reply-threshold: 0", "  outgoing-range: 64",
-                 "  infra-cache-min-rtt: 50", "  infra-keep-probing: yes", "  incoming-num-tcp: 100"]
+                 "  infra-cache-min-rtt: 1500", "  infra-keep-probing: yes", "  incoming-num-tcp: 100"]
         for h in self.listen_hosts:
             lines.append(f"  interface: {h}@{self.port}")
         lines.append("  access-control: 0.0.0.0/0 refuse")
