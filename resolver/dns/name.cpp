@@ -100,6 +100,7 @@ bool QueryName::assign_wire(std::span<const uint8_t> wire) noexcept {
     if (wire.size() - pos - 1 < n) return false;
     if (m_labels == max_labels) return false;
     if (m_labels > 0) m_text[m_len++] = '.';
+    m_woff[m_labels] = static_cast<uint8_t>(pos);
     m_off[m_labels++] = static_cast<uint16_t>(m_len);
     for (std::size_t i = 0; i < n; ++i) {
       const unsigned char c = lower(wire[pos + 1 + i]);
@@ -115,7 +116,7 @@ bool QueryName::assign_wire(std::span<const uint8_t> wire) noexcept {
       }
     }
     pos += 1 + n;
-    if (pos > 255) return false;
+    if (pos >= 255) return false;  // the terminating zero must fit in 255 octets
   }
 }
 

@@ -60,10 +60,14 @@ class QueryName {
     return {m_text.data() + m_off[i], m_len - m_off[i]};
   }
   bool is_root() const noexcept { return m_labels == 0; }
+  // Offset of label i in the wire name it was decoded from (assign_wire only),
+  // so a synthesized record can point at a suffix of the question with compression.
+  uint8_t wire_offset(std::size_t i) const noexcept { return m_woff[i]; }
 
  private:
   std::array<char, max_text> m_text{};
   std::array<uint16_t, max_labels> m_off{};
+  std::array<uint8_t, max_labels> m_woff{};
   std::size_t m_len = 0;
   std::size_t m_labels = 0;
 };

@@ -11,12 +11,24 @@ TEST_CASE("taxonomy has the required ids and tiers") {
     Tier tier;
   };
   const Row rows[] = {
-      {"child-abuse", Tier::illegal},     {"terrorism", Tier::illegal},       {"pornography", Tier::inappropriate},
-      {"gambling", Tier::inappropriate},  {"drugs", Tier::inappropriate},     {"extremism", Tier::inappropriate},
-      {"hate", Tier::inappropriate},      {"self-harm", Tier::inappropriate}, {"violence", Tier::inappropriate},
-      {"discrimination", Tier::inappropriate}, {"malware", Tier::inappropriate}, {"piracy", Tier::inappropriate},
-      {"bypass", Tier::inappropriate},    {"social-media", Tier::school},     {"games", Tier::school},
-      {"chat", Tier::school},             {"dating", Tier::school},           {"streaming", Tier::school},
+      {"child-abuse", Tier::illegal},
+      {"terrorism", Tier::illegal},
+      {"pornography", Tier::inappropriate},
+      {"gambling", Tier::inappropriate},
+      {"drugs", Tier::inappropriate},
+      {"extremism", Tier::inappropriate},
+      {"hate", Tier::inappropriate},
+      {"self-harm", Tier::inappropriate},
+      {"violence", Tier::inappropriate},
+      {"discrimination", Tier::inappropriate},
+      {"malware", Tier::inappropriate},
+      {"piracy", Tier::inappropriate},
+      {"bypass", Tier::inappropriate},
+      {"social-media", Tier::school},
+      {"games", Tier::school},
+      {"chat", Tier::school},
+      {"dating", Tier::school},
+      {"streaming", Tier::school},
       {"shopping", Tier::school},
   };
   for (const auto& r : rows) {

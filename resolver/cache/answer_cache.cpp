@@ -1,0 +1,110 @@
+// cache/answer_cache: hash map + intrusive LRU list over owned entries.
+#include "cache/answer_cache.hpp"
+
+#include <cstring>
+
+namespace hedge::cache {
+
+std::string_view make_key(std::span<const uint8_t> qwire, std::size_t qname_len, bool do_bit,
+                          uint8_t* buf) noexcept {
+  const std::size_t n = qwire.size();  // name + type + class
+  for (std::size_t i = 0; i < n; ++i) {
+    uint8_t c = qwire[i];
+    if (i < qname_len && c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + 32);
+    buf[i] = c;
+  }
+  buf[n] = do_bit ? 1 : 0;
+  return {reinterpret_cast<const char*>(buf), n + 1};
+}
+
+std::size_t Entry::cost() const noexcept {
+  std::size_t c = sizeof(Entry) + key.size() + wire.size() + ttl_offsets.size() * 2 + 64;  // + map node
+  for (const auto& s : chain) c += s.size() + sizeof(std::string);
+  return c;
+}
+
+AnswerCache::AnswerCache(std::size_t max_bytes, uint32_t stale_seconds)
+    : m_max_bytes(max_bytes), m_stale_s(stale_seconds) {}
+
+AnswerCache::~AnswerCache() { clear(); }
+
+void AnswerCache::clear() noexcept {
+  m_map.clear();
+  m_head = m_tail = nullptr;
+  m_bytes = 0;
+}
+
+void AnswerCache::set_limits(std::size_t max_bytes, uint32_t stale_seconds) noexcept {
+  m_max_bytes = max_bytes;
+  m_stale_s = stale_seconds;
+  while (m_bytes > m_max_bytes && m_tail) {
+    erase(m_tail);
+    ++m_evictions;
+  }
+}
+
+void AnswerCache::unlink(Entry* e) noexcept {
+  (e->prev ? e->prev->next : m_head) = e->next;
+  (e->next ? e->next->prev : m_tail) = e->prev;
+  e->prev = e->next = nullptr;
+}
+
+void AnswerCache::push_front(Entry* e) noexcept {
+  e->prev = nullptr;
+  e->next = m_head;
+  if (m_head) m_head->prev = e;
+  m_head = e;
+  if (!m_tail) m_tail = e;
+}
+
+void AnswerCache::erase(Entry* e) noexcept {
+  unlink(e);
+  m_bytes -= e->cost();
+  m_map.erase(std::string_view(e->key));
+}
+
+Hit AnswerCache::lookup(std::string_view key, int64_t now_ms, bool allow_stale) noexcept {
+  auto it = m_map.find(key);
+  if (it == m_map.end()) return {};
+  Entry* e = it->second.get();
+  const int64_t age_ms = now_ms - e->stored_ms;
+  const uint32_t age = age_ms > 0 ? static_cast<uint32_t>(age_ms / 1000) : 0;
+  const bool expired = age_ms >= int64_t{e->ttl} * 1000;
+  if (expired) {
+    if (age_ms >= (int64_t{e->ttl} + m_stale_s) * 1000) {
+      erase(e);  // past the stale window: gone for good
+      return {};
+    }
+    if (!allow_stale) return {};
+  }
+  if (e != m_head) {
+    unlink(e);
+    push_front(e);
+  }
+  return {e, age, expired};
+}
+
+void AnswerCache::insert(std::string_view key, dns::ScrubbedReply&& r, int64_t now_ms) {
+  if (r.ttl == 0 || key.size() > kKeyMax) return;
+  if (auto it = m_map.find(key); it != m_map.end()) erase(it->second.get());
+  auto e = std::make_unique<Entry>();
+  e->key.assign(key);
+  e->wire = std::move(r.wire);
+  e->ttl_offsets = std::move(r.ttl_offsets);
+  e->chain = std::move(r.chain);
+  e->stored_ms = now_ms;
+  e->ttl = r.ttl;
+  e->rcode = r.rcode;
+  const std::size_t cost = e->cost();
+  if (cost > m_max_bytes) return;
+  while (m_bytes + cost > m_max_bytes && m_tail) {
+    erase(m_tail);
+    ++m_evictions;
+  }
+  Entry* raw = e.get();
+  m_map.emplace(std::string_view(raw->key), std::move(e));
+  push_front(raw);
+  m_bytes += cost;
+}
+
+}  // namespace hedge::cache

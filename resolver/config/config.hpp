@@ -1,0 +1,78 @@
+// config/config: the TOML configuration (toml++), validated in one pass that
+// collects every error as `file:line: key: message`.
+//
+// Fixed at start (a change needs a restart; reload warns and keeps the old):
+//   server.listen
+// Reloaded on SIGHUP (validated first; any error keeps the old snapshot):
+//   everything else: allow_clients, rate limits, TCP limits, upstreams,
+//   lists, block answers, cache limits, log level, policy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/errors.hpp"
+#include "util/address.hpp"
+
+namespace hedge::config {
+
+struct ServerConfig {
+  std::vector<util::SockAddr> listen;
+  std::vector<util::Cidr> allow_clients;
+  uint32_t rate_limit_qps = 1000;   // per client address; 0 = off
+  uint32_t rate_limit_burst = 2000;
+  uint32_t tcp_idle_timeout_ms = 10000;
+  uint32_t tcp_max_connections = 256;
+  uint32_t tcp_max_queries_per_connection = 1000;
+  uint32_t tcp_max_inflight_per_connection = 32;
+  uint32_t max_udp_size = 1232;  // the DNS flag day 2020 default
+};
+
+struct UpstreamConfig {
+  std::vector<util::SockAddr> servers;  // empty in the file: first nameserver of /etc/resolv.conf
+  bool from_resolv_conf = false;
+  uint32_t timeout_ms = 800;  // per try
+  uint32_t attempts = 3;      // tries per query over all servers
+  uint32_t max_inflight = 10000;
+};
+
+struct ListsConfig {
+  std::string bundle;  // empty: no lists (only for tests; warns loudly)
+  bool verify_hashes = true;
+};
+
+struct BlockConfig {
+  std::string ipv4, ipv6;  // as written; parsed into the BlockSettings
+  bool has_v4 = false, has_v6 = false;
+  util::SockAddr v4, v6;
+  uint32_t ttl = 60;
+};
+
+struct CacheConfig {
+  uint32_t size_mb = 64;
+  uint32_t min_ttl = 0;
+  uint32_t max_ttl = 86400;
+  uint32_t max_negative_ttl = 3600;
+  uint32_t serve_stale_s = 86400;  // RFC 8767: bounded
+};
+
+struct Config {
+  std::string path;
+  ServerConfig server;
+  UpstreamConfig upstream;
+  ListsConfig lists;
+  BlockConfig block;
+  CacheConfig cache;
+  std::string log_level = "info";
+  std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the policy clock
+};
+
+// Parses and validates `path`. Returns true when errs is empty.
+bool load_config(const std::string& path, Config& out, ConfigErrors& errs);
+bool load_config_text(std::string_view text, const std::string& path, Config& out, ConfigErrors& errs);
+
+// First `nameserver` of resolv.conf (port 53), if any.
+std::optional<util::SockAddr> resolv_conf_nameserver(const std::string& path = "/etc/resolv.conf");
+
+}  // namespace hedge::config

@@ -1,0 +1,70 @@
+// dns/synthesize: answers Hedge makes itself (block, NODATA/NXDOMAIN,
+// errors, truncation) and the per-client finishing of a cached or upstream
+// answer (id, client's letter case, TTL ageing, OPT, size limit).
+// All write into a caller's buffer: no allocation on the query path.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "dns/parse.hpp"
+
+namespace hedge::dns {
+
+struct EdeInfo {
+  uint16_t code = 0;           // 0 = none
+  std::string_view text;       // EXTRA-TEXT (UTF-8), may be empty
+};
+
+struct BlockSettings {
+  bool has_v4 = false, has_v6 = false;
+  std::array<uint8_t, 4> v4{};
+  std::array<uint8_t, 16> v6{};
+  uint32_t ttl = 60;
+  uint32_t soa_serial = 1;
+};
+
+enum class BlockKind : uint8_t { block_page, nodata, nxdomain };
+
+// Our OPT record settings for replies.
+inline constexpr uint16_t kOurUdpSize = 1232;
+
+// Reply limit for a client: its EDNS size (or 512), capped by our maximum.
+inline std::size_t reply_limit(const ParsedQuery& q, std::size_t server_max) noexcept {
+  const std::size_t want = q.edns.present ? q.edns.udp_size : 512;
+  return want < server_max ? want : server_max;
+}
+
+// Error reply: header (+ question if it parsed) (+ OPT with EDE if the client used EDNS).
+std::size_t write_error(const ParsedQuery& q, uint16_t rcode, EdeInfo ede, uint8_t* out,
+                        std::size_t cap) noexcept;
+
+// A synthesized filtering answer. `owner_label` is the label index of the
+// list entry (SOA owner for NODATA); -1 uses the query name. ttl overrides
+// settings.ttl when non-zero (schedule caps).
+std::size_t write_block(const ParsedQuery& q, BlockKind kind, const BlockSettings& s, int owner_label,
+                        uint32_t ttl, EdeInfo ede, uint8_t* out, std::size_t cap) noexcept;
+
+// Finishes a stored answer (upstream wire, no OPT, any id) for one client:
+// copies it, sets id and flags, restores the client's question bytes,
+// subtracts `age` from every TTL (offsets given), caps TTLs at ttl_cap (0 =
+// none), appends OPT (+EDE) when the client used EDNS, and truncates with
+// TC=1 if over `limit`. Returns the length, 0 if it could not be built.
+struct StoredAnswer {
+  std::span<const uint8_t> wire;
+  std::span<const uint16_t> ttl_offsets;
+};
+std::size_t write_from_stored(const ParsedQuery& q, const StoredAnswer& a, uint32_t age, uint32_t ttl_cap,
+                              uint32_t ttl_floor, EdeInfo ede, std::size_t limit, uint8_t* out,
+                              std::size_t cap) noexcept;
+
+// Header + question + OPT with TC=1: "ask again over TCP".
+std::size_t write_truncated(const ParsedQuery& q, uint16_t rcode, uint8_t* out, std::size_t cap) noexcept;
+
+// The question we send upstream: fresh id, RD, lower-case name, EDNS with DO
+// when the client asked for DNSSEC records.
+std::size_t write_upstream_query(const ParsedQuery& q, uint16_t id, uint8_t* out, std::size_t cap) noexcept;
+
+}  // namespace hedge::dns

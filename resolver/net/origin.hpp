@@ -1,0 +1,45 @@
+// net/origin: where a query came from and where its answer goes. A query
+// answered later (after an upstream round trip) keeps a copy of its Origin;
+// a TCP connection may have closed by then, so it is named by id, not pointer.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "util/address.hpp"
+
+namespace hedge::net {
+
+enum class Transport : uint8_t { udp, tcp };
+
+struct Origin {
+  Transport transport = Transport::udp;
+  uint32_t listener = 0;  // index of the listener (UDP or TCP) it arrived on
+  uint64_t conn = 0;      // TCP connection id
+  util::SockAddr peer;
+  const util::SockAddr* local = nullptr;  // the listen address (lives as long as the server)
+};
+
+// Implemented by the server: sends a late answer. An empty answer means "no
+// reply will come" (lets TCP connections account for the query).
+class Responder {
+ public:
+  virtual void deliver(const Origin& o, std::span<const uint8_t> answer) noexcept = 0;
+
+ protected:
+  ~Responder() = default;
+};
+
+// Implemented by the pipeline: handles one query. Writes an immediate answer
+// into `out` and returns its length, or returns 0 when there is no immediate
+// answer (dropped, or delivered later through the Responder).
+class QueryHandler {
+ public:
+  virtual std::size_t handle(std::span<const uint8_t> query, const Origin& o, uint8_t* out,
+                             std::size_t cap) noexcept = 0;
+
+ protected:
+  ~QueryHandler() = default;
+};
+
+}  // namespace hedge::net

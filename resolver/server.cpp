@@ -1,0 +1,243 @@
+// server: loop ownership, start, reload, shutdown.
+#include "server.hpp"
+
+#include <ctime>
+
+#include "util/log.hpp"
+#ifdef HEDGE_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+namespace hedge {
+
+namespace {
+void notify(const char* state) noexcept {
+#ifdef HEDGE_HAVE_SYSTEMD
+  sd_notify(0, state);
+#else
+  (void)state;
+#endif
+}
+}  // namespace
+
+Server::Server()
+    : m_cache(64u << 20, 86400),
+      m_forwarder((uv_loop_init(&m_loop), &m_loop), m_metrics),
+      m_pipeline(Pipeline::Deps{&m_loop, m_cache, m_forwarder, m_metrics, m_limiter, *this,
+                                [] { return static_cast<int64_t>(std::time(nullptr)); }}) {
+  m_loop_ok = true;
+}
+
+Server::~Server() {
+  if (m_loop_ok) {
+    // run() normally closed everything; if start() failed part-way, close what exists.
+    if (!m_stopping) begin_shutdown();
+    uv_run(&m_loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&m_loop) != 0) LOG_ERROR("event loop closed with handles still open");
+  }
+}
+
+std::vector<util::SockAddr> Server::udp_addresses() const {
+  std::vector<util::SockAddr> v;
+  for (auto* l : m_udp) v.push_back(l->local());
+  return v;
+}
+
+std::vector<util::SockAddr> Server::tcp_addresses() const {
+  std::vector<util::SockAddr> v;
+  for (auto* l : m_tcp) v.push_back(l->local());
+  return v;
+}
+
+bool Server::udp_batching() const noexcept { return !m_udp.empty() && m_udp.front()->batching(); }
+
+bool Server::load(config::Config& cfg, std::string& err) {
+  config::ConfigErrors errs(m_opts.config_path);
+  const bool ok = config::load_config(m_opts.config_path, cfg, errs);
+  // Overrides from the command line replace the file's values (make run, bench, tests).
+  if (!m_opts.lists_override.empty()) cfg.lists.bundle = m_opts.lists_override;
+  if (!m_opts.listen_override.empty()) cfg.server.listen = m_opts.listen_override;
+  if (!m_opts.upstream_override.empty()) {
+    cfg.upstream.servers = m_opts.upstream_override;
+    cfg.upstream.from_resolv_conf = false;
+  }
+  bool only_upstream_missing = !ok && !m_opts.upstream_override.empty();
+  for (const auto& e : errs.list()) {
+    if (e.key != "upstream.servers") only_upstream_missing = false;
+  }
+  if (!ok && !only_upstream_missing) {
+    err.clear();
+    for (const auto& e : errs.list()) err += (err.empty() ? "" : "\n") + e.str();
+    return false;
+  }
+  return true;
+}
+
+bool Server::apply(const config::Config& cfg, std::string& err) {
+  auto snap = build_snapshot(cfg, err);
+  if (!snap) return false;
+  log::Level lvl;
+  if (log::parse_level(cfg.log_level.c_str(), lvl)) log::set_level(lvl);
+  upstream::Settings us;
+  us.servers = cfg.upstream.servers;
+  us.timeout_ms = cfg.upstream.timeout_ms;
+  us.attempts = cfg.upstream.attempts;
+  us.ttl = {cfg.cache.min_ttl, cfg.cache.max_ttl, cfg.cache.max_negative_ttl};
+  m_forwarder.configure(us);
+  m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
+  m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
+  const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
+                          cfg.server.tcp_max_queries_per_connection, cfg.server.tcp_max_inflight_per_connection};
+  for (auto* t : m_tcp) t->set_limits(tl);
+  // Answers cached before a list change may now be for blocked names; the
+  // decision runs before the cache, so only CNAME chains need care, and
+  // those are re-checked on every hit. The cache survives a reload.
+  m_pipeline.set_snapshot(std::move(snap));
+  return true;
+}
+
+bool Server::start(const ServeOptions& opts, std::string& err) {
+  m_opts = opts;
+  config::Config cfg;
+  if (!load(cfg, err)) return false;
+  return start(cfg, err);
+}
+
+bool Server::start(const config::Config& cfg, std::string& err) {
+  if (!apply(cfg, err)) return false;
+  if (cfg.lists.bundle.empty()) LOG_WARN("no [lists] bundle configured: nothing will be blocked");
+  if (cfg.upstream.from_resolv_conf && !cfg.upstream.servers.empty())
+    LOG_INFO("upstream: %s (from /etc/resolv.conf)", cfg.upstream.servers.front().str().c_str());
+  const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
+                          cfg.server.tcp_max_queries_per_connection, cfg.server.tcp_max_inflight_per_connection};
+  uint32_t index = 0;
+  for (const auto& addr : cfg.server.listen) {
+    auto* u = net::UdpListener::start(&m_loop, addr, index, m_pipeline, m_metrics, err);
+    if (!u) return false;
+    m_udp.push_back(u);
+    // TCP on the same port as UDP (learned when the config said port 0).
+    auto* t = net::TcpListener::start(&m_loop, u->local(), index, m_pipeline, m_metrics, tl, err);
+    if (!t) return false;
+    m_tcp.push_back(t);
+    ++index;
+    LOG_INFO("listening on %s (udp%s, tcp)", u->local().str().c_str(), u->batching() ? " recvmmsg" : "");
+  }
+  m_bound = cfg.server.listen;
+  uv_signal_init(&m_loop, &m_sigterm);
+  uv_signal_init(&m_loop, &m_sigint);
+  uv_signal_init(&m_loop, &m_sighup);
+  m_sigterm.data = m_sigint.data = m_sighup.data = this;
+  uv_signal_start(&m_sigterm, &Server::on_signal, SIGTERM);
+  uv_signal_start(&m_sigint, &Server::on_signal, SIGINT);
+  uv_signal_start(&m_sighup, &Server::on_signal, SIGHUP);
+  uv_async_init(&m_loop, &m_stop, &Server::on_async);
+  m_stop.data = this;
+  uv_timer_init(&m_loop, &m_tick);
+  m_tick.data = this;
+  uv_timer_start(&m_tick, &Server::on_tick, 1000, 1000);
+#ifdef HEDGE_HAVE_SYSTEMD
+  if (sd_watchdog_enabled(0, &m_watchdog_usec) <= 0) m_watchdog_usec = 0;
+#endif
+  m_started = true;
+  const auto& b = *m_pipeline.snapshot()->bundle;
+  LOG_INFO("lists: %s version %llu, %llu entries in %zu categories", b.dir().empty() ? "(none)" : b.dir().c_str(),
+           static_cast<unsigned long long>(b.version()), static_cast<unsigned long long>(b.entries()),
+           b.categories().size());
+  notify("READY=1");
+  return true;
+}
+
+int Server::run() {
+  if (!m_started) return 1;
+  uv_run(&m_loop, UV_RUN_DEFAULT);
+  // The loop only stops when every handle closed (begin_shutdown).
+  const int rc = uv_loop_close(&m_loop);
+  m_loop_ok = rc != 0;  // if it failed, the destructor retries
+  if (rc != 0) {
+    LOG_ERROR("event loop still has open handles at exit");
+    return 1;
+  }
+  return 0;
+}
+
+void Server::request_stop() noexcept {
+  if (m_started) uv_async_send(&m_stop);
+}
+
+void Server::on_async(uv_async_t* h) noexcept { static_cast<Server*>(h->data)->begin_shutdown(); }
+
+void Server::begin_shutdown() noexcept {
+  if (m_stopping) return;
+  m_stopping = true;
+  notify("STOPPING=1");
+  for (auto* u : m_udp) u->close();
+  for (auto* t : m_tcp) t->close();
+  m_udp.clear();
+  m_tcp.clear();
+  m_forwarder.close();
+  m_pipeline.abandon_pending();
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&m_sigterm), reinterpret_cast<uv_handle_t*>(&m_sigint),
+                         reinterpret_cast<uv_handle_t*>(&m_sighup), reinterpret_cast<uv_handle_t*>(&m_stop),
+                         reinterpret_cast<uv_handle_t*>(&m_tick)}) {
+    if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
+  }
+}
+
+void Server::on_signal(uv_signal_t* h, int signum) noexcept {
+  auto* self = static_cast<Server*>(h->data);
+  if (signum == SIGHUP) {
+    self->reload();
+    return;
+  }
+  LOG_INFO("signal %d: shutting down", signum);
+  self->begin_shutdown();
+}
+
+bool Server::reload() {
+  notify("RELOADING=1");
+  config::Config cfg;
+  std::string err;
+  bool ok = !m_opts.config_path.empty() && load(cfg, err);
+  if (ok) {
+    if (cfg.server.listen.size() != m_bound.size()) {
+      LOG_WARN("reload: server.listen changed; listen addresses only change on restart");
+    }
+    cfg.server.listen = m_bound;
+    ok = apply(cfg, err);
+  }
+  if (!ok) {
+    ++m_metrics.reloads_failed;
+    std::string line;
+    for (char c : err + "\n") {
+      if (c != '\n') {
+        line += c;
+        continue;
+      }
+      if (!line.empty()) LOG_ERROR("reload failed, keeping the previous config and lists: %s", line.c_str());
+      line.clear();
+    }
+  } else {
+    ++m_metrics.reloads_ok;
+    const auto& b = *m_pipeline.snapshot()->bundle;
+    LOG_INFO("reloaded: lists version %llu, %llu entries", static_cast<unsigned long long>(b.version()),
+             static_cast<unsigned long long>(b.entries()));
+  }
+  notify("READY=1");
+  return ok;
+}
+
+void Server::on_tick(uv_timer_t* t) noexcept {
+  auto* self = static_cast<Server*>(t->data);
+  if (self->m_watchdog_usec) notify("WATCHDOG=1");
+}
+
+void Server::deliver(const net::Origin& o, std::span<const uint8_t> answer) noexcept {
+  if (m_stopping) return;
+  if (o.transport == net::Transport::udp) {
+    if (o.listener < m_udp.size() && !answer.empty()) m_udp[o.listener]->send_now(o.peer, answer);
+  } else if (o.listener < m_tcp.size()) {
+    m_tcp[o.listener]->deliver(o.conn, answer);
+  }
+}
+
+}  // namespace hedge

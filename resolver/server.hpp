@@ -1,0 +1,89 @@
+// server: owns the one libuv loop and every handle on it (listeners,
+// signals, timers, upstream tries through the forwarder), the current
+// snapshot, the cache and the counters. Nothing else runs the loop.
+//
+// Driven by: start() (bind + first snapshot), run() (until SIGTERM/SIGINT
+// or request_stop() from any thread), reload() on SIGHUP. After run()
+// returns every handle is closed and the loop closed (checked).
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/answer_cache.hpp"
+#include "config/config.hpp"
+#include "net/origin.hpp"
+#include "net/tcp_listener.hpp"
+#include "net/udp_listener.hpp"
+#include "pipeline.hpp"
+#include "upstream/forwarder.hpp"
+#include "util/metrics.hpp"
+#include "util/rate_limiter.hpp"
+
+namespace hedge {
+
+struct ServeOptions {
+  std::string config_path;
+  std::string lists_override;                 // --lists DIR
+  std::vector<util::SockAddr> listen_override;  // --listen ADDR
+  std::vector<util::SockAddr> upstream_override;  // --upstream ADDR
+};
+
+class Server final : public net::Responder {
+ public:
+  Server();
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Loads config (with overrides), opens lists, binds every listener.
+  bool start(const ServeOptions& opts, std::string& err);
+  // For tests: start from an already-loaded config.
+  bool start(const config::Config& cfg, std::string& err);
+  // Runs until stopped. Returns 0 when every handle closed cleanly.
+  int run();
+  // Thread-safe: asks the loop to stop.
+  void request_stop() noexcept;
+  // Re-reads config and lists; keeps the old snapshot on any error.
+  bool reload();
+
+  void deliver(const net::Origin& o, std::span<const uint8_t> answer) noexcept override;
+
+  const util::Metrics& metrics() const noexcept { return m_metrics; }
+  std::vector<util::SockAddr> udp_addresses() const;
+  std::vector<util::SockAddr> tcp_addresses() const;
+  const cache::AnswerCache& cache() const noexcept { return m_cache; }
+  const upstream::Forwarder& forwarder() const noexcept { return m_forwarder; }
+  bool udp_batching() const noexcept;
+
+ private:
+  bool load(config::Config& cfg, std::string& err);
+  bool apply(const config::Config& cfg, std::string& err);
+  void begin_shutdown() noexcept;
+  static void on_signal(uv_signal_t* h, int signum) noexcept;
+  static void on_async(uv_async_t* h) noexcept;
+  static void on_tick(uv_timer_t* t) noexcept;
+
+  uv_loop_t m_loop{};
+  bool m_loop_ok = false;
+  uv_signal_t m_sigterm{}, m_sigint{}, m_sighup{};
+  uv_async_t m_stop{};
+  uv_timer_t m_tick{};
+  util::Metrics m_metrics;
+  cache::AnswerCache m_cache;
+  util::RateLimiter m_limiter;
+  upstream::Forwarder m_forwarder;
+  Pipeline m_pipeline;
+  std::vector<net::UdpListener*> m_udp;  // owned: closed via close(), freed in close callbacks
+  std::vector<net::TcpListener*> m_tcp;
+  ServeOptions m_opts;
+  std::vector<util::SockAddr> m_bound;  // listen addresses fixed at start
+  bool m_started = false, m_stopping = false;
+  uint64_t m_watchdog_usec = 0;
+};
+
+}  // namespace hedge
