@@ -33,6 +33,11 @@ def hedge_bin():
     return b
 
 
+def not_built(command):
+    return _not_built([command, "--help"] if command != "serve" else
+                      [command, "--check-config", "--config", "/nonexistent/hedge-e2e.toml"])
+
+
 def _not_built(args):
     p = subprocess.run([hedge_bin()] + args, capture_output=True, text=True, timeout=20)
     out = p.stdout + p.stderr
@@ -42,8 +47,7 @@ def _not_built(args):
 def require(*commands):
     """Skip the calling suite if one of the commands is still the placeholder."""
     for cmd in commands:
-        if _not_built([cmd, "--help"] if cmd != "serve" else
-                      [cmd, "--check-config", "--config", "/nonexistent/hedge-e2e.toml"]):
+        if not_built(cmd):
             raise unittest.SkipTest(f"`hedge {cmd}` says: not built yet")
 
 
