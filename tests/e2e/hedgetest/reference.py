@@ -24,8 +24,8 @@ class Unbound(hedge.Hedge):
                  "  infra-cache-min-rtt: 1500", "  infra-keep-probing: yes", "  incoming-num-tcp: 100"]
         for h in self.listen_hosts:
             lines.append(f"  interface: {h}@{self.port}")
-        lines.append("  access-control: 0.0.0.0/0 refuse")
-        lines.append("  access-control: ::/0 refuse")
+        for a in ("0.0.0.0/0", "::/0", "127.0.0.0/8", "::1"):   # override Unbound's defaults
+            lines.append(f"  access-control: {a} refuse")
         for a in self.sections["server"]["allow_clients"]:
             lines.append(f"  access-control: {a} allow")
         lines += ["forward-zone:", '  name: "."']
