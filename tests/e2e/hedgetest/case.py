@@ -33,6 +33,7 @@ class E2ECase(unittest.TestCase):
         if not reference.REFERENCE:
             hedge.require(*cls.needs)
         cls.tmp = util.make_tmpdir()
+        cls.servers = []
         cls.stack = contextlib.ExitStack()
         try:
             cls.setup_peers()
@@ -68,7 +69,23 @@ class E2ECase(unittest.TestCase):
         h = kind(upstreams, bundle, tmpdir=util.make_tmpdir("hedge-e2e-serve-"), **kw)
         cls.stack.callback(h.stop_and_check)   # raises (-> class error) on unclean exit
         h.start()
+        cls.servers.append(h)
         return h
+
+    def tearDown(self):
+        """A server that died during a test fails that test (with its output) and is
+        restarted, so that one crash does not turn every later test into noise."""
+        dead = []
+        for h in getattr(type(self), "servers", []):
+            if h.proc is not None and h.proc.poll() is not None:
+                dead.append(f"hedge serve on {h.addr} DIED during this test (status {h.proc.returncode});"
+                            f" output tail:\n{h.output(25)}")
+                try:
+                    h.start(write_config=False)
+                except Exception as e:  # noqa: BLE001
+                    dead.append(f"restart failed: {e}")
+        if dead:
+            self.fail("\n".join(dead))
 
     @classmethod
     def fake(cls, **kw):

@@ -122,6 +122,7 @@ class Hedge:
         self.config_path = os.path.join(self.dir, "hedge.toml")
         self.stderr_path = os.path.join(self.dir, "hedge.stderr")
         self.proc = None
+        self.starts = 0
 
     @property
     def addr(self):
@@ -132,8 +133,12 @@ class Hedge:
             f.write(text if text is not None else toml_text(self.sections))
         os.replace(self.config_path + ".tmp", self.config_path)
 
-    def start(self, timeout=15.0):
-        self.write_config()
+    def start(self, timeout=15.0, write_config=True):
+        if write_config:
+            self.write_config()
+        self.starts += 1
+        if self.starts > 1:   # a restart after a crash: keep the old output
+            self.stderr_path = os.path.join(self.dir, f"hedge.stderr.{self.starts}")
         errf = open(self.stderr_path, "w")
         self.proc = util.register_child(subprocess.Popen(
             [hedge_bin(), "serve", "--config", self.config_path],
