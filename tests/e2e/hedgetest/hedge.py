@@ -19,6 +19,7 @@ BUILD_DIR = os.environ.get("HEDGE_BUILD_DIR") or os.path.join(SOURCE_DIR, "build
 BLOCK_V4 = "192.0.2.99"
 BLOCK_V6 = "2001:db8::99"
 READY_NAME = "hedge-ready.example.com."   # under a listed name: answered without upstream
+READY_NAME_NO_LISTS = "hedge-ready.example.test."   # nsd and the fake answer it (NXDOMAIN)
 
 
 def hedge_bin():
@@ -153,7 +154,8 @@ class Hedge:
         def ready():
             self.assert_alive()
             attempt[0] += 1
-            client.ask(self.addr, READY_NAME, "A", timeout=min(0.2 * attempt[0], 2.0))
+            name = READY_NAME if self.sections["lists"].get("bundle") else READY_NAME_NO_LISTS
+            client.ask(self.addr, name, "A", timeout=min(0.2 * attempt[0], 2.0))
             return True
         try:
             util.wait_until(ready, timeout, 0.1, f"hedge serve on {self.addr} to answer UDP")
