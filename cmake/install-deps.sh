@@ -10,6 +10,7 @@ PACKAGES=(
   libldns-dev libuv1-dev libcdb-dev tinycdb libmbedtls-dev doctest-dev
   libtomlplusplus-dev libhttp-parser-dev libsqlite3-dev libidn2-dev
   nlohmann-json3-dev libsystemd-dev publicsuffix
+  zlib1g-dev
   # real peers and clients for the tests
   nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
 )

@@ -125,7 +125,9 @@ class Pending final : public upstream::Resolution {
 Pipeline::Pipeline(Deps d) : m_d(std::move(d)) {}
 Pipeline::~Pipeline() = default;
 
-void Pipeline::abandon_pending() noexcept { m_pending.clear(); }
+void Pipeline::abandon_pending() noexcept {
+  m_pending.clear();
+}
 
 std::size_t Pipeline::limit_for(const net::Origin& o, const dns::ParsedQuery& q) const noexcept {
   if (o.transport == net::Transport::tcp) return 65535;
@@ -165,7 +167,8 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
       return dns::write_error(q, dns::rcode::BADVERS, {}, out, cap);
     case dns::ParseStatus::refused:
       mx.count(Result::refused);
-      return dns::write_error(q, dns::rcode::REFUSED, {dns::ede::PROHIBITED, "query type or class not served"}, out, cap);
+      return dns::write_error(q, dns::rcode::REFUSED,
+                              {dns::ede::PROHIBITED, "query type or class not served"}, out, cap);
     case dns::ParseStatus::formerr:
     case dns::ParseStatus::drop:
       mx.count(Result::formerr);
@@ -219,8 +222,8 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   if (m_pending.size() >= snap.config.upstream.max_inflight) {
     mx.count(Result::servfail);
     LOG_WARN("%zu questions already waiting for upstream: answering SERVFAIL", m_pending.size());
-    return dns::write_error(q, dns::rcode::SERVFAIL, {dns::ede::NO_REACHABLE_AUTHORITY, "too many queries in flight"},
-                            out, cap);
+    return dns::write_error(q, dns::rcode::SERVFAIL,
+                            {dns::ede::NO_REACHABLE_AUTHORITY, "too many queries in flight"}, out, cap);
   }
   auto p = std::make_unique<Pending>(*this, key);
   p->waiters.push_back(std::move(w));
@@ -263,19 +266,22 @@ void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
                              ede_for(cd, *snap.bundle, text, sizeof text), out, sizeof out);
       } else {
         mx.count(Result::allowed_upstream);
-        n = dns::write_from_stored(q, {r.reply.wire, r.reply.ttl_offsets}, 0, 0, 0, {}, limit, out, sizeof out);
+        n = dns::write_from_stored(q, {r.reply.wire, r.reply.ttl_offsets}, 0, 0, 0, {}, limit, out,
+                                   sizeof out);
       }
     } else if (const cache::Hit hit = m_d.cache.lookup(owned->key, now, true); hit.entry) {
       // RFC 8767: every upstream failed; an expired answer is better than none.
       mx.count(Result::stale);
-      n = dns::write_from_stored(q, {hit.entry->wire, hit.entry->ttl_offsets}, hit.age, 30, hit.stale ? 30 : 0,
-                                 {dns::ede::STALE_ANSWER, "upstream unreachable"}, limit, out, sizeof out);
+      n = dns::write_from_stored(q, {hit.entry->wire, hit.entry->ttl_offsets}, hit.age, 30,
+                                 hit.stale ? 30 : 0, {dns::ede::STALE_ANSWER, "upstream unreachable"}, limit,
+                                 out, sizeof out);
     } else {
       mx.count(Result::servfail);
-      n = dns::write_error(q, dns::rcode::SERVFAIL,
-                           {dns::ede::NO_REACHABLE_AUTHORITY,
-                            r.any_reply ? "upstream servers answered with an error" : "no upstream server answered"},
-                           out, sizeof out);
+      n = dns::write_error(
+          q, dns::rcode::SERVFAIL,
+          {dns::ede::NO_REACHABLE_AUTHORITY,
+           r.any_reply ? "upstream servers answered with an error" : "no upstream server answered"},
+          out, sizeof out);
     }
     if (n > limit) n = dns::write_truncated(q, dns::Flags::rcode(dns::load16(out + 2)), out, sizeof out);
     m_d.responder.deliver(w.origin, {out, n});

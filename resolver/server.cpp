@@ -49,7 +49,9 @@ std::vector<util::SockAddr> Server::tcp_addresses() const {
   return v;
 }
 
-bool Server::udp_batching() const noexcept { return !m_udp.empty() && m_udp.front()->batching(); }
+bool Server::udp_batching() const noexcept {
+  return !m_udp.empty() && m_udp.front()->batching();
+}
 
 bool Server::load(config::Config& cfg, std::string& err) {
   config::ConfigErrors errs(m_opts.config_path);
@@ -87,7 +89,8 @@ bool Server::apply(const config::Config& cfg, std::string& err) {
   m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
-                          cfg.server.tcp_max_queries_per_connection, cfg.server.tcp_max_inflight_per_connection};
+                          cfg.server.tcp_max_queries_per_connection,
+                          cfg.server.tcp_max_inflight_per_connection};
   for (auto* t : m_tcp) t->set_limits(tl);
   // Answers cached before a list change may now be for blocked names; the
   // decision runs before the cache, so only CNAME chains need care, and
@@ -109,7 +112,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   if (cfg.upstream.from_resolv_conf && !cfg.upstream.servers.empty())
     LOG_INFO("upstream: %s (from /etc/resolv.conf)", cfg.upstream.servers.front().str().c_str());
   const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
-                          cfg.server.tcp_max_queries_per_connection, cfg.server.tcp_max_inflight_per_connection};
+                          cfg.server.tcp_max_queries_per_connection,
+                          cfg.server.tcp_max_inflight_per_connection};
   uint32_t index = 0;
   for (const auto& addr : cfg.server.listen) {
     auto* u = net::UdpListener::start(&m_loop, addr, index, m_pipeline, m_metrics, err);
@@ -140,9 +144,9 @@ bool Server::start(const config::Config& cfg, std::string& err) {
 #endif
   m_started = true;
   const auto& b = *m_pipeline.snapshot()->bundle;
-  LOG_INFO("lists: %s version %llu, %llu entries in %zu categories", b.dir().empty() ? "(none)" : b.dir().c_str(),
-           static_cast<unsigned long long>(b.version()), static_cast<unsigned long long>(b.entries()),
-           b.categories().size());
+  LOG_INFO("lists: %s version %llu, %llu entries in %zu categories",
+           b.dir().empty() ? "(none)" : b.dir().c_str(), static_cast<unsigned long long>(b.version()),
+           static_cast<unsigned long long>(b.entries()), b.categories().size());
   notify("READY=1");
   return true;
 }
@@ -164,7 +168,9 @@ void Server::request_stop() noexcept {
   if (m_started) uv_async_send(&m_stop);
 }
 
-void Server::on_async(uv_async_t* h) noexcept { static_cast<Server*>(h->data)->begin_shutdown(); }
+void Server::on_async(uv_async_t* h) noexcept {
+  static_cast<Server*>(h->data)->begin_shutdown();
+}
 
 void Server::begin_shutdown() noexcept {
   if (m_stopping) return;
@@ -176,9 +182,9 @@ void Server::begin_shutdown() noexcept {
   m_tcp.clear();
   m_forwarder.close();
   m_pipeline.abandon_pending();
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&m_sigterm), reinterpret_cast<uv_handle_t*>(&m_sigint),
-                         reinterpret_cast<uv_handle_t*>(&m_sighup), reinterpret_cast<uv_handle_t*>(&m_stop),
-                         reinterpret_cast<uv_handle_t*>(&m_tick)}) {
+  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&m_sigterm),
+                         reinterpret_cast<uv_handle_t*>(&m_sigint), reinterpret_cast<uv_handle_t*>(&m_sighup),
+                         reinterpret_cast<uv_handle_t*>(&m_stop), reinterpret_cast<uv_handle_t*>(&m_tick)}) {
     if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
   }
 }

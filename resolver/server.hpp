@@ -28,8 +28,8 @@ namespace hedge {
 
 struct ServeOptions {
   std::string config_path;
-  std::string lists_override;                 // --lists DIR
-  std::vector<util::SockAddr> listen_override;  // --listen ADDR
+  std::string lists_override;                     // --lists DIR
+  std::vector<util::SockAddr> listen_override;    // --listen ADDR
   std::vector<util::SockAddr> upstream_override;  // --upstream ADDR
 };
 

@@ -26,7 +26,9 @@ std::size_t Entry::cost() const noexcept {
 AnswerCache::AnswerCache(std::size_t max_bytes, uint32_t stale_seconds)
     : m_max_bytes(max_bytes), m_stale_s(stale_seconds) {}
 
-AnswerCache::~AnswerCache() { clear(); }
+AnswerCache::~AnswerCache() {
+  clear();
+}
 
 void AnswerCache::clear() noexcept {
   m_map.clear();

@@ -14,8 +14,8 @@ namespace hedge::config {
 namespace {
 
 // Reports keys of `t` not in `known` (typos in a filter config are dangerous).
-void reject_unknown(const toml::table& t, std::string_view prefix, std::initializer_list<std::string_view> known,
-                    ConfigErrors& errs) {
+void reject_unknown(const toml::table& t, std::string_view prefix,
+                    std::initializer_list<std::string_view> known, ConfigErrors& errs) {
   for (auto&& [k, v] : t) {
     bool ok = false;
     for (auto kn : known) ok = ok || k.str() == kn;
@@ -63,7 +63,8 @@ std::optional<std::string> get_string(const toml::table& t, std::string_view sec
   return n->value<std::string>();
 }
 
-std::optional<bool> get_bool(const toml::table& t, std::string_view sec, std::string_view key, ConfigErrors& errs) {
+std::optional<bool> get_bool(const toml::table& t, std::string_view sec, std::string_view key,
+                             ConfigErrors& errs) {
   const toml::node* n = t.get(key);
   if (!n) return std::nullopt;
   if (!n->is_boolean()) {
@@ -102,36 +103,45 @@ void parse_server(const toml::table& t, Config& c, ConfigErrors& errs) {
                   "max_udp_size"},
                  errs);
   if (t.get("listen")) c.server.listen.clear();
-  each_string(t, "server", "listen", errs, [&](const toml::node& n, const std::string& k, const std::string& s) {
-    auto a = util::parse_sockaddr(s);
-    if (!a) errs.add(n, k, "'" + s + "' is not an address with a port (e.g. \"127.0.0.1:53\" or \"[::1]:53\")");
-    else c.server.listen.push_back(*a);
-  });
+  each_string(
+      t, "server", "listen", errs, [&](const toml::node& n, const std::string& k, const std::string& s) {
+        auto a = util::parse_sockaddr(s);
+        if (!a)
+          errs.add(n, k, "'" + s + "' is not an address with a port (e.g. \"127.0.0.1:53\" or \"[::1]:53\")");
+        else
+          c.server.listen.push_back(*a);
+      });
   if (t.get("allow_clients")) c.server.allow_clients.clear();
   each_string(t, "server", "allow_clients", errs,
               [&](const toml::node& n, const std::string& k, const std::string& s) {
                 std::string why;
                 auto p = util::parse_cidr(s, &why);
-                if (!p) errs.add(n, k, "'" + s + "': " + why);
-                else c.server.allow_clients.push_back(*p);
+                if (!p)
+                  errs.add(n, k, "'" + s + "': " + why);
+                else
+                  c.server.allow_clients.push_back(*p);
               });
   get_uint(t, "server", "rate_limit_qps", c.server.rate_limit_qps, 0, 10'000'000, errs);
   get_uint(t, "server", "rate_limit_burst", c.server.rate_limit_burst, 1, 100'000'000, errs);
   get_uint(t, "server", "tcp_idle_timeout_ms", c.server.tcp_idle_timeout_ms, 100, 600'000, errs);
   get_uint(t, "server", "tcp_max_connections", c.server.tcp_max_connections, 1, 100'000, errs);
-  get_uint(t, "server", "tcp_max_queries_per_connection", c.server.tcp_max_queries_per_connection, 1, 1'000'000,
+  get_uint(t, "server", "tcp_max_queries_per_connection", c.server.tcp_max_queries_per_connection, 1,
+           1'000'000, errs);
+  get_uint(t, "server", "tcp_max_inflight_per_connection", c.server.tcp_max_inflight_per_connection, 1, 1024,
            errs);
-  get_uint(t, "server", "tcp_max_inflight_per_connection", c.server.tcp_max_inflight_per_connection, 1, 1024, errs);
   get_uint(t, "server", "max_udp_size", c.server.max_udp_size, 512, 4096, errs);
 }
 
 void parse_upstream(const toml::table& t, Config& c, ConfigErrors& errs) {
   reject_unknown(t, "upstream.", {"servers", "timeout_ms", "attempts", "max_inflight"}, errs);
-  each_string(t, "upstream", "servers", errs, [&](const toml::node& n, const std::string& k, const std::string& s) {
-    auto a = util::parse_sockaddr(s, 53);
-    if (!a) errs.add(n, k, "'" + s + "' is not an address (e.g. \"192.0.2.53\" or \"192.0.2.53:53\")");
-    else c.upstream.servers.push_back(*a);
-  });
+  each_string(t, "upstream", "servers", errs,
+              [&](const toml::node& n, const std::string& k, const std::string& s) {
+                auto a = util::parse_sockaddr(s, 53);
+                if (!a)
+                  errs.add(n, k, "'" + s + "' is not an address (e.g. \"192.0.2.53\" or \"192.0.2.53:53\")");
+                else
+                  c.upstream.servers.push_back(*a);
+              });
   get_uint(t, "upstream", "timeout_ms", c.upstream.timeout_ms, 10, 60'000, errs);
   get_uint(t, "upstream", "attempts", c.upstream.attempts, 1, 10, errs);
   get_uint(t, "upstream", "max_inflight", c.upstream.max_inflight, 1, 1'000'000, errs);
@@ -150,7 +160,8 @@ void parse_block(const toml::table& t, Config& c, ConfigErrors& errs) {
   reject_unknown(t, "block.", {"ipv4", "ipv6", "ttl"}, errs);
   if (auto s = get_string(t, "block", "ipv4", errs)) {
     auto a = util::parse_ip(*s);
-    if (!a || a->family() != AF_INET) errs.add(*t.get("ipv4"), "block.ipv4", "'" + *s + "' is not an IPv4 address");
+    if (!a || a->family() != AF_INET)
+      errs.add(*t.get("ipv4"), "block.ipv4", "'" + *s + "' is not an IPv4 address");
     else {
       c.block.ipv4 = *s;
       c.block.v4 = *a;
@@ -159,7 +170,8 @@ void parse_block(const toml::table& t, Config& c, ConfigErrors& errs) {
   }
   if (auto s = get_string(t, "block", "ipv6", errs)) {
     auto a = util::parse_ip(*s);
-    if (!a || a->family() != AF_INET6) errs.add(*t.get("ipv6"), "block.ipv6", "'" + *s + "' is not an IPv6 address");
+    if (!a || a->family() != AF_INET6)
+      errs.add(*t.get("ipv6"), "block.ipv6", "'" + *s + "' is not an IPv6 address");
     else {
       c.block.ipv6 = *s;
       c.block.v6 = *a;
@@ -197,8 +209,9 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
     errs.add(static_cast<int>(e.source().begin.line), "(syntax)", std::string(e.description()));
     return false;
   }
-  reject_unknown(root, "", {"server", "upstream", "lists", "block", "cache", "log", "debug", "schedule", "group",
-                            "policy", "store"},
+  reject_unknown(root, "",
+                 {"server", "upstream", "lists", "block", "cache", "log", "debug", "schedule", "group",
+                  "policy", "store"},
                  errs);
   if (auto* t = section(root, "server", errs)) parse_server(*t, c, errs);
   if (auto* t = section(root, "upstream", errs)) parse_upstream(*t, c, errs);
@@ -209,8 +222,10 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
     reject_unknown(*t, "log.", {"level"}, errs);
     if (auto s = get_string(*t, "log", "level", errs)) {
       log::Level l;
-      if (!log::parse_level(s->c_str(), l)) errs.add(*t->get("level"), "log.level", "must be debug, info, warn or error");
-      else c.log_level = *s;
+      if (!log::parse_level(s->c_str(), l))
+        errs.add(*t->get("level"), "log.level", "must be debug, info, warn or error");
+      else
+        c.log_level = *s;
     }
   }
   if (auto* t = section(root, "debug", errs)) {
@@ -220,12 +235,15 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   if (c.server.listen.empty()) errs.add(0, "server.listen", "at least one listen address is needed");
   if (c.upstream.servers.empty()) {
     c.upstream.from_resolv_conf = true;
-    if (auto ns = resolv_conf_nameserver()) c.upstream.servers.push_back(*ns);
-    else errs.add(0, "upstream.servers", "not set and /etc/resolv.conf names no usable nameserver");
+    if (auto ns = resolv_conf_nameserver())
+      c.upstream.servers.push_back(*ns);
+    else
+      errs.add(0, "upstream.servers", "not set and /etc/resolv.conf names no usable nameserver");
   }
   for (const auto& u : c.upstream.servers) {
     for (const auto& l : c.server.listen) {
-      if (u.same(l.sa())) errs.add(0, "upstream.servers", "'" + u.str() + "' is Hedge's own listen address (a loop)");
+      if (u.same(l.sa()))
+        errs.add(0, "upstream.servers", "'" + u.str() + "' is Hedge's own listen address (a loop)");
     }
   }
   return errs.empty();

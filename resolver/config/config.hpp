@@ -20,7 +20,7 @@ namespace hedge::config {
 struct ServerConfig {
   std::vector<util::SockAddr> listen;
   std::vector<util::Cidr> allow_clients;
-  uint32_t rate_limit_qps = 1000;   // per client address; 0 = off
+  uint32_t rate_limit_qps = 1000;  // per client address; 0 = off
   uint32_t rate_limit_burst = 2000;
   uint32_t tcp_idle_timeout_ms = 10000;
   uint32_t tcp_max_connections = 256;

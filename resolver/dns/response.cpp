@@ -58,7 +58,8 @@ ReplyCheck check_reply(std::span<const uint8_t> reply, std::span<const uint8_t> 
   }
   const std::size_t name_end = skip_name(reply, HEADER_SIZE);
   if (name_end == 0 || reply.size() - name_end < 4) return ReplyCheck::mismatch;
-  if (!same_question(reply.subspan(HEADER_SIZE), name_end + 4 - HEADER_SIZE, sent_q)) return ReplyCheck::mismatch;
+  if (!same_question(reply.subspan(HEADER_SIZE), name_end + 4 - HEADER_SIZE, sent_q))
+    return ReplyCheck::mismatch;
   if (flags & Flags::TC) return ReplyCheck::truncated;
   return ReplyCheck::ok;
 }
@@ -141,7 +142,8 @@ bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, Scrubbed
   ldns_pkt_set_additional(pkt.get(), ldns_rr_list_new());
   ldns_rr_list_deep_free(old);
   ldns_pkt_set_ancount(pkt.get(), static_cast<uint16_t>(ldns_rr_list_rr_count(ldns_pkt_answer(pkt.get()))));
-  ldns_pkt_set_nscount(pkt.get(), static_cast<uint16_t>(ldns_rr_list_rr_count(ldns_pkt_authority(pkt.get()))));
+  ldns_pkt_set_nscount(pkt.get(),
+                       static_cast<uint16_t>(ldns_rr_list_rr_count(ldns_pkt_authority(pkt.get()))));
   ldns_pkt_set_arcount(pkt.get(), 0);
   ldns_pkt_set_edns_udp_size(pkt.get(), 0);
   ldns_pkt_set_edns_extended_rcode(pkt.get(), 0);

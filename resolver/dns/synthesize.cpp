@@ -45,7 +45,8 @@ std::size_t write_error(const ParsedQuery& q, uint16_t rcode, EdeInfo ede, uint8
 
 std::size_t write_truncated(const ParsedQuery& q, uint16_t rcode, uint8_t* out, std::size_t cap) noexcept {
   Writer w(out, cap);
-  write_header(w, q, static_cast<uint16_t>(reply_flags(q, rcode) | Flags::TC), 1, 0, 0, q.edns.present ? 1 : 0);
+  write_header(w, q, static_cast<uint16_t>(reply_flags(q, rcode) | Flags::TC), 1, 0, 0,
+               q.edns.present ? 1 : 0);
   w.bytes(q.qwire.data(), q.qwire.size());
   if (q.edns.present) write_opt(w, q, rcode, {});
   return w.ok() ? w.size() : 0;

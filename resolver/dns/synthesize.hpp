@@ -14,8 +14,8 @@
 namespace hedge::dns {
 
 struct EdeInfo {
-  uint16_t code = 0;           // 0 = none
-  std::string_view text;       // EXTRA-TEXT (UTF-8), may be empty
+  uint16_t code = 0;      // 0 = none
+  std::string_view text;  // EXTRA-TEXT (UTF-8), may be empty
 };
 
 struct BlockSettings {

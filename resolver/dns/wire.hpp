@@ -12,10 +12,9 @@
 namespace hedge::dns {
 
 namespace type {
-inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16, AAAA = 28,
-                          SRV = 33, DNAME = 39, OPT = 41, DS = 43, RRSIG = 46, DNSKEY = 48, SVCB = 64,
-                          HTTPS = 65, TKEY = 249, TSIG = 250, IXFR = 251, AXFR = 252, MAILB = 253,
-                          MAILA = 254, ANY = 255;
+inline constexpr uint16_t A = 1, NS = 2, CNAME = 5, SOA = 6, PTR = 12, MX = 15, TXT = 16, AAAA = 28, SRV = 33,
+                          DNAME = 39, OPT = 41, DS = 43, RRSIG = 46, DNSKEY = 48, SVCB = 64, HTTPS = 65,
+                          TKEY = 249, TSIG = 250, IXFR = 251, AXFR = 252, MAILB = 253, MAILA = 254, ANY = 255;
 }
 namespace rcode {
 inline constexpr uint16_t NOERROR = 0, FORMERR = 1, SERVFAIL = 2, NXDOMAIN = 3, NOTIMP = 4, REFUSED = 5,
@@ -29,7 +28,9 @@ inline constexpr uint16_t CLASS_IN = 1;
 inline constexpr std::size_t HEADER_SIZE = 12;
 inline constexpr uint16_t OPT_EDE = 15;
 
-inline uint16_t load16(const uint8_t* p) noexcept { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+inline uint16_t load16(const uint8_t* p) noexcept {
+  return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 inline uint32_t load32(const uint8_t* p) noexcept {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }

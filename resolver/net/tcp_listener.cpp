@@ -34,13 +34,14 @@ class TcpConn final : public CloseGroup {
   uv_timer_t m_idle{};
   std::vector<uint8_t> m_in;  // bytes received, not yet a whole frame
   uint32_t m_inflight = 0, m_queries = 0, m_writes = 0;
-  bool m_reading = false, m_closing = false, m_eof = false;
+  bool m_reading = false, m_closing = false, m_eof = false, m_consuming = false;
   uint8_t m_chunk[16384];
   uint8_t m_out[65535 + 2];
 };
 
-TcpListener* TcpListener::start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index, QueryHandler& handler,
-                                util::Metrics& metrics, const TcpLimits& limits, std::string& err) {
+TcpListener* TcpListener::start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index,
+                                QueryHandler& handler, util::Metrics& metrics, const TcpLimits& limits,
+                                std::string& err) {
   auto* l = new TcpListener(handler, metrics);
   l->m_local = addr;
   l->m_index = index;
@@ -154,9 +155,12 @@ void TcpConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexce
 }
 
 void TcpConn::consume() noexcept {
+  if (m_consuming) return;  // a late answer arriving inside handle() must not re-enter
+  m_consuming = true;
   std::size_t pos = 0;
   const auto& lim = m_listener.m_limits;
-  while (!m_closing && m_in.size() - pos >= 2 && m_inflight < lim.max_inflight && m_queries < lim.max_queries) {
+  while (!m_closing && m_in.size() - pos >= 2 && m_inflight < lim.max_inflight &&
+         m_queries < lim.max_queries) {
     const std::size_t len = (std::size_t{m_in[pos]} << 8) | m_in[pos + 1];
     if (m_in.size() - pos - 2 < len) break;
     ++m_queries;
@@ -173,11 +177,13 @@ void TcpConn::consume() noexcept {
     pos += 2 + len;
     if (n > 0) {
       answer({m_out + 2, n});
-      query_done();
+      --m_inflight;  // answered now; not query_done(), which would re-enter this loop
     }
-    // else: answered later through TcpListener::deliver (which calls query_done).
+    // else: answered later through TcpListener::deliver (which calls query_done),
+    // possibly before handle() returned (no upstream left to try).
   }
   if (pos) m_in.erase(m_in.begin(), m_in.begin() + static_cast<std::ptrdiff_t>(pos));
+  m_consuming = false;
   update_reading();
   maybe_finish();
 }
@@ -201,17 +207,18 @@ void TcpConn::answer(std::span<const uint8_t> data) noexcept {
   w->req.data = w;
   uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(w->data.get()), static_cast<unsigned>(data.size() + 2));
   ++m_writes;
-  const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&m_tcp), &b, 1, [](uv_write_t* req, int status) {
-    auto* wr = static_cast<WriteReq*>(req->data);
-    TcpConn* c = wr->conn;
-    delete wr;
-    --c->m_writes;
-    if (status < 0) {
-      c->begin_close();
-      return;
-    }
-    c->maybe_finish();
-  });
+  const int rc =
+      uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&m_tcp), &b, 1, [](uv_write_t* req, int status) {
+        auto* wr = static_cast<WriteReq*>(req->data);
+        TcpConn* c = wr->conn;
+        delete wr;
+        --c->m_writes;
+        if (status < 0) {
+          c->begin_close();
+          return;
+        }
+        c->maybe_finish();
+      });
   if (rc != 0) {
     --m_writes;
     delete w;
@@ -221,6 +228,7 @@ void TcpConn::answer(std::span<const uint8_t> data) noexcept {
 
 void TcpConn::query_done() noexcept {
   if (m_inflight) --m_inflight;
+  if (m_consuming) return;  // consume() is on the stack and will carry on
   if (!m_closing && !m_in.empty()) {
     consume();  // frames waiting for an in-flight slot
     return;
@@ -234,7 +242,8 @@ void TcpConn::update_reading() noexcept {
   const auto& lim = m_listener.m_limits;
   const bool want = m_inflight < lim.max_inflight && m_queries < lim.max_queries;
   if (want && !m_reading) {
-    m_reading = uv_read_start(reinterpret_cast<uv_stream_t*>(&m_tcp), &TcpConn::on_alloc, &TcpConn::on_read) == 0;
+    m_reading =
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&m_tcp), &TcpConn::on_alloc, &TcpConn::on_read) == 0;
   } else if (!want && m_reading) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&m_tcp));
     m_reading = false;

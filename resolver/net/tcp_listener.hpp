@@ -29,8 +29,9 @@ class TcpConn;
 
 class TcpListener final : public CloseGroup {
  public:
-  static TcpListener* start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index, QueryHandler& handler,
-                            util::Metrics& metrics, const TcpLimits& limits, std::string& err);
+  static TcpListener* start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index,
+                            QueryHandler& handler, util::Metrics& metrics, const TcpLimits& limits,
+                            std::string& err);
   void close() noexcept;  // stops accepting and closes every connection
   void set_limits(const TcpLimits& l) noexcept { m_limits = l; }
   // A late answer for connection `id` (gone: dropped). Empty = no answer.

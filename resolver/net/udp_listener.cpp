@@ -8,8 +8,8 @@
 
 namespace hedge::net {
 
-UdpListener* UdpListener::start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index, QueryHandler& handler,
-                                util::Metrics& metrics, std::string& err) {
+UdpListener* UdpListener::start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index,
+                                QueryHandler& handler, util::Metrics& metrics, std::string& err) {
   auto* l = new UdpListener(handler, metrics);
   l->m_local = addr;
   l->m_index = index;
@@ -37,7 +37,9 @@ UdpListener* UdpListener::start(uv_loop_t* loop, const util::SockAddr& addr, uin
   return l;
 }
 
-bool UdpListener::batching() const noexcept { return uv_udp_using_recvmmsg(&m_udp) == 1; }
+bool UdpListener::batching() const noexcept {
+  return uv_udp_using_recvmmsg(&m_udp) == 1;
+}
 
 void UdpListener::close() noexcept {
   flush();

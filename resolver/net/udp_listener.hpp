@@ -20,8 +20,8 @@ namespace hedge::net {
 class UdpListener final : public CloseGroup {
  public:
   // Binds and starts receiving; returns null with err set on failure.
-  static UdpListener* start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index, QueryHandler& handler,
-                            util::Metrics& metrics, std::string& err);
+  static UdpListener* start(uv_loop_t* loop, const util::SockAddr& addr, uint32_t index,
+                            QueryHandler& handler, util::Metrics& metrics, std::string& err);
   void close() noexcept;
   // Sends one answer now (late answers, outside a batch).
   void send_now(const util::SockAddr& peer, std::span<const uint8_t> data) noexcept;

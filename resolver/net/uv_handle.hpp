@@ -43,6 +43,8 @@ class CloseGroup {
   uint32_t m_open = 0;
 };
 
-inline int64_t now_ms(uv_loop_t* loop) noexcept { return static_cast<int64_t>(uv_now(loop)); }
+inline int64_t now_ms(uv_loop_t* loop) noexcept {
+  return static_cast<int64_t>(uv_now(loop));
+}
 
 }  // namespace hedge::net

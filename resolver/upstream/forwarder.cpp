@@ -14,13 +14,15 @@ namespace hedge::upstream {
 // One try against one server, over UDP or TCP. Owns its socket and timer.
 class Attempt final : public net::CloseGroup {
  public:
-  Attempt(Forwarder& f, Resolution& r, std::size_t server, bool tcp) : m_f(f), m_r(&r), m_server(server), m_tcp(tcp) {}
+  Attempt(Forwarder& f, Resolution& r, std::size_t server, bool tcp)
+      : m_f(f), m_r(&r), m_server(server), m_tcp(tcp) {}
   bool begin(uv_loop_t* loop, uint32_t timeout_ms) noexcept;
   // Stops the try; the Resolution is not told (it has been or will be).
   void abandon() noexcept {
     m_r = nullptr;
     if (m_timer.data) uv_timer_stop(&m_timer);
-    if (m_sock_open) close_handle(m_tcp ? reinterpret_cast<uv_handle_t*>(&m_tcp_h) : reinterpret_cast<uv_handle_t*>(&m_udp));
+    if (m_sock_open)
+      close_handle(m_tcp ? reinterpret_cast<uv_handle_t*>(&m_tcp_h) : reinterpret_cast<uv_handle_t*>(&m_udp));
     if (m_timer.data) close_handle(reinterpret_cast<uv_handle_t*>(&m_timer));
     release_if_done();
   }
@@ -54,7 +56,9 @@ class Attempt final : public net::CloseGroup {
 
 Forwarder::Forwarder(uv_loop_t* loop, util::Metrics& metrics) : m_loop(loop), m_metrics(metrics) {}
 
-Forwarder::~Forwarder() { close(); }
+Forwarder::~Forwarder() {
+  close();
+}
 
 void Forwarder::configure(const Settings& s) {
   std::vector<ServerState> next;
@@ -198,7 +202,8 @@ bool Attempt::begin(uv_loop_t* loop, uint32_t timeout_ms) noexcept {
     // Connected UDP: the kernel delivers only datagrams from the server's
     // address and port; the port we send from is a fresh random one.
     if (uv_udp_connect(&m_udp, addr.sa()) != 0) goto fail;
-    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(m_r->m_query.data()), static_cast<unsigned>(m_r->m_query.size()));
+    uv_buf_t b =
+        uv_buf_init(reinterpret_cast<char*>(m_r->m_query.data()), static_cast<unsigned>(m_r->m_query.size()));
     if (uv_udp_try_send(&m_udp, &b, 1, nullptr) < 0) goto fail;
     if (uv_udp_recv_start(&m_udp, &Attempt::on_udp_alloc, &Attempt::on_udp_recv) != 0) goto fail;
   } else {
@@ -233,7 +238,8 @@ void Attempt::on_udp_alloc(uv_handle_t* h, size_t, uv_buf_t* b) noexcept {
   *b = uv_buf_init(reinterpret_cast<char*>(self->m_buf.data()), static_cast<unsigned>(self->m_buf.size()));
 }
 
-void Attempt::on_udp_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* addr, unsigned flags) noexcept {
+void Attempt::on_udp_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* addr,
+                          unsigned flags) noexcept {
   auto* self = static_cast<Attempt*>(owner(reinterpret_cast<uv_handle_t*>(h)));
   if (!self->m_r || n == 0 || !addr) return;
   if (n < 0) {

@@ -28,7 +28,8 @@ struct SockAddr {
 };
 
 // "ip:port" or "[ipv6]:port"; with default_port, a bare address is accepted too.
-std::optional<SockAddr> parse_sockaddr(std::string_view s, std::optional<uint16_t> default_port = std::nullopt);
+std::optional<SockAddr> parse_sockaddr(std::string_view s,
+                                       std::optional<uint16_t> default_port = std::nullopt);
 std::optional<SockAddr> parse_ip(std::string_view s);  // bare address, port 0
 
 struct Cidr {

@@ -23,15 +23,24 @@ const char* prefix(Level l) {
 }
 }  // namespace
 
-void set_level(Level l) noexcept { g_level = l; }
-Level level() noexcept { return g_level; }
+void set_level(Level l) noexcept {
+  g_level = l;
+}
+Level level() noexcept {
+  return g_level;
+}
 
 bool parse_level(const char* s, Level& out) noexcept {
-  if (!std::strcmp(s, "debug")) out = Level::debug;
-  else if (!std::strcmp(s, "info")) out = Level::info;
-  else if (!std::strcmp(s, "warn") || !std::strcmp(s, "warning")) out = Level::warn;
-  else if (!std::strcmp(s, "error")) out = Level::error;
-  else return false;
+  if (!std::strcmp(s, "debug"))
+    out = Level::debug;
+  else if (!std::strcmp(s, "info"))
+    out = Level::info;
+  else if (!std::strcmp(s, "warn") || !std::strcmp(s, "warning"))
+    out = Level::warn;
+  else if (!std::strcmp(s, "error"))
+    out = Level::error;
+  else
+    return false;
   return true;
 }
 
@@ -39,7 +48,8 @@ void write(Level l, RateLimit* rl, const char* fmt, ...) noexcept {
   if (rl) {
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
     if (now - rl->window_start >= kWindow) {
-      if (rl->suppressed) std::fprintf(stderr, "%s(%u similar messages suppressed)\n", prefix(l), rl->suppressed);
+      if (rl->suppressed)
+        std::fprintf(stderr, "%s(%u similar messages suppressed)\n", prefix(l), rl->suppressed);
       rl->window_start = now;
       rl->count = 0;
       rl->suppressed = 0;

@@ -25,12 +25,12 @@ void write(Level l, RateLimit* rl, const char* fmt, ...) noexcept __attribute__(
 }  // namespace hedge::log
 
 // One static rate limiter per call site.
-#define HEDGE_LOG(lvl, ...)                                                     \
-  do {                                                                          \
-    if (::hedge::log::Level::lvl >= ::hedge::log::level()) {                   \
-      static ::hedge::log::RateLimit hedge_rl_;                                 \
-      ::hedge::log::write(::hedge::log::Level::lvl, &hedge_rl_, __VA_ARGS__);   \
-    }                                                                           \
+#define HEDGE_LOG(lvl, ...)                                                   \
+  do {                                                                        \
+    if (::hedge::log::Level::lvl >= ::hedge::log::level()) {                  \
+      static ::hedge::log::RateLimit hedge_rl_;                               \
+      ::hedge::log::write(::hedge::log::Level::lvl, &hedge_rl_, __VA_ARGS__); \
+    }                                                                         \
   } while (0)
 #define LOG_DEBUG(...) HEDGE_LOG(debug, __VA_ARGS__)
 #define LOG_INFO(...) HEDGE_LOG(info, __VA_ARGS__)

@@ -16,17 +16,17 @@ enum class Result : uint8_t {
   refused,           // outside allow_clients
   formerr,
   notimp,
-  servfail,          // every upstream failed
-  stale,             // served stale (RFC 8767)
-  dropped,           // QR=1 or unparseable header
+  servfail,  // every upstream failed
+  stale,     // served stale (RFC 8767)
+  dropped,   // QR=1 or unparseable header
   ratelimited,
   count_
 };
 
 inline constexpr const char* result_name(Result r) {
-  constexpr const char* names[] = {"allowed_cache", "allowed_upstream", "blocked", "blocked_illegal",
-                                   "rewritten",     "refused",          "formerr", "notimp",
-                                   "servfail",      "stale",            "dropped", "ratelimited"};
+  constexpr const char* names[] = {
+      "allowed_cache", "allowed_upstream", "blocked",  "blocked_illegal", "rewritten", "refused",
+      "formerr",       "notimp",           "servfail", "stale",           "dropped",   "ratelimited"};
   return names[static_cast<int>(r)];
 }
 
