@@ -108,6 +108,19 @@ class Blocking(hedgetest.E2ECase):
                     self.assertEqual(client.rrs(r, t), want, client.describe(r))
                     self.check_ede(r, 16, cat, name, f"{name} {t}")
 
+    def test_illegal_tier_entry_not_revealed(self):
+        # The confidential lists are stored as keyed hashes; a reply to a subdomain must not
+        # name the listed entry (e.g. as the SOA owner of a NODATA).
+        for qname, entry in (("img.abuse-test.example.net", "abuse-test.example.net."),
+                             ("a.b.terror-test.example.org", "terror-test.example.org.")):
+            for t in ("A", "AAAA", "TXT", "MX"):
+                with self.subTest(qname=qname, type=t):
+                    r = client.ask(self.h.addr, qname, t)
+                    owners = {rr.name.to_text().lower() for sec in (r.answer, r.authority, r.additional)
+                              for rr in sec}
+                    self.assertNotIn(entry, owners, f"reply to {qname} {t} reveals the confidential list entry "
+                                     f"{entry}:\n{client.describe(r)}")
+
     def test_lookalikes_not_blocked(self):
         for name in NOT_BLOCKED:
             with self.subTest(name=name):
@@ -168,6 +181,15 @@ class Blocking(hedgetest.E2ECase):
                     if code == 16:
                         self.assertNotIn("abuse-test", text.lower(),
                                          "illegal-tier CNAME target must not appear in the reply")
+
+    def test_cname_cloaking_aaaa_and_mx(self):
+        r = client.ask(self.h.addr, "cloak.allowed.test", "AAAA")
+        self.assertEqual(client.rrs(r, "AAAA"), [BLOCK_V6], f"CNAME to a blocked name, AAAA:\n{client.describe(r)}")
+        r = client.ask(self.h.addr, "cloak.allowed.test", "MX")
+        self.assertRcode(r, "NOERROR", "CNAME to a blocked name, MX")
+        self.assertEqual(client.rrs(r, "MX"), [], client.describe(r))
+        self.assertEqual([c for c, _ in client.ede(r)], [15],
+                         f"CNAME to a blocked name, MX: expected the blocked NODATA with EDE 15\n{client.describe(r)}")
 
     def test_cname_to_allowed_not_blocked(self):
         r = client.ask(self.h.addr, "fine.allowed.test", "A")

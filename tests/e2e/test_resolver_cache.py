@@ -126,6 +126,35 @@ class Cache(hedgetest.E2ECase):
         self.assertEqual(client.rrs(client.parse(w[0]), "A"), ["192.0.2.36"])
         self.assertEqual(self.count("case.cache.test"), 1, "the cache must be case-insensitive")
 
+    def test_burst_of_hits_all_answered(self):
+        # 20 sockets x 50 queries (1000 cache hits) in flight at once, rate limit off.
+        import socket as so
+        import select
+        client.ask(self.h.addr, "hit.cache.test", "A")
+        socks = [so.socket(so.AF_INET, so.SOCK_DGRAM) for _ in range(20)]
+        want = {}
+        try:
+            for k, s in enumerate(socks):
+                for j in range(50):
+                    q = client.make_query("hit.cache.test", "A", qid=k * 50 + j)
+                    s.sendto(q.to_wire(), self.h.addr)
+                    want[(k, q.id)] = True
+            got = 0
+            wrong = 0
+            deadline = time.monotonic() + 5
+            while got < 1000 and time.monotonic() < deadline:
+                rl, _, _ = select.select(socks, [], [], 0.5)
+                for s in rl:
+                    r = client.parse(s.recv(4096))
+                    got += 1
+                    if client.rrs(r, "A") != ["192.0.2.31"] or (socks.index(s), r.id) not in want:
+                        wrong += 1
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual(wrong, 0, "replies with a wrong answer or an id not sent on that socket")
+        self.assertGreaterEqual(got, 990, f"1000 cache hits sent in a burst, only {got} answered within 5 s")
+
     def _herd(self, name, want, tcp=False):
         self.f.script(name, [Step("good", delay=0.4)])
         results, errors = [], []

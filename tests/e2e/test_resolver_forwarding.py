@@ -124,6 +124,34 @@ class Forwarding(hedgetest.E2ECase):
         self.assertFalse(r.flags & dns.flags.TC, "TCP reply must not be truncated")
         self.assertEqual(len(client.rrs(r, "TXT")), 24, f"TCP must carry the full TXT set ({n} bytes)")
 
+    def test_truncation_on_cache_hits(self):
+        client.ask(self.h.addr, "big.example.test", "TXT", tcp=True)          # fill the cache
+        client.ask(self.h.addr, "many.example.test", "A", payload=1232)
+        for _ in range(2):
+            r, n = client.ask_size(self.h.addr, "big.example.test", "TXT", payload=1232)
+            self.assertTrue(r.flags & dns.flags.TC and n <= 1232, f"cache hit over UDP: TC must be set, {n} B")
+            r, n = client.ask_size(self.h.addr, "many.example.test", "A", edns=False)
+            self.assertTrue(r.flags & dns.flags.TC and n <= 512,
+                            f"cache hit without EDNS: {n} B, TC={bool(r.flags & dns.flags.TC)}")
+            self.assertEqual(r.edns, -1, "cache hit for a client without EDNS must carry no OPT")
+
+    def test_small_edns_size_treated_as_512(self):
+        r, n = client.ask_size(self.h.addr, "many.example.test", "A", payload=100)
+        self.assertLessEqual(n, 512, f"EDNS size 100 must be treated as 512 (RFC 6891 §6.2.5), reply {n} B")
+        self.assertTrue(r.flags & dns.flags.TC)
+
+    def test_tcp_pipelining_many(self):
+        # 60 distinct cache misses on one connection, all written before reading.
+        qs = [client.make_query(f"pipe{i}.example.test", "A") for i in range(60)]
+        for i, q in enumerate(qs):
+            q.id = 1000 + i
+        replies = [client.parse(w) for w in client.tcp_raw([q.to_wire() for q in qs], self.h.addr, timeout=10)]
+        got = sorted(r.id for r in replies)
+        self.assertEqual(got, [q.id for q in qs], "60 pipelined queries: every id answered exactly once")
+        for r in replies:
+            self.assertEqual(r.question[0].name.to_text(), f"pipe{r.id - 1000}.example.test.")
+            self.assertRcode(r, "NXDOMAIN", "pipelined miss")
+
     def test_no_edns_512_limit(self):
         r, n = client.ask_size(self.h.addr, "many.example.test", "A", edns=False)
         self.assertLessEqual(n, 512, f"reply without EDNS is {n} bytes (> 512)")

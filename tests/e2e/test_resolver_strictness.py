@@ -53,6 +53,11 @@ class Strictness(hedgetest.E2ECase):
         q[2] |= 0x80
         got = client.udp_raw(bytes(q), self.h.addr, timeout=1.0)
         self.assertEqual(got, [], f"a packet with QR=1 must get no reply, got {[hdr(g) for g in got]}")
+        try:
+            got = client.tcp_raw([bytes(q)], self.h.addr, timeout=1.0)
+            self.fail(f"QR=1 over TCP must get no reply, got {[hdr(g) for g in got]}")
+        except (client.NoReply, OSError):
+            pass
         self.healthy("a QR=1 packet")
 
     def test_opcodes_notimp(self):

@@ -134,6 +134,35 @@ class Upstream(hedgetest.E2ECase):
                          "genuine answer (or SERVFAIL)")
 
 
+class Shutdown(hedgetest.E2ECase):
+    @classmethod
+    def setup_peers(cls):
+        cls.f = cls.fake()
+        cls.f.blackhole = True
+        cls.h = cls.serve([cls.f.server], cls.bundle(), timeout_ms=2000)
+
+    def test_sigterm_with_queries_in_flight(self):
+        import socket as so
+        socks = []
+        for i in range(20):
+            s = so.socket(so.AF_INET, so.SOCK_DGRAM)
+            s.sendto(client.make_query(f"pending{i}.down.test", "A").to_wire(), self.h.addr)
+            socks.append(s)
+        c = client.tcp_connect(self.h.addr)
+        w = client.make_query("pending-tcp.down.test", "A").to_wire()
+        c.sendall(len(w).to_bytes(2, "big") + w)
+        time.sleep(0.3)
+        try:
+            status, secs, killed = self.h.stop()
+        finally:
+            c.close()
+            for s in socks:
+                s.close()
+        self.assertFalse(killed, "SIGTERM with 21 queries waiting on a silent upstream: no exit within 5 s")
+        self.assertEqual(status, 0, f"SIGTERM with queries in flight must exit 0:\n{self.h.output()}")
+        self.assertLess(secs, 3.0, f"exit took {secs:.1f}s")
+
+
 class Unreachable(hedgetest.E2ECase):
     @classmethod
     def setup_peers(cls):

@@ -77,7 +77,7 @@ class E2ECase(unittest.TestCase):
         restarted, so that one crash does not turn every later test into noise."""
         dead = []
         for h in getattr(type(self), "servers", []):
-            if h.proc is not None and h.proc.poll() is not None:
+            if h.proc is not None and h.proc.poll() is not None and h.stopped is None:
                 dead.append(f"hedge serve on {h.addr} DIED during this test (status {h.proc.returncode});"
                             f" output tail:\n{h.output(25)}")
                 try:
