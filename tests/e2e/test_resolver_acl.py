@@ -48,6 +48,47 @@ class LoopbackAcl(hedgetest.E2ECase):
         self.assertEqual(r.rcode(), dns.rcode.REFUSED, "ACL comes before blocking\n" + client.describe(r))
 
 
+class RateLimit(hedgetest.E2ECase):
+    """[server] rate_limit_qps (with rate_limit_burst, Hedge's companion key): one client
+    over its rate is limited, another client is not, and the first recovers."""
+
+    @classmethod
+    def setup_peers(cls):
+        cls.f = cls.fake()
+        cls.f.add("rl.test.", "A", "192.0.2.92")
+        cls.h = cls.serve([cls.f.server], cls.bundle(), rate_limit_qps=20,
+                          extra={"server": {"rate_limit_burst": 20}})
+
+    def test_rate_limited_client(self):
+        import select
+        import socket as so
+        import time
+        client.ask(self.h.addr, "rl.test", "A")   # cache it (from 127.0.0.1)
+        s = so.socket(so.AF_INET, so.SOCK_DGRAM)
+        s.bind(("127.0.0.2", 0))
+        t0 = time.monotonic()
+        for i in range(200):
+            s.sendto(client.make_query("rl.test", "A", qid=i).to_wire(), self.h.addr)
+        sent_in = time.monotonic() - t0
+        got = 0
+        while True:
+            rl, _, _ = select.select([s], [], [], 0.5)
+            if not rl:
+                break
+            s.recv(4096)
+            got += 1
+        s.close()
+        limit = 20 + 20 * (sent_in + 0.5) + 5
+        self.assertGreaterEqual(got, 10, f"the burst allowance must be answered, got {got}")
+        self.assertLessEqual(got, limit, f"200 queries in {sent_in:.2f}s at 20 qps/burst 20: {got} answered "
+                             f"(expected <= {limit:.0f})")
+        r = client.query(client.make_query("rl.test", "A"), self.h.addr, source="127.0.0.3")
+        self.assertEqual(client.rrs(r, "A"), ["192.0.2.92"], "another client must not be limited")
+        time.sleep(1.5)
+        r = client.query(client.make_query("rl.test", "A"), self.h.addr, source="127.0.0.2", timeout=2)
+        self.assertEqual(client.rrs(r, "A"), ["192.0.2.92"], "the limited client must recover")
+
+
 class NetnsAcl(hedgetest.E2ECase):
     @classmethod
     def setup_peers(cls):
