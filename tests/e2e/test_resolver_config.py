@@ -53,6 +53,38 @@ class CheckConfig(hedgetest.E2ECase):
         rc, out = self.check(EXAMPLE, "--lists", self.b)
         self.assertEqual(rc, 0, f"example config (with --lists {self.b}) must pass:\n{out}")
 
+    def test_example_config_as_is(self):
+        # Spec: exits 0 for the example config. Its bundle is /var/lib/hedge/lists/current;
+        # where that does not exist, the only acceptable error is that one, at its line.
+        rc, out = self.check(EXAMPLE)
+        bundle = "/var/lib/hedge/lists/current"
+        if os.path.exists(os.path.join(bundle, "manifest.json")):
+            self.assertEqual(rc, 0, out)
+            return
+        with open(EXAMPLE) as fh:
+            lines = fh.read().split("\n")
+        line = next(i + 1 for i, l in enumerate(lines) if l.strip().startswith("bundle"))
+        errs = [l for l in out.splitlines() if l.startswith(EXAMPLE + ":")]
+        self.assertEqual(len(errs), 1, f"only the missing bundle may fail the example config:\n{out}")
+        self.assertError(out, EXAMPLE, line, "bundle", rc)
+
+    def test_missing_bundle_reported_at_its_line(self):
+        text = self.good().replace(f'bundle = "{self.b}"', 'bundle = "/nonexistent/hedge-bundle"')
+        line = text.split("\n").index('bundle = "/nonexistent/hedge-bundle"') + 1
+        p = self.write(text)
+        rc, out = self.check(p)
+        self.assertError(out, p, line, "bundle", rc)
+
+    def test_upstream_loop_reported_at_its_line(self):
+        port = util.free_port()
+        text = self.good()
+        text = re.sub(r'listen = \["127.0.0.1:\d+"\]', f'listen = ["127.0.0.1:{port}"]', text)
+        text = text.replace('servers = ["192.0.2.53:53", "198.51.100.53:53"]', f'servers = ["127.0.0.1:{port}"]')
+        line = text.split("\n").index(f'servers = ["127.0.0.1:{port}"]') + 1
+        p = self.write(text)
+        rc, out = self.check(p)
+        self.assertError(out, p, line, "servers", rc)
+
     def test_full_config_ok(self):
         rc, out = self.check(self.write(self.good()))
         self.assertEqual(rc, 0, f"a config with every key the suites use must pass:\n{out}")
@@ -71,7 +103,8 @@ class CheckConfig(hedgetest.E2ECase):
 
     def test_unknown_section(self):
         p = self.write(self.good() + "\n[upstreams]\nservers = []\n")
-        line = open(p).read().split("\n").index("[upstreams]") + 1
+        with open(p) as fh:
+            line = fh.read().split("\n").index("[upstreams]") + 1
         rc, out = self.check(p)
         self.assertError(out, p, line, "upstreams", rc)
 
