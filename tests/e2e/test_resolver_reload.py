@@ -40,7 +40,8 @@ class Reload(hedgetest.E2ECase):
         cls.current = os.path.join(cls.tmp, "current")
         flip(cls.current, cls.b1)
         cls.h = cls.serve([cls.f.server], cls.current)
-        cls.good_config = open(cls.h.config_path).read()
+        with open(cls.h.config_path) as fh:
+            cls.good_config = fh.read()
 
     def a(self, name):
         return client.rrs(client.ask(self.h.addr, name, "A"), "A")
