@@ -195,7 +195,12 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
         return nullptr;
       }
       if (!b->m_confidential.open(dir + "/confidential.cdb", err)) return nullptr;
-      b->m_has_confidential = true;
+      // Each confidential probe costs an HMAC per suffix: skip them all when
+      // the bundle has no confidential entries.
+      uint64_t confidential_entries = 0;
+      for (const auto& c : b->m_categories)
+        if (c.confidential) confidential_entries += c.entries;
+      b->m_has_confidential = confidential_entries > 0;
       // Absorb the HMAC pads once (RFC 2104): inner = H(K^ipad || m), outer = H(K^opad || inner).
       uint8_t ipad[64], opad[64];
       for (int i = 0; i < 64; ++i) {

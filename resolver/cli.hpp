@@ -10,4 +10,9 @@ int keygen(int argc, char** argv);   // blocklists/sign_cli.cpp
 int verify(int argc, char** argv);   // blocklists/sign_cli.cpp
 int lists(int argc, char** argv);    // blocklists/compile_cli.cpp (lists lookup)
 
+// resolver/policy/policy_cli.cpp
+int exception(int argc, char** argv);
+int audit(int argc, char** argv);
+int explain(int argc, char** argv);
+
 }  // namespace hedge::cli

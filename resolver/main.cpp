@@ -19,6 +19,9 @@ constexpr Command commands[] = {
     {"lists", hedge::cli::lists, "lists lookup NAME --bundle DIR"},
     {"keygen", hedge::cli::keygen, "make an ECDSA P-256 signing key pair: --out PREFIX"},
     {"verify", hedge::cli::verify, "verify a bundle: DIR --pubkey KEY"},
+    {"exception", hedge::cli::exception, "temporary allow/deny: add|approve|revoke|list (audited)"},
+    {"audit", hedge::cli::audit, "policy change log: list|verify (hash chain)"},
+    {"explain", hedge::cli::explain, "why is NAME blocked: NAME --client IP [--at TIME]"},
 };
 
 void usage(FILE* out) {

@@ -65,9 +65,11 @@ class QueryName {
   uint8_t wire_offset(std::size_t i) const noexcept { return m_woff[i]; }
 
  private:
-  std::array<char, max_text> m_text{};
-  std::array<uint16_t, max_labels> m_off{};
-  std::array<uint8_t, max_labels> m_woff{};
+  // Not zero-initialised on purpose: one lives on the stack of every query
+  // and only [0, m_len) / [0, m_labels) are ever read.
+  std::array<char, max_text> m_text;
+  std::array<uint16_t, max_labels> m_off;
+  std::array<uint8_t, max_labels> m_woff;
   std::size_t m_len = 0;
   std::size_t m_labels = 0;
 };

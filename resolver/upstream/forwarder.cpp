@@ -49,7 +49,7 @@ class Attempt final : public net::CloseGroup {
   uv_connect_t m_connect{};
   uv_write_t m_write{};
   int64_t m_sent_ms = 0;
-  std::vector<uint8_t> m_buf;  // UDP: receive buffer; TCP: frame being read
+  std::vector<uint8_t> m_buf;  // TCP: the frame being read
   std::size_t m_used = 0;      // TCP: bytes of m_buf filled
   std::vector<uint8_t> m_frame_out;
 };
@@ -232,10 +232,11 @@ void Attempt::on_timeout(uv_timer_t* t) noexcept {
   self->m_f.attempt_failed(*self->m_r, self, self->m_server);
 }
 
-void Attempt::on_udp_alloc(uv_handle_t* h, size_t, uv_buf_t* b) noexcept {
-  auto* self = static_cast<Attempt*>(owner(h));
-  self->m_buf.resize(65536);
-  *b = uv_buf_init(reinterpret_cast<char*>(self->m_buf.data()), static_cast<unsigned>(self->m_buf.size()));
+void Attempt::on_udp_alloc(uv_handle_t*, size_t, uv_buf_t* b) noexcept {
+  // One receive buffer for every UDP try: a reply is handled completely in
+  // on_udp_recv before the loop can read the next one (one thread, one loop).
+  static uint8_t shared[65536];
+  *b = uv_buf_init(reinterpret_cast<char*>(shared), sizeof shared);
 }
 
 void Attempt::on_udp_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* b, const sockaddr* addr,

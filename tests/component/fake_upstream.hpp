@@ -78,7 +78,8 @@ class FakeUpstream {
   }
   static void add(ldns_pkt* p, ldns_pkt_section s, const std::string& rr) {
     ldns_rr* r = nullptr;
-    if (ldns_rr_new_frm_str(&r, rr.c_str(), 300, nullptr, nullptr) == LDNS_STATUS_OK) ldns_pkt_push_rr(p, s, r);
+    if (ldns_rr_new_frm_str(&r, rr.c_str(), 300, nullptr, nullptr) == LDNS_STATUS_OK)
+      ldns_pkt_push_rr(p, s, r);
   }
 
   // Returns the replies to send (in order) for a query; empty = none.
@@ -120,7 +121,8 @@ class FakeUpstream {
     } else if (type == LDNS_RR_TYPE_A) {
       add(q, LDNS_SECTION_ANSWER, name + " 300 IN A 192.0.2.1");
       if (name.rfind("tc-", 0) == 0) {
-        for (int i = 2; i < 120; ++i) add(q, LDNS_SECTION_ANSWER, name + " 300 IN A 192.0.2." + std::to_string(i));
+        for (int i = 2; i < 120; ++i)
+          add(q, LDNS_SECTION_ANSWER, name + " 300 IN A 192.0.2." + std::to_string(i));
       }
     }
     const std::vector<uint8_t> good = wire(q);
@@ -150,7 +152,8 @@ class FakeUpstream {
       const auto now = std::chrono::steady_clock::now();
       for (auto it = delayed.begin(); it != delayed.end();) {
         if (it->due <= now) {
-          sendto(m_udp, it->data.data(), it->data.size(), 0, reinterpret_cast<sockaddr*>(&it->to), sizeof it->to);
+          sendto(m_udp, it->data.data(), it->data.size(), 0, reinterpret_cast<sockaddr*>(&it->to),
+                 sizeof it->to);
           it = delayed.erase(it);
         } else {
           ++it;

@@ -42,10 +42,11 @@ struct Harness {
 
   explicit Harness(const std::string& extra = "") {
     static const std::string bundle = make_bundle();
-    const std::string toml = "[server]\nlisten = [\"127.0.0.1:0\"]\nrate_limit_qps = 0\ntcp_idle_timeout_ms = 500\n"
-                             "[upstream]\nservers = [\"127.0.0.1:" + std::to_string(upstream.port()) +
-                             "\"]\ntimeout_ms = 150\nattempts = 2\n[lists]\nbundle = \"" + bundle +
-                             "\"\n[block]\nipv4 = \"192.0.2.99\"\n[log]\nlevel = \"error\"\n" + extra;
+    const std::string toml =
+        "[server]\nlisten = [\"127.0.0.1:0\"]\nrate_limit_qps = 0\ntcp_idle_timeout_ms = 500\n"
+        "[upstream]\nservers = [\"127.0.0.1:" +
+        std::to_string(upstream.port()) + "\"]\ntimeout_ms = 150\nattempts = 2\n[lists]\nbundle = \"" +
+        bundle + "\"\n[block]\nipv4 = \"192.0.2.99\"\n[log]\nlevel = \"error\"\n" + extra;
     hedge::config::Config cfg;
     hedge::config::ConfigErrors errs("component.toml");
     REQUIRE(hedge::config::load_config_text(toml, "component.toml", cfg, errs));
@@ -225,7 +226,8 @@ TEST_CASE("identical questions in flight share one upstream query") {
   std::atomic<int> ok{0};
   for (int i = 0; i < 5; ++i) {
     clients.emplace_back([&, i] {
-      auto r = h.udp(testutil::make_query("delay-1.example.test.", LDNS_RR_TYPE_A, static_cast<uint16_t>(100 + i)));
+      auto r = h.udp(
+          testutil::make_query("delay-1.example.test.", LDNS_RR_TYPE_A, static_cast<uint16_t>(100 + i)));
       if (first_a(r) == "192.0.2.1" && r[1] == 100 + i) ++ok;
     });
   }
@@ -259,9 +261,10 @@ TEST_CASE("ACL: clients outside allow_clients are REFUSED") {
   Harness h("");  // h's server allows 127.0.0.0/8; a second server allows only 10.0.0.0/8
   hedge::config::Config cfg;
   hedge::config::ConfigErrors errs("acl.toml");
-  REQUIRE(hedge::config::load_config_text(
-      "[server]\nlisten=[\"127.0.0.1:0\"]\nallow_clients=[\"10.0.0.0/8\"]\n[upstream]\nservers=[\"127.0.0.1:1\"]\n",
-      "acl.toml", cfg, errs));
+  REQUIRE(
+      hedge::config::load_config_text("[server]\nlisten=[\"127.0.0.1:0\"]\nallow_clients=[\"10.0.0.0/"
+                                      "8\"]\n[upstream]\nservers=[\"127.0.0.1:1\"]\n",
+                                      "acl.toml", cfg, errs));
   hedge::Server strict;
   std::string err;
   REQUIRE(strict.start(cfg, err));

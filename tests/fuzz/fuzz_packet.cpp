@@ -33,12 +33,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
 
   ParsedQuery q;
   const ParseStatus st = parse_query(in, q);
-  if (st != ParseStatus::drop) must_parse(out, write_error(q, rcode::FORMERR, {ede::BLOCKED, "x"}, out, sizeof out));
+  if (st != ParseStatus::drop)
+    must_parse(out, write_error(q, rcode::FORMERR, {ede::BLOCKED, "x"}, out, sizeof out));
   if (st == ParseStatus::ok) {
     BlockSettings s;
     s.has_v4 = true;
     for (int label = -1; label < 3; ++label) {
-      must_parse(out, write_block(q, BlockKind::block_page, s, label, 0, {ede::BLOCKED, "blocked: x"}, out, sizeof out));
+      must_parse(out, write_block(q, BlockKind::block_page, s, label, 0, {ede::BLOCKED, "blocked: x"}, out,
+                                  sizeof out));
     }
     must_parse(out, write_block(q, BlockKind::nxdomain, s, 0, 0, {}, out, sizeof out));
     must_parse(out, write_truncated(q, 0, out, sizeof out));
@@ -48,8 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   }
 
   // As an upstream reply: patch in the id and question of a query we "sent".
-  static const uint8_t sent[] = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w', 7, 'e', 'x',
-                                 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1};
+  static const uint8_t sent[] = {0,   0,   1,   0,   0,   1,   0,   0, 0,   0,   0,   0, 3, 'w', 'w', 'w', 7,
+                                 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1,   0,   1};
   char name[1024];
   std::size_t name_len = 0;
   (void)decode_name(in, 12, name, sizeof name, name_len);
@@ -74,7 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
           query[5] = 1;
           std::memset(query + 6, 0, 6);
           if (parse_query({query, qlen}, cq) == ParseStatus::ok) {
-            must_parse(out, write_from_stored(cq, {r.wire, r.ttl_offsets}, 5, 0, 0, {}, 512, out, sizeof out));
+            must_parse(out,
+                       write_from_stored(cq, {r.wire, r.ttl_offsets}, 5, 0, 0, {}, 512, out, sizeof out));
           }
         }
       }

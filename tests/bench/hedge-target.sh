@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Runs Hedge the way the peer benchmark expects a target to run:
+#   hedge-target.sh serve  PORT UPSTREAM BLOCKLIST RUNDIR   (foreground, execs hedge serve)
+#   hedge-target.sh reload PID BLOCKLIST RUNDIR             (new generation, flip, SIGHUP)
+#   hedge-target.sh precompile BLOCKLIST                    (fill the bundle cache)
+# The plain list becomes a bundle generation under RUNDIR and a `current`
+# symlink points at it, as `hedge update` does on the box.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+hedge=${HEDGE_BIN:-$here/../../build/hedge}
+cache=${HEDGE_BENCH_CACHE:-/tmp/hedge-bench-cache}
+cached() {  # BLOCKLIST -> bundle dir for its content (compiled once)
+  local key dir
+  key=$(sha256sum "$1" | cut -c1-32)
+  dir="$cache/$key"
+  if [ ! -f "$dir/manifest.json" ]; then
+    mkdir -p "$cache"
+    "$hedge" compile --quiet --out "$dir" "pornography=$1" >&2
+  fi
+  echo "$dir"
+}
+compile_gen() {  # BLOCKLIST RUNDIR -> prints the generation dir
+  local gen="$2/gen-$(date +%s%N)"
+  "$hedge" compile --quiet --out "$gen" "pornography=$1" >&2
+  echo "$gen"
+}
+flip() {  # GEN RUNDIR
+  ln -sfn "$1" "$2/current.tmp"
+  mv -T "$2/current.tmp" "$2/current"
+}
+case "$1" in
+  serve)
+    port=$2 upstream=$3 list=$4 rundir=$5
+    flip "$(cached "$list")" "$rundir"
+    exec "$hedge" serve --config "$here/bench.toml" --listen "127.0.0.1:$port" --upstream "$upstream" \
+      --lists "$rundir/current"
+    ;;
+  reload)
+    pid=$2 list=$3 rundir=$4
+    flip "$(compile_gen "$list" "$rundir")" "$rundir"
+    kill -HUP "$pid"
+    ;;
+  precompile)
+    cached "$2" >/dev/null
+    ;;
+  *) echo "usage: $0 serve|reload ..." >&2; exit 2 ;;
+esac
