@@ -32,7 +32,8 @@ BLOCKED = {
 }
 ILLEGAL = {"abuse-test.example.net": "child-abuse", "img.abuse-test.example.net": "child-abuse",
            "terror-test.example.org": "terrorism"}
-NOT_BLOCKED = ["badexample.com", "notexample.com", "example.co", "example.com.safe.test",
+NOT_BLOCKED = ["evil\\.example.com",   # labels "evil.example" + "com": not under example.com
+               "badexample.com", "notexample.com", "example.co", "example.com.safe.test",
                "example.org", "xporn.example.org", "casino.example", "example.net",
                "abuse-test-example.net", "malware.example.net.safe.test", "com.example.test"]
 

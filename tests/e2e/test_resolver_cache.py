@@ -34,6 +34,8 @@ class Cache(hedgetest.E2ECase):
         f.add("herd.cache.test.", "A", "192.0.2.37")
         f.add("herd2.cache.test.", "A", "192.0.2.38")
         f.add("lowsoa.cache.test.", "A", "192.0.2.39")
+        f.add("\\200x.cache.test.", "A", "192.0.2.40")     # label bytes 0xC8 'x'
+        f.add("\\232x.cache.test.", "A", "192.0.2.41")     # 0xE8 'x': differs only in bit 0x20
         cls.h = cls.serve([f.server], cls.bundle(), timeout_ms=1000)  # > the herd delay (0.4 s)
 
     def count(self, name, t=None):
@@ -154,6 +156,16 @@ class Cache(hedgetest.E2ECase):
                 s.close()
         self.assertEqual(wrong, 0, "replies with a wrong answer or an id not sent on that socket")
         self.assertGreaterEqual(got, 990, f"1000 cache hits sent in a burst, only {got} answered within 5 s")
+
+    def test_non_ascii_labels_are_case_sensitive(self):
+        # DNS case-insensitivity covers A-Z only (RFC 4343): bytes 0xC8 and 0xE8 are different names.
+        r1 = client.ask(self.h.addr, "\\200x.cache.test", "A")
+        r2 = client.ask(self.h.addr, "\\232x.cache.test", "A")
+        self.assertEqual(client.rrs(r1, "A"), ["192.0.2.40"], client.describe(r1))
+        self.assertEqual(client.rrs(r2, "A"), ["192.0.2.41"],
+                         f"\\232x (0xE8) answered from the cache entry of \\200x (0xC8): non-ASCII bytes "
+                         f"must not be case-folded\n{client.describe(r2)}")
+        self.assertEqual(r2.question[0].name.to_text(), "\\232x.cache.test.")
 
     def _herd(self, name, want, tcp=False):
         self.f.script(name, [Step("good", delay=0.4)])

@@ -94,6 +94,17 @@ class Upstream(hedgetest.E2ECase):
         r, n = client.ask_size(self.h.addr, "big.up.test", "TXT", payload=1232, timeout=5)
         self.assertTrue(r.flags & dns.flags.TC and n <= 1232, f"UDP client must get TC=1 ({n} B)")
 
+    def test_oversized_udp_reply_from_upstream(self):
+        # The upstream ignores Hedge's EDNS size and sends 3.3 kB over UDP without TC.
+        self.f.add("big2.up.test.", "TXT", *BIG_TXT)
+        r = client.ask(self.h.addr, "big2.up.test", "TXT", tcp=True, timeout=5)
+        self.assertIn(r.rcode(), (dns.rcode.NOERROR, dns.rcode.SERVFAIL), client.describe(r))
+        if r.rcode() == dns.rcode.NOERROR:
+            self.assertEqual(len(client.rrs(r, "TXT")), 30, f"partial TXT set passed on:\n{client.describe(r)}")
+        self.assertAlive(self.h, "n0.up.test")
+        r = client.ask(self.h.addr, "n12.up.test", "A")
+        self.assertEqual(client.rrs(r, "A"), ["192.0.2.112"], "answers after an oversized upstream reply")
+
     def test_do_bit_passed_upstream(self):
         r = client.ask(self.h.addr, "n11.up.test", "A", do=True)
         self.assertTrue(r.ednsflags & dns.flags.DO, "DO must be echoed to the client")
