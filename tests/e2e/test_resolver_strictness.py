@@ -149,6 +149,33 @@ class Strictness(hedgetest.E2ECase):
             for c in idle:
                 c.close()
 
+    def test_tcp_connection_flood(self):
+        # 300 idle connections (more than a small appliance should keep): UDP must keep
+        # working meanwhile, and TCP must work again once they are gone.
+        conns = []
+        try:
+            for _ in range(300):
+                try:
+                    conns.append(client.tcp_connect(self.h.addr, timeout=1))
+                except OSError:
+                    break
+            self.h.assert_alive()
+            r = client.ask(self.h.addr, HEALTH, "A", timeout=3)
+            self.assertEqual(client.rrs(r, "A"), ["192.0.2.80"], "UDP during a TCP connection flood")
+        finally:
+            for c in conns:
+                c.close()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                r = client.ask(self.h.addr, HEALTH, "A", tcp=True, timeout=1)
+                break
+            except (client.NoReply, OSError) as e:
+                if time.monotonic() > deadline:
+                    self.fail(f"TCP not answered within 5 s after 300 connections closed: {e}{self.ctx(self.h)}")
+                time.sleep(0.2)
+        self.assertEqual(client.rrs(r, "A"), ["192.0.2.80"])
+
     def _corpus(self, sub, every):
         d = os.path.join(hedgetest.CORPUS_DIR, sub)
         files = sorted(os.listdir(d))[::every]
