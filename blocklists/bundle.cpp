@@ -195,12 +195,10 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
         return nullptr;
       }
       if (!b->m_confidential.open(dir + "/confidential.cdb", err)) return nullptr;
-      // Each confidential probe costs an HMAC per suffix: skip them all when
-      // the bundle has no confidential entries.
-      uint64_t confidential_entries = 0;
-      for (const auto& c : b->m_categories)
-        if (c.confidential) confidential_entries += c.entries;
-      b->m_has_confidential = confidential_entries > 0;
+      // Each confidential probe costs an HMAC per suffix: skip them only when
+      // the cdb itself holds no record (just its 2048-byte table), never on
+      // the manifest's word, so the illegal tier cannot fail open.
+      b->m_has_confidential = b->m_confidential.size_bytes() > 2048;
       // Absorb the HMAC pads once (RFC 2104): inner = H(K^ipad || m), outer = H(K^opad || inner).
       uint8_t ipad[64], opad[64];
       for (int i = 0; i < 64; ++i) {

@@ -3,9 +3,12 @@
 //   parse     strict; bad packets are answered FORMERR/NOTIMP or dropped and never go further
 //   acl       clients outside allow_clients get REFUSED before any work is done for them
 //   ratelimit one device cannot starve the rest (token bucket per address)
-//   decide    pure verdict from the snapshot (lists, later policy): runs BEFORE the cache,
-//             so one group's verdict never leaks to another through a shared answer
+//   classify  the client's group (CIDR, or the address it asked on)
+//   decide    pure verdict (policy/decide.hpp: illegal tier, exceptions, allowlist,
+//             bypass defences, safe search, categories with schedules): runs BEFORE the
+//             cache, so one group's verdict never leaks to another through a shared answer
 //   block     synthesized answer (block page / NODATA / NXDOMAIN) with an Extended DNS Error
+//   rewrite   safe search: CNAME to the enforced host, its records fetched like any name
 //   cache     upstream answers only; its CNAME chain is re-checked on every hit (cloaking)
 //   upstream  one resolution per distinct question; waiters are answered together
 //   check     an answer whose CNAME chain reaches a blocked name is blocked too
@@ -19,6 +22,7 @@
 #include "dns/synthesize.hpp"
 #include "dns/wire.hpp"
 #include "net/uv_handle.hpp"
+#include "policy/decide.hpp"
 #include "util/log.hpp"
 
 namespace hedge {
@@ -27,35 +31,10 @@ using util::Result;
 
 namespace {
 
-// The verdict for one name. Lists only for now: every category in the bundle
-// blocks; the illegal tier (confidential entries, illegal-tier categories)
-// answers EDE 16 and never names its category.
-struct Decision {
-  bool block = false;
-  bool illegal = false;
-  uint64_t categories = 0;
-  int label = -1;
-};
-
-Decision decide_lists(const dns::QueryName& name, const Snapshot& s) noexcept {
-  Decision d;
-  const lists::Match m = s.bundle->lookup(name);
-  if (!m) return d;
-  d.block = true;
-  d.categories = m.categories | m.confidential;
-  d.illegal = m.confidential != 0 || (m.categories & s.bundle->illegal_mask()) != 0;
-  if (d.illegal) {
-    d.label = m.confidential_label >= 0 ? m.confidential_label : m.public_label;
-  } else {
-    d.label = m.public_label;
-  }
-  return d;
-}
-
-// EXTRA-TEXT of the EDE: the categories for school categories; nothing that
-// names an illegal-tier list (it must never be readable from the network).
-dns::EdeInfo ede_for(const Decision& d, const lists::Bundle& b, char* buf, std::size_t cap) noexcept {
-  if (d.illegal) return {dns::ede::CENSORED, "illegal content (blocked by law)"};
+// EXTRA-TEXT of the EDE: the categories (or the rule) for school policy;
+// nothing that names an illegal-tier list (never readable from the network).
+dns::EdeInfo ede_for(const policy::Verdict& v, const lists::Bundle& b, char* buf, std::size_t cap) noexcept {
+  if (v.illegal || v.confidential) return {dns::ede::CENSORED, "illegal content (blocked by law)"};
   std::size_t n = 0;
   auto put = [&](std::string_view s) {
     const std::size_t k = std::min(s.size(), cap - n);
@@ -65,14 +44,57 @@ dns::EdeInfo ede_for(const Decision& d, const lists::Bundle& b, char* buf, std::
   put("blocked: ");
   bool first = true;
   for (unsigned bit = 0; bit < 64; ++bit) {
-    if (!(d.categories & (uint64_t{1} << bit))) continue;
+    if (!(v.categories & (uint64_t{1} << bit))) continue;
     const lists::Category* c = b.category_by_bit(bit);
     if (!c || c->confidential) continue;
     if (!first) put(", ");
     put(c->id);
     first = false;
   }
-  return {dns::ede::BLOCKED, {buf, n}};
+  if (first) put(v.reason);  // no category: allowlist mode, a deny exception, ...
+  return {v.action == policy::Action::block ? dns::ede::BLOCKED : dns::ede::FILTERED, {buf, n}};
+}
+
+bool blocks(policy::Action a) noexcept {
+  return a == policy::Action::block || a == policy::Action::nxdomain || a == policy::Action::nodata;
+}
+
+dns::BlockKind kind_of(policy::Action a) noexcept {
+  switch (a) {
+    case policy::Action::nxdomain: return dns::BlockKind::nxdomain;
+    case policy::Action::nodata: return dns::BlockKind::nodata;
+    default: return dns::BlockKind::block_page;
+  }
+}
+
+void count_block(util::Metrics& mx, const policy::Verdict& v) noexcept {
+  mx.count(v.illegal || v.confidential ? Result::blocked_illegal : Result::blocked);
+}
+
+// Writes the answer for a blocking verdict.
+std::size_t answer_block(const dns::ParsedQuery& q, const policy::Verdict& v, int owner_label,
+                         const Snapshot& s, uint8_t* out, std::size_t cap) noexcept {
+  char text[200];
+  const uint32_t ttl = v.ttl_cap && v.ttl_cap < s.block.ttl ? v.ttl_cap : 0;
+  return dns::write_block(q, kind_of(v.action), s.block, owner_label, ttl,
+                          ede_for(v, *s.bundle, text, sizeof text), out, cap);
+}
+
+// CNAME cloaking: the first name on an answer's chain the group may not reach.
+bool chain_blocked(const std::vector<std::string>& chain, uint16_t qtype, const policy::Group& g,
+                   const Snapshot& s, int64_t now, policy::Verdict& out) noexcept {
+  for (const auto& target : chain) {
+    dns::QueryName tn;
+    if (!tn.assign_text(target)) continue;
+    policy::Verdict v = policy::decide(tn, qtype, g, *s.policy, now);
+    if (blocks(v.action)) {
+      if (v.action != policy::Action::block)
+        v.action = policy::Action::block;  // answer for the question, not the target
+      out = v;
+      return true;
+    }
+  }
+  return false;
 }
 
 bool client_allowed(const config::ServerConfig& s, const sockaddr* peer) noexcept {
@@ -90,7 +112,10 @@ struct Waiter {
   dns::Edns edns;
   uint16_t qwire_len = 0, qname_len = 0;
   std::array<uint8_t, 260> qwire{};
-  std::shared_ptr<const Snapshot> snap;
+  std::shared_ptr<const Snapshot> snap;  // keeps `group` and `rewrite_to` alive
+  const policy::Group* group = nullptr;
+  uint32_t ttl_cap = 0;
+  std::string_view rewrite_to;  // safe search: answer CNAME -> rewrite_to + its records
 
   void capture(const dns::ParsedQuery& q) noexcept {
     id = q.id;
@@ -176,36 +201,59 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   }
 
   // decide + block
-  const Decision d = decide_lists(q.name, snap);
-  if (d.block) {
-    char text[200];
-    mx.count(d.illegal ? Result::blocked_illegal : Result::blocked);
-    const std::size_t n = dns::write_block(q, dns::BlockKind::block_page, snap.block, d.label, 0,
-                                           ede_for(d, *snap.bundle, text, sizeof text), out, cap);
+  const int64_t now_s = m_d.policy_now();
+  const policy::Group& group = policy::classify(*snap.policy, o.peer.sa(), o.local ? o.local->sa() : nullptr);
+  const policy::Verdict v = policy::decide(q.name, q.qtype, group, *snap.policy, now_s);
+  if (blocks(v.action)) {
+    count_block(mx, v);
+    const std::size_t n = answer_block(q, v, v.matched_label, snap, out, cap);
     return n > limit_for(o, q) ? dns::write_truncated(q, dns::rcode::NOERROR, out, cap) : n;
+  }
+
+  // safe search: the question is answered with a CNAME to the target, whose
+  // records come through the same cache and upstream path as any name.
+  uint8_t target_q[300];
+  dns::ParsedQuery tq;
+  const dns::ParsedQuery* fq = &q;  // the question we look up and forward
+  if (v.action == policy::Action::rewrite) {
+    dns::Writer w(target_q, sizeof target_q);
+    w.text_name(v.rewrite_to);
+    const std::size_t name_len = w.size();
+    w.u16(q.qtype);
+    w.u16(dns::CLASS_IN);
+    if (!w.ok() || !tq.name.assign_wire({target_q, name_len})) {
+      mx.count(Result::servfail);
+      return dns::write_error(q, dns::rcode::SERVFAIL, {}, out, cap);
+    }
+    tq.id = q.id;
+    tq.flags = q.flags;
+    tq.edns = q.edns;
+    tq.qwire = {target_q, w.size()};
+    tq.qname_len = name_len;
+    tq.qtype = q.qtype;
+    tq.qclass = dns::CLASS_IN;
+    tq.question_ok = true;
+    fq = &tq;
   }
 
   // cache
   uint8_t keybuf[cache::kKeyMax];
-  const std::string_view key = cache::make_key(q.qwire, q.qname_len, q.edns.do_bit, keybuf);
+  const std::string_view key = cache::make_key(fq->qwire, fq->qname_len, q.edns.do_bit, keybuf);
   const int64_t now = net::now_ms(m_d.loop);
   if (const cache::Hit hit = m_d.cache.lookup(key, now, false); hit.entry) {
-    // check: a cached CNAME chain may reach a name blocked since it was stored.
-    for (const auto& target : hit.entry->chain) {
-      dns::QueryName tn;
-      if (!tn.assign_text(target)) continue;
-      const Decision cd = decide_lists(tn, snap);
-      if (cd.block) {
-        char text[200];
-        mx.count(cd.illegal ? Result::blocked_illegal : Result::blocked);
-        return dns::write_block(q, dns::BlockKind::block_page, snap.block, -1, 0,
-                                ede_for(cd, *snap.bundle, text, sizeof text), out, cap);
-      }
+    // check: a cached CNAME chain may reach a name this group may not see.
+    if (policy::Verdict cv; chain_blocked(hit.entry->chain, q.qtype, group, snap, now_s, cv)) {
+      count_block(mx, cv);
+      return answer_block(q, cv, -1, snap, out, cap);
     }
     ++mx.cache_hits;
-    mx.count(Result::allowed_cache);
     const dns::StoredAnswer sa{hit.entry->wire, hit.entry->ttl_offsets};
-    return dns::write_from_stored(q, sa, hit.age, 0, 0, {}, limit_for(o, q), out, cap);
+    if (fq != &q) {
+      mx.count(Result::rewritten);
+      return dns::write_rewrite(q, v.rewrite_to, sa, hit.age, v.ttl_cap, limit_for(o, q), out, cap);
+    }
+    mx.count(Result::allowed_cache);
+    return dns::write_from_stored(q, sa, hit.age, v.ttl_cap, 0, {}, limit_for(o, q), out, cap);
   }
   ++mx.cache_misses;
 
@@ -214,6 +262,9 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   w.origin = o;
   w.capture(q);
   w.snap = m_snap;
+  w.group = &group;
+  w.ttl_cap = v.ttl_cap;
+  if (fq != &q) w.rewrite_to = v.rewrite_to;
   if (auto it = m_pending.find(key); it != m_pending.end()) {
     ++mx.upstream_shared;
     it->second->waiters.push_back(std::move(w));
@@ -228,7 +279,7 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   auto p = std::make_unique<Pending>(*this, key);
   p->waiters.push_back(std::move(w));
   uint8_t query[600];
-  const std::size_t qlen = dns::write_upstream_query(q, 0, query, sizeof query);
+  const std::size_t qlen = dns::write_upstream_query(*fq, 0, query, sizeof query);
   Pending* raw = p.get();
   m_pending.emplace(std::string_view(raw->key), std::move(p));
   m_d.forwarder.start(*raw, {query, qlen});  // may complete synchronously (no server left)
@@ -246,6 +297,7 @@ void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
   static uint8_t out[65536];
   const int64_t now = net::now_ms(m_d.loop);
   dns::ParsedQuery q;
+  const int64_t now_s = m_d.policy_now();
   for (const Waiter& w : owned->waiters) {
     if (!w.rebuild(q)) continue;
     const Snapshot& snap = *w.snap;
@@ -254,27 +306,26 @@ void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
                                   : dns::reply_limit(q, snap.config.server.max_udp_size);
     std::size_t n = 0;
     if (r.outcome == upstream::Outcome::answer) {
-      Decision cd;
-      for (const auto& target : r.reply.chain) {
-        dns::QueryName tn;
-        if (tn.assign_text(target) && (cd = decide_lists(tn, snap)).block) break;
-      }
-      if (cd.block) {
-        char text[200];
-        mx.count(cd.illegal ? Result::blocked_illegal : Result::blocked);
-        n = dns::write_block(q, dns::BlockKind::block_page, snap.block, -1, 0,
-                             ede_for(cd, *snap.bundle, text, sizeof text), out, sizeof out);
+      policy::Verdict cv;
+      const dns::StoredAnswer sa{r.reply.wire, r.reply.ttl_offsets};
+      if (chain_blocked(r.reply.chain, q.qtype, *w.group, snap, now_s, cv)) {
+        count_block(mx, cv);
+        n = answer_block(q, cv, -1, snap, out, sizeof out);
+      } else if (!w.rewrite_to.empty()) {
+        mx.count(Result::rewritten);
+        n = dns::write_rewrite(q, w.rewrite_to, sa, 0, w.ttl_cap, limit, out, sizeof out);
       } else {
         mx.count(Result::allowed_upstream);
-        n = dns::write_from_stored(q, {r.reply.wire, r.reply.ttl_offsets}, 0, 0, 0, {}, limit, out,
-                                   sizeof out);
+        n = dns::write_from_stored(q, sa, 0, w.ttl_cap, 0, {}, limit, out, sizeof out);
       }
     } else if (const cache::Hit hit = m_d.cache.lookup(owned->key, now, true); hit.entry) {
       // RFC 8767: every upstream failed; an expired answer is better than none.
       mx.count(Result::stale);
-      n = dns::write_from_stored(q, {hit.entry->wire, hit.entry->ttl_offsets}, hit.age, 30,
-                                 hit.stale ? 30 : 0, {dns::ede::STALE_ANSWER, "upstream unreachable"}, limit,
-                                 out, sizeof out);
+      const dns::StoredAnswer sa{hit.entry->wire, hit.entry->ttl_offsets};
+      n = w.rewrite_to.empty() ? dns::write_from_stored(q, sa, hit.age, 30, hit.stale ? 30 : 0,
+                                                        {dns::ede::STALE_ANSWER, "upstream unreachable"},
+                                                        limit, out, sizeof out)
+                               : dns::write_rewrite(q, w.rewrite_to, sa, hit.age, 30, limit, out, sizeof out);
     } else {
       mx.count(Result::servfail);
       n = dns::write_error(

@@ -24,7 +24,7 @@ Server::Server()
     : m_cache(64u << 20, 86400),
       m_forwarder((uv_loop_init(&m_loop), &m_loop), m_metrics),
       m_pipeline(Pipeline::Deps{&m_loop, m_cache, m_forwarder, m_metrics, m_limiter, *this,
-                                [] { return static_cast<int64_t>(std::time(nullptr)); }}) {
+                                [this] { return policy_now(); }}) {
   m_loop_ok = true;
 }
 
@@ -75,9 +75,40 @@ bool Server::load(config::Config& cfg, std::string& err) {
   return true;
 }
 
+int64_t Server::policy_now() const noexcept {
+  return m_fake_now ? m_fake_now : static_cast<int64_t>(std::time(nullptr));
+}
+
+void Server::read_fake_clock() noexcept {
+  if (m_fake_clock_file.empty()) return;
+  std::FILE* f = std::fopen(m_fake_clock_file.c_str(), "r");
+  if (!f) return;
+  long long v = 0;
+  if (std::fscanf(f, "%lld", &v) == 1 && v > 0) m_fake_now = v;
+  std::fclose(f);
+}
+
 bool Server::apply(const config::Config& cfg, std::string& err) {
-  auto snap = build_snapshot(cfg, err);
-  if (!snap) return false;
+  auto bundle = open_bundle(cfg, err);
+  if (!bundle) return false;
+  m_fake_clock_file = cfg.fake_clock_file;
+  if (m_fake_clock_file.empty()) m_fake_now = 0;
+  read_fake_clock();
+  // Policy (groups, schedules, exceptions) is compiled against this bundle;
+  // on any error the runtime keeps its previous snapshot and so do we.
+  config::ConfigErrors errs(cfg.path);
+  const bool ok =
+      m_policy_started ? m_policy.reload(cfg.policy, bundle, errs) : m_policy.start(cfg.policy, bundle, errs);
+  if (!ok) {
+    for (const auto& e : errs.list()) err += (err.empty() ? "" : "\n") + e.str();
+    if (err.empty()) err = cfg.path + ": policy could not be built";
+    return false;
+  }
+  if (!m_policy_started && !m_policy.store_error().empty()) {
+    LOG_WARN("exception store unavailable, running without exceptions: %s", m_policy.store_error().c_str());
+  }
+  m_policy_started = true;
+  auto snap = make_snapshot(cfg, bundle, m_policy.snapshot());
   log::Level lvl;
   if (log::parse_level(cfg.log_level.c_str(), lvl)) log::set_level(lvl);
   upstream::Settings us;
@@ -138,7 +169,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   m_stop.data = this;
   uv_timer_init(&m_loop, &m_tick);
   m_tick.data = this;
-  uv_timer_start(&m_tick, &Server::on_tick, 1000, 1000);
+  // 200 ms: exception-store polling (CLI changes apply within a moment) and the test clock.
+  uv_timer_start(&m_tick, &Server::on_tick, 200, 200);
 #ifdef HEDGE_HAVE_SYSTEMD
   if (sd_watchdog_enabled(0, &m_watchdog_usec) <= 0) m_watchdog_usec = 0;
 #endif
@@ -235,6 +267,12 @@ bool Server::reload() {
 void Server::on_tick(uv_timer_t* t) noexcept {
   auto* self = static_cast<Server*>(t->data);
   if (self->m_watchdog_usec) notify("WATCHDOG=1");
+  self->read_fake_clock();
+  if (self->m_policy_started && self->m_policy.poll(self->policy_now())) {
+    const auto cur = self->m_pipeline.snapshot();
+    self->m_pipeline.set_snapshot(make_snapshot(cur->config, cur->bundle, self->m_policy.snapshot()));
+    LOG_INFO("exceptions changed: policy updated");
+  }
 }
 
 void Server::deliver(const net::Origin& o, std::span<const uint8_t> answer) noexcept {

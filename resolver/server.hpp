@@ -20,6 +20,7 @@
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
 #include "pipeline.hpp"
+#include "policy/runtime.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
@@ -67,6 +68,8 @@ class Server final : public net::Responder {
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_async(uv_async_t* h) noexcept;
   static void on_tick(uv_timer_t* t) noexcept;
+  int64_t policy_now() const noexcept;
+  void read_fake_clock() noexcept;
 
   uv_loop_t m_loop{};
   bool m_loop_ok = false;
@@ -80,6 +83,10 @@ class Server final : public net::Responder {
   Pipeline m_pipeline;
   std::vector<net::UdpListener*> m_udp;  // owned: closed via close(), freed in close callbacks
   std::vector<net::TcpListener*> m_tcp;
+  policy::PolicyRuntime m_policy;
+  bool m_policy_started = false;
+  std::string m_fake_clock_file;  // [debug] fake_clock_file (tests)
+  int64_t m_fake_now = 0;
   ServeOptions m_opts;
   std::vector<util::SockAddr> m_bound;  // listen addresses fixed at start
   bool m_started = false, m_stopping = false;

@@ -74,8 +74,8 @@ int serve(int argc, char** argv) {
     if (ok) {
       // The lists are part of the config: a bundle that cannot be opened fails the check.
       std::string err;
-      if (!build_snapshot(cfg, err)) {
-        std::printf("%s:0: lists.bundle: %s\n", opts.config_path.c_str(), err.c_str());
+      if (!check_snapshot(cfg, err)) {
+        std::printf("%s\n", err.c_str());
         ok = false;
       }
     }

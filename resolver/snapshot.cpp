@@ -1,19 +1,22 @@
-// snapshot: config + bundle -> immutable snapshot.
+// snapshot: config + bundle + policy -> immutable snapshot.
 #include "snapshot.hpp"
 
 #include <cstring>
 
 namespace hedge {
 
-std::shared_ptr<const Snapshot> build_snapshot(const config::Config& cfg, std::string& err) {
+std::shared_ptr<const lists::Bundle> open_bundle(const config::Config& cfg, std::string& err) {
+  if (cfg.lists.bundle.empty()) return lists::Bundle::empty();
+  return lists::Bundle::open(cfg.lists.bundle, cfg.lists.verify_hashes, err);
+}
+
+std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,
+                                              std::shared_ptr<const lists::Bundle> bundle,
+                                              std::shared_ptr<const policy::PolicySnapshot> policy) {
   auto s = std::make_shared<Snapshot>();
   s->config = cfg;
-  if (cfg.lists.bundle.empty()) {
-    s->bundle = lists::Bundle::empty();
-  } else {
-    s->bundle = lists::Bundle::open(cfg.lists.bundle, cfg.lists.verify_hashes, err);
-    if (!s->bundle) return nullptr;
-  }
+  s->bundle = std::move(bundle);
+  s->policy = std::move(policy);
   auto& b = s->block;
   b.ttl = cfg.block.ttl;
   b.has_v4 = cfg.block.has_v4;
@@ -24,6 +27,20 @@ std::shared_ptr<const Snapshot> build_snapshot(const config::Config& cfg, std::s
     std::memcpy(b.v6.data(), &reinterpret_cast<const sockaddr_in6*>(cfg.block.v6.sa())->sin6_addr, 16);
   b.soa_serial = static_cast<uint32_t>(s->bundle->version());
   return s;
+}
+
+bool check_snapshot(const config::Config& cfg, std::string& err) {
+  auto bundle = open_bundle(cfg, err);
+  if (!bundle) {
+    err = cfg.path + ":0: lists.bundle: " + err;
+    return false;
+  }
+  config::ConfigErrors errs(cfg.path);
+  if (!policy::build_policy_snapshot(cfg.policy, bundle, {}, errs) || !errs.empty()) {
+    for (const auto& e : errs.list()) err += (err.empty() ? "" : "\n") + e.str();
+    return false;
+  }
+  return true;
 }
 
 }  // namespace hedge

@@ -8,6 +8,7 @@
 #include "blocklists/bundle.hpp"
 #include "config/config.hpp"
 #include "dns/synthesize.hpp"
+#include "policy/snapshot.hpp"
 
 namespace hedge {
 
@@ -15,10 +16,19 @@ struct Snapshot {
   config::Config config;
   std::shared_ptr<const lists::Bundle> bundle;
   dns::BlockSettings block;
+  std::shared_ptr<const policy::PolicySnapshot> policy;  // groups, schedules, exceptions
 };
 
-// Builds a snapshot from a validated config: opens the bundle. On error
+// Opens the bundle a config names (the empty bundle when none). On error
 // returns null and sets err (the caller keeps its previous snapshot).
-std::shared_ptr<const Snapshot> build_snapshot(const config::Config& cfg, std::string& err);
+std::shared_ptr<const lists::Bundle> open_bundle(const config::Config& cfg, std::string& err);
+
+// A snapshot from a validated config, its bundle and a policy snapshot.
+std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,
+                                              std::shared_ptr<const lists::Bundle> bundle,
+                                              std::shared_ptr<const policy::PolicySnapshot> policy);
+
+// For --check-config: bundle + policy built exactly as serve would, without a store.
+bool check_snapshot(const config::Config& cfg, std::string& err);
 
 }  // namespace hedge

@@ -232,6 +232,8 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
     reject_unknown(*t, "debug.", {"fake_clock_file"}, errs);
     if (auto s = get_string(*t, "debug", "fake_clock_file", errs)) c.fake_clock_file = *s;
   }
+  c.policy.file = path;
+  policy::parse_policy_config(root, errs, c.policy);
   if (c.server.listen.empty()) errs.add(0, "server.listen", "at least one listen address is needed");
   if (c.upstream.servers.empty()) {
     c.upstream.from_resolv_conf = true;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/errors.hpp"
+#include "policy/policy_config.hpp"
 #include "util/address.hpp"
 
 namespace hedge::config {
@@ -66,6 +67,7 @@ struct Config {
   CacheConfig cache;
   std::string log_level = "info";
   std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the policy clock
+  policy::PolicyConfig policy;  // [[schedule]], [[group]], [policy], [store] (policy/policy_config)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.

@@ -5,29 +5,13 @@
 
 #include <algorithm>
 #include <memory>
+#include <string_view>
 
 #include "dns/name.hpp"
 #include "dns/wire.hpp"
 
 namespace hedge::dns {
 namespace {
-
-struct PktDeleter {
-  void operator()(ldns_pkt* p) const noexcept { ldns_pkt_free(p); }
-};
-using PktPtr = std::unique_ptr<ldns_pkt, PktDeleter>;
-struct RrListDeleter {
-  void operator()(ldns_rr_list* l) const noexcept { ldns_rr_list_deep_free(l); }
-};
-using RrListPtr = std::unique_ptr<ldns_rr_list, RrListDeleter>;
-
-// Owner or target name of a record as normal-form text.
-std::string rdf_name(const ldns_rdf* rdf) {
-  QueryName q;
-  if (!rdf || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME) return {};
-  if (!q.assign_wire({ldns_rdf_data(rdf), ldns_rdf_size(rdf)})) return {};
-  return std::string(q.text());
-}
 
 bool same_question(std::span<const uint8_t> a, std::size_t a_len, std::span<const uint8_t> b) noexcept {
   // Names compared without case (RFC 4343); type and class exactly.
@@ -64,132 +48,184 @@ ReplyCheck check_reply(std::span<const uint8_t> reply, std::span<const uint8_t> 
   return ReplyCheck::ok;
 }
 
-bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, ScrubbedReply& out) {
-  ldns_pkt* raw = nullptr;
-  if (ldns_wire2pkt(&raw, reply.data(), reply.size()) != LDNS_STATUS_OK || !raw) return false;
-  PktPtr pkt(raw);
-  out = ScrubbedReply{};
-  out.rcode = static_cast<uint16_t>(ldns_pkt_get_rcode(pkt.get()));
-  if (out.rcode != rcode::NOERROR && out.rcode != rcode::NXDOMAIN) {
-    // SERVFAIL, REFUSED, ...: not an answer we pass on or cache.
-    return true;
-  }
-  const ldns_rr_list* qlist = ldns_pkt_question(pkt.get());
-  if (!qlist || ldns_rr_list_rr_count(qlist) != 1) return false;
-  const ldns_rr* qrr = ldns_rr_list_rr(qlist, 0);
-  const ldns_rr_type qtype = ldns_rr_get_type(qrr);
-  std::vector<std::string> names{rdf_name(ldns_rr_owner(qrr))};
+namespace {
 
-  // Answer section: keep the records on the chain that starts at the question
-  // (RFC 1034 4.3.2 order), drop anything else an upstream adds.
-  RrListPtr answer(ldns_rr_list_new());
-  const ldns_rr_list* an = ldns_pkt_answer(pkt.get());
+// Rdata of the types whose names may be compressed (RFC 3597 4): the layout
+// as (fixed bytes before, name count, fixed bytes after). Names are written
+// back uncompressed; other rdata is copied as it is.
+struct NameLayout {
+  uint16_t type;
+  uint8_t before, names, after;
+};
+constexpr NameLayout kCompressible[] = {
+    {type::CNAME, 0, 1, 0}, {type::DNAME, 0, 1, 0}, {type::NS, 0, 1, 0},
+    {type::PTR, 0, 1, 0},   {type::MX, 2, 1, 0},    {type::SOA, 0, 2, 20},
+};
+
+// Copies one record's rdata into w, decompressing names where the type allows them.
+bool copy_rdata(std::span<const uint8_t> msg, std::size_t pos, uint16_t rdlen, uint16_t t,
+                Writer& w) noexcept {
+  const std::size_t len_at = w.size();
+  w.u16(0);
+  const NameLayout* lay = nullptr;
+  for (const auto& l : kCompressible)
+    if (l.type == t) lay = &l;
+  if (!lay) {
+    w.bytes(msg.data() + pos, rdlen);
+  } else {
+    const std::size_t end = pos + rdlen;
+    if (rdlen < lay->before) return false;
+    w.bytes(msg.data() + pos, lay->before);
+    std::size_t p = pos + lay->before;
+    for (int i = 0; i < lay->names; ++i) {
+      char name[1024];
+      std::size_t n = 0;
+      if (p >= end || !decode_name(msg, p, name, sizeof name, n)) return false;
+      if (std::string_view(name, n).find('\\') != std::string_view::npos)
+        return false;  // binary labels: give up
+      w.text_name({name, n});
+      p = skip_name(msg, p);
+      if (p == 0 || p > end) return false;
+    }
+    if (end - p != lay->after) return false;
+    w.bytes(msg.data() + p, lay->after);
+  }
+  if (!w.ok()) return false;
+  w.patch16(len_at, static_cast<uint16_t>(w.size() - len_at - 2));
+  return true;
+}
+
+struct RrRef {
+  std::size_t at;  // start of the owner name
+  std::size_t rdata;
+  uint16_t type, rdlen;
+  uint32_t ttl;
+};
+
+}  // namespace
+
+bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, ScrubbedReply& out) {
+  // ldns parses the whole reply as a second opinion: anything it rejects is
+  // a failed upstream. What we keep is then selected and re-encoded by our
+  // own bounded walker below (no ldns allocations per kept record).
+  {
+    ldns_pkt* raw = nullptr;
+    if (ldns_wire2pkt(&raw, reply.data(), reply.size()) != LDNS_STATUS_OK || !raw) return false;
+    ldns_pkt_free(raw);
+  }
+  out = ScrubbedReply{};
+  if (reply.size() < HEADER_SIZE) return false;
+  const uint16_t flags = load16(reply.data() + 2);
+  out.rcode = Flags::rcode(flags);
+  if (out.rcode != rcode::NOERROR && out.rcode != rcode::NXDOMAIN) return true;  // not cached, not passed on
+  if (load16(reply.data() + 4) != 1) return false;
+  const std::size_t qend = skip_name(reply, HEADER_SIZE);
+  if (qend == 0 || reply.size() - qend < 4) return false;
+  const uint16_t qtype = load16(reply.data() + qend);
+  char qname[1024];
+  std::size_t qlen = 0;
+  if (!decode_name(reply, HEADER_SIZE, qname, sizeof qname, qlen)) return false;
+
+  // Index every record of the answer and authority sections.
+  const std::size_t an = load16(reply.data() + 6), ns = load16(reply.data() + 8);
+  std::vector<RrRef> rrs;
+  rrs.reserve(an + ns);
+  std::size_t pos = qend + 4;
+  for (std::size_t i = 0; i < an + ns; ++i) {
+    const std::size_t at = pos;
+    pos = skip_name(reply, pos);
+    if (pos == 0 || reply.size() - pos < 10) return false;
+    RrRef r{at, pos + 10, load16(reply.data() + pos), load16(reply.data() + pos + 8),
+            load32(reply.data() + pos + 4)};
+    pos += 10;
+    if (reply.size() - pos < r.rdlen) return false;
+    pos += r.rdlen;
+    rrs.push_back(r);
+  }
+
+  // Answer section: keep the records on the chain from the question (RFC
+  // 1034 4.3.2); records may come in any order, so iterate until it stops growing.
+  std::vector<std::string> names{std::string(qname, qlen)};
+  std::vector<bool> taken(an, false);
   bool has_data = false;
-  // Records may come in any order: iterate until the chain stops growing.
-  std::vector<bool> taken(ldns_rr_list_rr_count(an), false);
+  std::vector<std::size_t> keep;
+  char owner[1024];
   for (bool grew = true; grew;) {
     grew = false;
-    for (std::size_t i = 0; i < ldns_rr_list_rr_count(an); ++i) {
+    for (std::size_t i = 0; i < an; ++i) {
       if (taken[i]) continue;
-      const ldns_rr* rr = ldns_rr_list_rr(an, i);
-      const std::string owner = rdf_name(ldns_rr_owner(rr));
-      if (std::find(names.begin(), names.end(), owner) == names.end()) continue;
+      std::size_t olen = 0;
+      if (!decode_name(reply, rrs[i].at, owner, sizeof owner, olen)) return false;
+      if (std::find(names.begin(), names.end(), std::string_view(owner, olen)) == names.end()) continue;
       taken[i] = true;
-      ldns_rr_list_push_rr(answer.get(), ldns_rr_clone(rr));
-      const ldns_rr_type t = ldns_rr_get_type(rr);
-      if (t == LDNS_RR_TYPE_CNAME && qtype != LDNS_RR_TYPE_CNAME && ldns_rr_rd_count(rr) == 1) {
-        std::string target = rdf_name(ldns_rr_rdf(rr, 0));
-        if (!target.empty() && std::find(names.begin(), names.end(), target) == names.end()) {
-          names.push_back(target);
-          out.chain.push_back(std::move(target));
+      keep.push_back(i);
+      if (rrs[i].type == type::CNAME && qtype != type::CNAME) {
+        char target[1024];
+        std::size_t tlen = 0;
+        if (!decode_name(reply, rrs[i].rdata, target, sizeof target, tlen)) return false;
+        std::string t(target, tlen);
+        if (!t.empty() && std::find(names.begin(), names.end(), t) == names.end()) {
+          names.push_back(t);
+          out.chain.push_back(std::move(t));
           grew = true;
         }
-      } else if (t == qtype || qtype == LDNS_RR_TYPE_ANY) {
+      } else if (rrs[i].type == qtype || qtype == type::ANY) {
         has_data = true;
       }
     }
   }
+  const std::size_t kept_answers = keep.size();
   out.negative = out.rcode == rcode::NXDOMAIN || !has_data;
 
-  // Authority: only the SOA (and DNSSEC proof) of a negative answer is kept.
-  RrListPtr authority(ldns_rr_list_new());
+  // Authority: only the SOA (and DNSSEC proof) of a negative answer.
   uint32_t soa_ttl = 0;
   bool has_soa = false;
   if (out.negative) {
-    const ldns_rr_list* ns = ldns_pkt_authority(pkt.get());
-    for (std::size_t i = 0; i < ldns_rr_list_rr_count(ns); ++i) {
-      const ldns_rr* rr = ldns_rr_list_rr(ns, i);
-      const ldns_rr_type t = ldns_rr_get_type(rr);
-      if (t == LDNS_RR_TYPE_SOA && !has_soa && ldns_rr_rd_count(rr) == 7) {
+    for (std::size_t i = an; i < an + ns; ++i) {
+      const uint16_t t = rrs[i].type;
+      if (t == type::SOA && !has_soa) {
+        // MINIMUM is the last 4 bytes of the rdata (RFC 2308 5: negative TTL = min(TTL, MINIMUM)).
+        if (rrs[i].rdlen < 22) return false;
         has_soa = true;
-        // RFC 2308 5: the negative TTL is the smaller of the SOA's TTL and MINIMUM.
-        soa_ttl = std::min<uint32_t>(ldns_rr_ttl(rr), ldns_rdf2native_int32(ldns_rr_rdf(rr, 6)));
-        ldns_rr_list_push_rr(authority.get(), ldns_rr_clone(rr));
-      } else if (t == LDNS_RR_TYPE_RRSIG || t == LDNS_RR_TYPE_NSEC || t == LDNS_RR_TYPE_NSEC3) {
-        ldns_rr_list_push_rr(authority.get(), ldns_rr_clone(rr));
+        soa_ttl = std::min(rrs[i].ttl, load32(reply.data() + rrs[i].rdata + rrs[i].rdlen - 4));
+        keep.push_back(i);
+      } else if (t == type::RRSIG || t == 47 /* NSEC */ || t == 50 /* NSEC3 */) {
+        keep.push_back(i);
       }
     }
   }
 
-  // Re-encode: swap in the scrubbed sections, drop additional and OPT.
-  ldns_rr_list* old = ldns_pkt_answer(pkt.get());
-  ldns_pkt_set_answer(pkt.get(), answer.release());
-  ldns_rr_list_deep_free(old);
-  old = ldns_pkt_authority(pkt.get());
-  ldns_pkt_set_authority(pkt.get(), authority.release());
-  ldns_rr_list_deep_free(old);
-  old = ldns_pkt_additional(pkt.get());
-  ldns_pkt_set_additional(pkt.get(), ldns_rr_list_new());
-  ldns_rr_list_deep_free(old);
-  ldns_pkt_set_ancount(pkt.get(), static_cast<uint16_t>(ldns_rr_list_rr_count(ldns_pkt_answer(pkt.get()))));
-  ldns_pkt_set_nscount(pkt.get(),
-                       static_cast<uint16_t>(ldns_rr_list_rr_count(ldns_pkt_authority(pkt.get()))));
-  ldns_pkt_set_arcount(pkt.get(), 0);
-  ldns_pkt_set_edns_udp_size(pkt.get(), 0);
-  ldns_pkt_set_edns_extended_rcode(pkt.get(), 0);
-  ldns_pkt_set_edns_version(pkt.get(), 0);
-  ldns_pkt_set_edns_z(pkt.get(), 0);
-  ldns_pkt_set_edns_do(pkt.get(), false);
-  if (ldns_rdf* d = ldns_pkt_edns_data(pkt.get())) {
-    ldns_pkt_set_edns_data(pkt.get(), nullptr);
-    ldns_rdf_deep_free(d);
-  }
-  ldns_pkt_set_id(pkt.get(), 0);
-  ldns_pkt_set_tc(pkt.get(), false);
-
-  uint8_t* buf = nullptr;
-  size_t len = 0;
-  if (ldns_pkt2wire(&buf, pkt.get(), &len) != LDNS_STATUS_OK || !buf) return false;
-  out.wire.assign(buf, buf + len);
-  LDNS_FREE(buf);
-
-  // TTL offsets and the cacheable lifetime, from our own walk of what we encoded.
-  const std::span<const uint8_t> w(out.wire);
-  if (w.size() < HEADER_SIZE) return false;
-  std::size_t pos = skip_name(w, HEADER_SIZE);
-  if (pos == 0 || w.size() - pos < 4) return false;
-  pos += 4;
-  const std::size_t rrs = std::size_t{load16(w.data() + 6)} + load16(w.data() + 8);
+  // Re-encode: header (id 0, TC clear, counts), question as the upstream sent
+  // it (same name we asked), kept records with uncompressed names.
+  // Worst case: every kept name (owner + up to two in rdata) expands from a
+  // 2-byte pointer to 255 bytes; a DNS message never exceeds 65535 anyway.
+  out.wire.resize(std::min<std::size_t>(65535 + 64, reply.size() + keep.size() * 3 * 255 + 64));
+  Writer w(out.wire.data(), out.wire.size());
+  w.u16(0);
+  w.u16(static_cast<uint16_t>(flags & ~Flags::TC));
+  w.u16(1);
+  w.u16(static_cast<uint16_t>(kept_answers));
+  w.u16(static_cast<uint16_t>(keep.size() - kept_answers));
+  w.u16(0);
+  w.bytes(reply.data() + HEADER_SIZE, qend + 4 - HEADER_SIZE);
   uint32_t min_ttl = UINT32_MAX;
-  for (std::size_t i = 0; i < rrs; ++i) {
-    pos = skip_name(w, pos);
-    if (pos == 0 || w.size() - pos < 10) return false;
-    const std::size_t ttl_at = pos + 4;
-    uint32_t t = load32(w.data() + ttl_at);
-    if (t > 0x7FFFFFFFu) t = 0;  // RFC 2181 8: a TTL with the top bit set means zero
+  for (std::size_t i : keep) {
+    const RrRef& r = rrs[i];
+    std::size_t olen = 0;
+    if (!decode_name(reply, r.at, owner, sizeof owner, olen)) return false;
+    if (std::string_view(owner, olen).find('\\') != std::string_view::npos) return false;
+    w.text_name({owner, olen});
+    w.u16(r.type);
+    w.bytes(reply.data() + r.rdata - 8, 2);        // class as sent
+    uint32_t t = r.ttl > 0x7FFFFFFFu ? 0 : r.ttl;  // RFC 2181 8: top bit set means zero
     t = std::clamp(t, ttlp.min_ttl, ttlp.max_ttl);
-    store32(out.wire.data() + ttl_at, t);
-    out.ttl_offsets.push_back(static_cast<uint16_t>(ttl_at));
+    out.ttl_offsets.push_back(static_cast<uint16_t>(w.size()));
+    w.u32(t);
     min_ttl = std::min(min_ttl, t);
-    const uint16_t rdlen = load16(w.data() + pos + 8);
-    pos += 10;
-    if (w.size() - pos < rdlen) return false;
-    pos += rdlen;
+    if (!copy_rdata(reply, r.rdata, r.rdlen, r.type, w)) return false;
   }
-  // ldns may still emit an (empty) OPT after our sections: cut everything
-  // after the authority section; the client's OPT is added per reply.
-  out.wire.resize(pos);
-  store16(out.wire.data() + 10, 0);
+  if (!w.ok() || w.size() > 65535) return false;
+  out.wire.resize(w.size());
   if (out.negative) {
     out.ttl = has_soa ? std::min({soa_ttl, ttlp.max_negative_ttl, min_ttl}) : 0;
   } else {

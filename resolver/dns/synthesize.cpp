@@ -144,6 +144,80 @@ std::size_t write_from_stored(const ParsedQuery& q, const StoredAnswer& a, uint3
   return len;
 }
 
+std::size_t write_rewrite(const ParsedQuery& q, std::string_view target, const StoredAnswer& a, uint32_t age,
+                          uint32_t ttl_cap, std::size_t limit, uint8_t* out, std::size_t cap) noexcept {
+  const std::span<const uint8_t> w = a.wire;
+  if (w.size() < HEADER_SIZE) return 0;
+  const uint16_t rc = Flags::rcode(load16(w.data() + 2));
+  const uint16_t an = load16(w.data() + 6);
+  std::size_t pos = skip_name(w, HEADER_SIZE);
+  if (pos == 0 || w.size() - pos < 4) return 0;
+  pos += 4;
+  auto age_ttl = [&](uint32_t t) {
+    t = t > age ? t - age : 0;
+    return ttl_cap && t > ttl_cap ? ttl_cap : t;
+  };
+  Writer wr(out, cap);
+  write_header(wr, q, reply_flags(q, rc), 1, 0, 0, q.edns.present ? 1 : 0);
+  wr.bytes(q.qwire.data(), q.qwire.size());
+  uint16_t count = 0;
+  uint32_t min_ttl = UINT32_MAX;
+  // The target's records first, to learn the smallest TTL for the CNAME.
+  Writer body(out + cap / 2, cap / 2);
+  char name[1024];
+  for (uint16_t i = 0; i < an; ++i) {
+    std::size_t name_len = 0;
+    if (!decode_name(w, pos, name, sizeof name, name_len)) return 0;
+    pos = skip_name(w, pos);
+    if (pos == 0 || w.size() - pos < 10) return 0;
+    const uint16_t type = load16(w.data() + pos), cls = load16(w.data() + pos + 2);
+    const uint32_t ttl = age_ttl(load32(w.data() + pos + 4));
+    const uint16_t rdlen = load16(w.data() + pos + 8);
+    pos += 10;
+    if (w.size() - pos < rdlen) return 0;
+    min_ttl = std::min(min_ttl, ttl);
+    body.text_name({name, name_len});
+    body.u16(type);
+    body.u16(cls);
+    body.u32(ttl);
+    if (type == type::CNAME || type == type::DNAME) {
+      // The only rdata here that may hold a compressed name (RFC 3597 4).
+      std::size_t tlen = 0;
+      char tname[1024];
+      if (!decode_name(w, pos, tname, sizeof tname, tlen)) return 0;
+      const std::size_t at = body.size();
+      body.u16(0);
+      body.text_name({tname, tlen});
+      if (body.ok()) store16(body.data() + at, static_cast<uint16_t>(body.size() - at - 2));
+    } else {
+      body.u16(rdlen);
+      body.bytes(w.data() + pos, rdlen);
+    }
+    pos += rdlen;
+    ++count;
+  }
+  if (!body.ok()) return 0;
+  // CNAME owner = the question (pointer), target uncompressed.
+  wr.u16(0xC000 | HEADER_SIZE);
+  wr.u16(type::CNAME);
+  wr.u16(CLASS_IN);
+  wr.u32(min_ttl == UINT32_MAX ? (ttl_cap ? std::min<uint32_t>(ttl_cap, 300) : 300) : min_ttl);
+  const std::size_t at = wr.size();
+  wr.u16(0);
+  wr.text_name(target);
+  if (wr.ok()) wr.patch16(at, static_cast<uint16_t>(wr.size() - at - 2));
+  if (wr.ok() && wr.size() + body.size() <= cap / 2) {
+    std::memmove(out + wr.size(), body.data(), body.size());
+    Writer tail(out + wr.size() + body.size(), cap / 2 - wr.size() - body.size());
+    if (q.edns.present) write_opt(tail, q, rc, {});
+    if (!tail.ok()) return 0;
+    store16(out + 6, static_cast<uint16_t>(count + 1));
+    const std::size_t n = wr.size() + body.size() + tail.size();
+    return n > limit ? write_truncated(q, rc, out, cap) : n;
+  }
+  return 0;
+}
+
 std::size_t write_upstream_query(const ParsedQuery& q, uint16_t id, uint8_t* out, std::size_t cap) noexcept {
   Writer w(out, cap);
   w.u16(id);

@@ -60,6 +60,14 @@ std::size_t write_from_stored(const ParsedQuery& q, const StoredAnswer& a, uint3
                               uint32_t ttl_floor, EdeInfo ede, std::size_t limit, uint8_t* out,
                               std::size_t cap) noexcept;
 
+// Safe-search rewrite (RFC 1034 3.6.2 style): the client's question, a CNAME
+// from it to `target`, then the target's own answer records (a stored
+// upstream answer for target/qtype), re-encoded without compression. The
+// rcode is the target's. TTLs age and are capped like write_from_stored.
+std::size_t write_rewrite(const ParsedQuery& q, std::string_view target, const StoredAnswer& target_answer,
+                          uint32_t age, uint32_t ttl_cap, std::size_t limit, uint8_t* out,
+                          std::size_t cap) noexcept;
+
 // Header + question + OPT with TC=1: "ask again over TCP".
 std::size_t write_truncated(const ParsedQuery& q, uint16_t rcode, uint8_t* out, std::size_t cap) noexcept;
 

@@ -71,8 +71,15 @@ struct Harness {
   }
 
   // One UDP exchange; empty on timeout.
-  std::vector<uint8_t> udp(const std::vector<uint8_t>& q, int timeout_ms = 2000) const {
+  std::vector<uint8_t> udp(const std::vector<uint8_t>& q, int timeout_ms = 2000,
+                           const char* from = nullptr) const {
     const int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (from) {  // any 127/8 address is ours on loopback: one "device" per address
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      inet_pton(AF_INET, from, &src.sin_addr);
+      bind(s, reinterpret_cast<sockaddr*>(&src), sizeof src);
+    }
     timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     auto a = addr();
@@ -299,4 +306,61 @@ TEST_CASE("hostile packets: dropped or FORMERR, server keeps answering") {
   CHECK(first_a(h.udp(testutil::make_query("alive.example.test.", LDNS_RR_TYPE_A))) == "192.0.2.1");
   h.stop();
   CHECK(h.rc == 0);
+}
+
+TEST_CASE("policy: groups by client address, safe search, bypass defences") {
+  Harness h(R"(
+[[group]]
+name = "staff"
+clients = ["127.0.0.2/32"]
+block = ["malware"]
+[[group]]
+name = "pupils"
+clients = ["127.0.0.3/32"]
+block = ["pornography", "bypass"]
+safe_search = "strict"
+[policy]
+default_group = "pupils"
+[store]
+path = "/tmp/hedge-component-policy.db"
+)");
+  // The same name, two groups: staff may see it, pupils get the block page.
+  CHECK(first_a(h.udp(testutil::make_query("blocked.test.", LDNS_RR_TYPE_A), 2000, "127.0.0.2")) ==
+        "192.0.2.1");
+  CHECK(first_a(h.udp(testutil::make_query("blocked.test.", LDNS_RR_TYPE_A), 2000, "127.0.0.3")) ==
+        "192.0.2.99");
+  // The illegal tier is blocked for staff too.
+  CHECK(first_a(h.udp(testutil::make_query("secret-abuse.test.", LDNS_RR_TYPE_A), 2000, "127.0.0.2")) ==
+        "192.0.2.99");
+  // Safe search: CNAME to the enforced host plus its address, for pupils only.
+  auto r = h.udp(testutil::make_query("www.google.co.uk.", LDNS_RR_TYPE_A), 2000, "127.0.0.3");
+  auto p = testutil::parse(r.data(), r.size());
+  REQUIRE(p);
+  REQUIRE(ldns_pkt_ancount(p.get()) == 2);
+  ldns_rr* cname = ldns_rr_list_rr(ldns_pkt_answer(p.get()), 0);
+  CHECK(ldns_rr_get_type(cname) == LDNS_RR_TYPE_CNAME);
+  char* target = ldns_rdf2str(ldns_rr_rdf(cname, 0));
+  CHECK(std::string(target) == "forcesafesearch.google.com.");
+  free(target);
+  CHECK(first_a(r) == "192.0.2.1");
+  CHECK(h.upstream.queries("forcesafesearch.google.com.") == 1);
+  CHECK(h.upstream.queries("www.google.co.uk.") == 0);
+  r = h.udp(testutil::make_query("www.google.co.uk.", LDNS_RR_TYPE_A), 2000, "127.0.0.3");  // from the cache
+  p = testutil::parse(r.data(), r.size());
+  REQUIRE(p);
+  CHECK(ldns_pkt_ancount(p.get()) == 2);
+  CHECK(h.upstream.queries("forcesafesearch.google.com.") == 1);
+  // Staff are not rewritten.
+  r = h.udp(testutil::make_query("www.google.co.uk.", LDNS_RR_TYPE_A), 2000, "127.0.0.2");
+  p = testutil::parse(r.data(), r.size());
+  REQUIRE(p);
+  CHECK(ldns_pkt_ancount(p.get()) == 1);
+  // Bypass defences for pupils: the DoH canary is NXDOMAIN.
+  r = h.udp(testutil::make_query("use-application-dns.net.", LDNS_RR_TYPE_A), 2000, "127.0.0.3");
+  CHECK(rcode_of(r) == LDNS_RCODE_NXDOMAIN);
+  h.stop();
+  CHECK(h.rc == 0);
+  for (const char* f : {"/tmp/hedge-component-policy.db", "/tmp/hedge-component-policy.db-wal",
+                        "/tmp/hedge-component-policy.db-shm"})
+    unlink(f);
 }
