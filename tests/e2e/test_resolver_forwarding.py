@@ -135,6 +135,24 @@ class Forwarding(hedgetest.E2ECase):
                             f"cache hit without EDNS: {n} B, TC={bool(r.flags & dns.flags.TC)}")
             self.assertEqual(r.edns, -1, "cache hit for a client without EDNS must carry no OPT")
 
+    def test_truncated_reply_not_cached_as_answer(self):
+        # A client without EDNS first: the ~560 B answer is truncated (upstream or Hedge);
+        # an EDNS 1232 client right after must still get all 32 records over UDP.
+        r, n = client.ask_size(self.h.addr, "mid.example.test", "A", edns=False)
+        self.assertTrue(r.flags & dns.flags.TC and n <= 512, f"no EDNS: {n} B, TC={bool(r.flags & dns.flags.TC)}")
+        r, n = client.ask_size(self.h.addr, "mid.example.test", "A", payload=1232)
+        self.assertFalse(r.flags & dns.flags.TC, f"EDNS 1232 client got TC ({n} B) after a truncated reply to a "
+                         f"client without EDNS:\n{client.describe(r)}")
+        self.assertEqual(len(client.rrs(r, "A")), 32)
+
+    def test_name_compression(self):
+        # nsd sends the 40 A records of many.example.test in ~720 B; a forwarder that
+        # re-encodes without name compression nearly doubles it (and truncates needlessly).
+        direct, dn = client.ask_size(self.ns.addr, "many.example.test", "A", tcp=True)
+        r, n = client.ask_size(self.h.addr, "many.example.test", "A", tcp=True)
+        self.assertEqual(len(client.rrs(r, "A")), 40)
+        self.assertLessEqual(n, dn + 100, f"Hedge's reply is {n} B where nsd's is {dn} B: names not compressed?")
+
     def test_small_edns_size_treated_as_512(self):
         r, n = client.ask_size(self.h.addr, "many.example.test", "A", payload=100)
         self.assertLessEqual(n, 512, f"EDNS size 100 must be treated as 512 (RFC 6891 §6.2.5), reply {n} B")
