@@ -199,6 +199,35 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
       // the cdb itself holds no record (just its 2048-byte table), never on
       // the manifest's word, so the illegal tier cannot fail open.
       b->m_has_confidential = b->m_confidential.size_bytes() > 2048;
+      if (conf.contains("filter")) {
+        // A damaged filter could hide listed names (fail open), so its hash is
+        // always checked, whatever verify_hashes says. It is small.
+        const std::string fname = conf.at("filter").get<std::string>();
+        if (conf.value("filter_hash", "") != "siphash24-bloom" || !files.contains(fname) ||
+            fname.find('/') != std::string::npos) {
+          err = mpath + ": confidential.filter: unsupported or not listed in files";
+          return nullptr;
+        }
+        auto fkey = util::from_hex(conf.at("filter_key").get<std::string>());
+        if (!fkey || fkey->size() != 16) {
+          err = mpath + ": confidential.filter_key: must be 32 hex digits";
+          return nullptr;
+        }
+        std::copy(fkey->begin(), fkey->end(), b->m_filter_key.begin());
+        const std::string fpath = dir + "/" + fname;
+        std::ifstream fin(fpath, std::ios::binary);
+        std::stringstream fs;
+        fs << fin.rdbuf();
+        const std::string bytes = fs.str();
+        if (util::to_hex(util::sha256(bytes)) != files.at(fname).at("sha256").get<std::string>()) {
+          err = fpath + ": sha256 does not match the manifest (file changed or corrupt)";
+          return nullptr;
+        }
+        if (!b->m_filter.parse(bytes, err)) {
+          err = fpath + ": " + err;
+          return nullptr;
+        }
+      }
       // Absorb the HMAC pads once (RFC 2104): inner = H(K^ipad || m), outer = H(K^opad || inner).
       uint8_t ipad[64], opad[64];
       for (int i = 0; i < 64; ++i) {
@@ -269,7 +298,7 @@ Match Bundle::lookup(const dns::QueryName& q) const noexcept {
       if (hit && m.public_label < 0) m.public_label = static_cast<int>(i);
       m.categories |= hit;
     }
-    if (m_has_confidential) {
+    if (m_has_confidential && m_filter.maybe_contains(m_filter_key, s)) {
       uint8_t h[16];
       hash_name(s, h);
       v = m_confidential.find({reinterpret_cast<const char*>(h), 16});

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "blocklists/prefilter.hpp"
 #include "dns/name.hpp"
 
 namespace hedge::lists {
@@ -101,6 +102,8 @@ class Bundle {
   std::vector<Source> m_sources;
   CdbFile m_public, m_confidential;
   bool m_has_confidential = false;
+  Prefilter m_filter;  // empty: probe every suffix
+  std::array<uint8_t, 16> m_filter_key{};
   // HMAC-SHA256 with the inner and outer pads absorbed once at open, so each
   // probe costs two compressions and no allocation.
   mbedtls_sha256_context m_inner{}, m_outer{};

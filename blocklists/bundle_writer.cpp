@@ -1,5 +1,6 @@
 // blocklists/bundle_writer: cdbs, report, manifest, signature; temp + fsync + rename.
 #include "blocklists/bundle_writer.hpp"
+#include "blocklists/prefilter.hpp"
 
 #include <cdb.h>
 #include <dirent.h>
@@ -7,11 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "blocklists/signing.hpp"
@@ -216,7 +219,7 @@ std::string report_json(const Compiler& c) {
   totals["public_names"] = c.public_table().size();
   totals["confidential_names"] = c.confidential_table().size();
   json j = {{"format", 1}, {"sources", std::move(sources)}, {"totals", std::move(totals)}};
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, std::string& err) {
@@ -253,7 +256,24 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
     ::chmod(tmp.path.c_str(), 0755);
   }
   const std::time_t now = std::time(nullptr);
-  out.version = opt.version ? *opt.version : static_cast<uint64_t>(now);
+  // Versions only go up (the updater refuses anything not newer): a bundle
+  // replacing another one at the same path gets a higher version, even when
+  // compiled twice within a second.
+  uint64_t previous = 0;
+  if (exists) {
+    try {
+      std::ifstream in(tp / "manifest.json");
+      previous = nlohmann::json::parse(in).at("version").get<uint64_t>();
+    } catch (const std::exception&) {
+      previous = 0;  // unreadable old manifest: nothing to be newer than
+    }
+  }
+  out.version = opt.version ? *opt.version : std::max(static_cast<uint64_t>(now), previous + 1);
+  if (out.version <= previous) {
+    err = "--version " + std::to_string(out.version) +
+          " is not newer than the bundle it would replace (version " + std::to_string(previous) + ")";
+    return false;
+  }
 
   // Files first, manifest last: the manifest names their hashes.
   json files = json::object();
@@ -271,6 +291,7 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
   out.public_keys = c.public_table().size();
 
   std::array<uint8_t, 32> key{};
+  std::array<uint8_t, 16> filter_key{};
   const bool confidential = c.has_confidential_sources();
   if (confidential) {
     if (!util::random_bytes(key)) {
@@ -280,6 +301,16 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
     if (!write_cdb(tmp.path + "/confidential.cdb", c.confidential_table(), key.data(), err)) return false;
     if (!record_file("confidential.cdb", &out.confidential_bytes)) return false;
     out.confidential_keys = c.confidential_table().size();
+    // The keyed prefilter that spares the HMAC for unlisted names (prefilter.hpp).
+    if (!util::random_bytes(filter_key)) {
+      err = "cannot get random bytes for the prefilter key";
+      return false;
+    }
+    Prefilter filter(c.confidential_table().size());
+    for (const auto& r : c.confidential_table().records())
+      filter.add(filter_key, c.confidential_table().name(r));
+    if (!write_whole(tmp.path + "/confidential.filter", filter.serialise(), err)) return false;
+    if (!record_file("confidential.filter", nullptr)) return false;
   }
 
   if (!write_whole(tmp.path + "/report.json", report_json(c), err)) return false;
@@ -322,8 +353,14 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
                    {"categories", std::move(cats)},
                    {"sources", std::move(sources)},
                    {"files", std::move(files)}};
-  if (confidential) manifest["confidential"] = {{"hash", "hmac-sha256-128"}, {"key", util::to_hex(key)}};
-  const std::string mtext = manifest.dump(1) + "\n";
+  if (confidential) {
+    manifest["confidential"] = {{"hash", "hmac-sha256-128"},
+                                {"key", util::to_hex(key)},
+                                {"filter", "confidential.filter"},
+                                {"filter_hash", "siphash24-bloom"},
+                                {"filter_key", util::to_hex(filter_key)}};
+  }
+  const std::string mtext = manifest.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   out.manifest_bytes = mtext.size();
   if (!write_whole(tmp.path + "/manifest.json", mtext, err)) return false;
   if (opt.sign_key) {

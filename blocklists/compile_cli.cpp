@@ -1,5 +1,6 @@
 // blocklists/compile_cli: `hedge compile` and `hedge lists lookup`: argument
 // parsing and printing only; the work is in compiler, bundle_writer and bundle.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include "blocklists/bundle.hpp"
 #include "blocklists/bundle_writer.hpp"
 #include "blocklists/compiler.hpp"
+#include "blocklists/signing.hpp"
 #include "blocklists/source_map.hpp"
 #include "blocklists/taxonomy.hpp"
 #include "cli.hpp"
@@ -29,7 +31,7 @@ void compile_usage(FILE* f) {
                "                       sources after it (default auto: detected per file)\n"
                "  --url-entries M      skip|block-host for host/path entries in the sources after it\n"
                "  --mapping FILE       a source mapping (blocklists/sources/*.toml), paths relative to\n"
-               "  --source-dir DIR     this directory\n"
+               "  --source-dir DIR     this directory (repeat the pair for several mappings)\n"
                "  --sign KEY           sign the manifest with an ECDSA P-256 private key (hedge keygen)\n"
                "  --version N          bundle version (default: UTC creation time in seconds)\n"
                "  --psl FILE           public suffix list (default %s)\n"
@@ -78,12 +80,18 @@ void print_source(const SourceReport& r) {
 
 }  // namespace
 
-int compile(int argc, char** argv) {
+static int compile_impl(int argc, char** argv) {
   WriteOptions wopt;
   std::optional<Format> format;
   UrlEntries url = UrlEntries::skip;
   std::string psl_path = PublicSuffixList::default_path;
-  std::string mapping, source_dir;
+  // The k-th --mapping reads from the k-th --source-dir (or the last one given).
+  struct MappingArg {
+    std::string file, dir;
+    UrlEntries url;
+  };
+  std::vector<MappingArg> mappings;
+  std::vector<std::string> source_dirs;
   bool quiet = false;
   std::vector<SourceSpec> specs;
   auto need = [&](int& i, const char* opt) -> const char* {
@@ -112,10 +120,10 @@ int compile(int argc, char** argv) {
       psl_path = v;
     } else if (a == "--mapping") {
       if (!(v = need(i, "--mapping"))) return 2;
-      mapping = v;
+      mappings.push_back({v, {}, url});
     } else if (a == "--source-dir") {
       if (!(v = need(i, "--source-dir"))) return 2;
-      source_dir = v;
+      source_dirs.emplace_back(v);
     } else if (a == "--version") {
       if (!(v = need(i, "--version"))) return 2;
       uint64_t n = 0;
@@ -164,24 +172,30 @@ int compile(int argc, char** argv) {
     compile_usage(stderr);
     return 2;
   }
-  if (mapping.empty() != source_dir.empty()) {
-    std::fprintf(stderr, "hedge compile: --mapping and --source-dir go together\n");
-    return 2;
-  }
   std::string err;
-  if (!mapping.empty()) {
+  std::vector<SourceSpec> mapped;
+  for (std::size_t k = 0; k < mappings.size(); ++k) {
+    auto& m = mappings[k];
+    if (!source_dirs.empty()) m.dir = source_dirs[std::min(k, source_dirs.size() - 1)];
+    if (m.dir.empty()) {
+      std::fprintf(stderr, "hedge compile: --mapping %s needs a --source-dir\n", m.file.c_str());
+      return 2;
+    }
     std::vector<std::string> warnings;
-    std::vector<SourceSpec> mapped;
-    if (!load_source_map(mapping, source_dir, url, mapped, warnings, err)) {
+    if (!load_source_map(m.file, m.dir, m.url, mapped, warnings, err)) {
       std::fprintf(stderr, "hedge compile: %s\n", err.c_str());
       return 2;
     }
     if (!quiet)
       for (const auto& w : warnings) std::fprintf(stderr, "hedge compile: warning: %s\n", w.c_str());
-    specs.insert(specs.begin(), mapped.begin(), mapped.end());
   }
+  specs.insert(specs.begin(), mapped.begin(), mapped.end());
   if (specs.empty()) {
     std::fprintf(stderr, "hedge compile: no sources (CATEGORY=FILE or --mapping)\n");
+    return 2;
+  }
+  if (wopt.sign_key && !signing::check_private_key(*wopt.sign_key, err)) {
+    std::fprintf(stderr, "hedge compile: --sign: %s\n", err.c_str());
     return 2;
   }
   PublicSuffixList psl;
@@ -211,6 +225,18 @@ int compile(int argc, char** argv) {
         static_cast<unsigned long long>(res.confidential_bytes), wopt.sign_key ? ", signed" : "");
   }
   return 0;
+}
+
+int compile(int argc, char** argv) {
+  // Hostile input must never crash the compiler: anything unexpected (out of
+  // memory, a library throwing) ends as an error with no bundle written (the
+  // writer's temp directory is removed by its owner during unwinding).
+  try {
+    return compile_impl(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hedge compile: internal error: %s\nhedge compile: no bundle written\n", e.what());
+    return 1;
+  }
 }
 
 int lists(int argc, char** argv) {

@@ -77,10 +77,12 @@ bool NameTable::insert(std::string_view name, unsigned bit, bool exact, unsigned
   std::size_t i = h & mask;
   Record* rec = nullptr;
   while (m_slots[i] != 0) {
-    Record& r = m_records[m_slots[i] - 1];
-    if (r.hash == h && r.len == name.size() && std::string_view(m_arena.data() + r.off, r.len) == name) {
-      rec = &r;
-      break;
+    if (static_cast<uint32_t>(m_slots[i] >> 32) == h) {
+      Record& r = m_records[static_cast<uint32_t>(m_slots[i]) - 1];
+      if (r.len == name.size() && std::string_view(m_arena.data() + r.off, r.len) == name) {
+        rec = &r;
+        break;
+      }
     }
     i = (i + 1) & mask;
   }
@@ -91,7 +93,7 @@ bool NameTable::insert(std::string_view name, unsigned bit, bool exact, unsigned
     r.hash = h;
     m_arena.insert(m_arena.end(), name.begin(), name.end());
     m_records.push_back(r);
-    m_slots[i] = static_cast<uint32_t>(m_records.size());
+    m_slots[i] = (uint64_t{h} << 32) | static_cast<uint32_t>(m_records.size());
     rec = &m_records.back();
   }
   const uint64_t b = uint64_t{1} << bit;
@@ -118,7 +120,7 @@ void NameTable::grow() {
   for (uint32_t k = 0; k < m_records.size(); ++k) {
     std::size_t i = m_records[k].hash & mask;
     while (m_slots[i] != 0) i = (i + 1) & mask;
-    m_slots[i] = k + 1;
+    m_slots[i] = (uint64_t{m_records[k].hash} << 32) | (k + 1);
   }
 }
 
@@ -131,7 +133,7 @@ void NameTable::sources(const Record& r, std::vector<uint16_t>& out) const {
 
 std::size_t NameTable::memory_bytes() const noexcept {
   return m_arena.capacity() + m_records.capacity() * sizeof(Record) + m_links.capacity() * sizeof(Link) +
-         m_slots.capacity() * sizeof(uint32_t);
+         m_slots.capacity() * sizeof(uint64_t);
 }
 
 Compiler::Compiler(const PublicSuffixList& psl) : m_psl(psl) {
@@ -174,7 +176,7 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
     rep.format = *spec.format;
   } else {
     LineReader probe;
-    if (!probe.open(spec.path, err)) return false;
+    if (!probe.open(spec.path, err, false)) return false;
     std::vector<std::string> first;
     std::string_view l;
     while (first.size() < detect_lines && probe.next(l)) first.emplace_back(l);
@@ -191,7 +193,7 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
   LineResult res;
   if (rep.format == Format::adblock || rep.format == Format::rpz) {
     LineReader pre;
-    if (!pre.open(spec.path, err)) return false;
+    if (!pre.open(spec.path, err, false)) return false;
     ParseState st;
     std::string_view l;
     while (pre.next(l)) {
@@ -249,6 +251,9 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
         skip(SkipReason::public_suffix, line, {});
       } else if (!exc.empty() && exc.covers(c.name)) {
         skip(SkipReason::excepted, line, {});
+      } else if (table.full()) {
+        err = spec.path + ": too many names for one bundle";
+        return false;
       } else if (table.insert(c.name, cat->bit, c.exact, rep.id)) {
         ++rep.accepted;
         if (c.url_host) ++rep.url_hosts;

@@ -78,13 +78,17 @@ class NameTable {
   // Source ids of a record, in the order they first listed it.
   void sources(const Record& r, std::vector<uint16_t>& out) const;
   std::size_t memory_bytes() const noexcept;
+  // Offsets are 32-bit: refuse input that would overflow them (4 GiB of names).
+  bool full() const noexcept { return m_arena.size() > 0xffffff00u; }
 
  private:
   void grow();
   std::vector<char> m_arena;
   std::vector<Record> m_records;
   std::vector<Link> m_links;
-  std::vector<uint32_t> m_slots;  // record index + 1, 0 = empty
+  // Slot = hash << 32 | (record index + 1), 0 = empty: the hash in the slot
+  // spares a cache miss on the record for most probes of a 1M-name table.
+  std::vector<uint64_t> m_slots;
 };
 
 class Compiler {

@@ -4,14 +4,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 namespace hedge::lists {
 
 namespace {
-constexpr std::size_t raw_chunk = 256 * 1024;
-constexpr std::size_t text_chunk = 512 * 1024;
+constexpr std::size_t raw_chunk = std::size_t{256} * 1024;
+constexpr std::size_t text_chunk = std::size_t{512} * 1024;
 }  // namespace
 
 LineReader::LineReader() {
@@ -24,8 +25,9 @@ LineReader::~LineReader() {
   mbedtls_sha256_free(&m_sha);
 }
 
-bool LineReader::open(const std::string& path, std::string& err) {
+bool LineReader::open(const std::string& path, std::string& err, bool hash) {
   m_path = path;
+  m_hash = hash;
   m_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (m_fd < 0) {
     err = path + ": " + std::strerror(errno);
@@ -67,7 +69,7 @@ bool LineReader::read_raw() {
     m_raw_eof = true;
     return false;
   }
-  mbedtls_sha256_update_ret(&m_sha, m_raw.data(), m_raw_len);
+  if (m_hash) mbedtls_sha256_update_ret(&m_sha, m_raw.data(), m_raw_len);
   m_raw_total += m_raw_len;
   return true;
 }
@@ -135,7 +137,9 @@ bool LineReader::next(std::string_view& line) {
         m_discarding = false;
         continue;  // the rest of an over-long line already reported
       }
-      line = {start, len};
+      // Cut here too: a long line that happens to fit the buffer is still too long.
+      m_truncated = len > max_line;
+      line = {start, std::min(len, max_line)};
       return true;
     }
     if (m_end - m_pos >= max_line) {

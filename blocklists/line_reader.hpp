@@ -19,14 +19,16 @@ namespace hedge::lists {
 
 class LineReader {
  public:
-  static constexpr std::size_t max_line = 16 * 1024;
+  static constexpr std::size_t max_line = std::size_t{16} * 1024;
 
   LineReader();
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
-  bool open(const std::string& path, std::string& err);
+  // hash = false for extra passes over a file already hashed (format probe,
+  // exception pre-pass): SHA-256 is the compiler's biggest single cost.
+  bool open(const std::string& path, std::string& err, bool hash = true);
   // Next line without '\n' (valid until the next call). False at end of file
   // or on error (then error() is non-empty).
   bool next(std::string_view& line);
@@ -43,7 +45,7 @@ class LineReader {
 
   int m_fd = -1;
   bool m_gzip = false, m_raw_eof = false, m_text_eof = false, m_truncated = false, m_discarding = false;
-  bool m_zinit = false, m_finished = false;
+  bool m_zinit = false, m_finished = false, m_hash = true;
   z_stream m_z{};
   mbedtls_sha256_context m_sha{};
   util::Sha256 m_digest{};

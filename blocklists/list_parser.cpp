@@ -226,6 +226,8 @@ bool handle_url(std::string_view tok, UrlEntries url, LineResult& out) {
 void parse_domain_token(std::string_view tok, UrlEntries url, bool wildcard_ok, LineResult& out) {
   if (handle_url(tok, url, out)) return;
   if (wildcard_ok && tok.starts_with("*.")) tok.remove_prefix(2);
+  // Squid-style ".example.com" means the domain and its subdomains, as every entry here does.
+  if (tok.size() > 1 && tok.front() == '.' && tok[1] != '.') tok.remove_prefix(1);
   add_name(tok, false, false, out);
 }
 
@@ -508,7 +510,7 @@ void parse_rpz(std::string_view raw, ParseState& st, LineResult& out) {
                      t.front() >= '0' && t.front() <= '9';
     if (ttl || equals_ci(t, "in") || equals_ci(t, "ch") || equals_ci(t, "hs")) ++i;
   }
-  if (i + 1 >= tk.n + 0 && i >= tk.n) {
+  if (i >= tk.n) {
     out.kind = LineResult::Kind::entries;
     add_skip(out, SkipReason::syntax, "no record type");
     return;

@@ -44,10 +44,11 @@ bool PublicSuffixList::load(const std::string& path, std::string& err) {
 
 bool PublicSuffixList::is_public_suffix(std::string_view name) const {
   if (name.find('.') == std::string_view::npos) return true;  // every TLD is a suffix
-  if (m_except.find(name) != m_except.end()) return false;
-  if (m_exact.find(name) != m_exact.end()) return true;
+  // Most names match no rule: probe the rules first and the (rare)
+  // exceptions only on a match; this runs once per accepted entry.
   const auto dot = name.find('.');
-  return m_wild.find(name.substr(dot + 1)) != m_wild.end();
+  if (m_exact.find(name) == m_exact.end() && m_wild.find(name.substr(dot + 1)) == m_wild.end()) return false;
+  return m_except.find(name) == m_except.end();
 }
 
 }  // namespace hedge::lists

@@ -122,6 +122,20 @@ bool generate_key_pair(const std::string& prefix, std::string& err) {
   return write_file(pub_path, pub.data(), std::strlen(reinterpret_cast<char*>(pub.data())), 0644, err);
 }
 
+bool check_private_key(const std::string& key_path, std::string& err) {
+  Pk pk;
+  const int rc = mbedtls_pk_parse_keyfile(&pk.ctx, key_path.c_str(), nullptr);
+  if (rc != 0) {
+    err = key_path + ": not a private key: " + mbed_error(rc);
+    return false;
+  }
+  if (!is_p256(pk.ctx)) {
+    err = key_path + ": not an ECDSA P-256 key";
+    return false;
+  }
+  return true;
+}
+
 std::optional<std::vector<uint8_t>> sign_digest(const std::string& key_path, const util::Sha256& digest,
                                                 std::string& err) {
   Pk pk;

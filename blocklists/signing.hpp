@@ -18,6 +18,10 @@ namespace hedge::lists::signing {
 // Writes PREFIX.key (0600, refuses to overwrite) and PREFIX.pub.
 bool generate_key_pair(const std::string& prefix, std::string& err);
 
+// Checks that key_path holds a usable P-256 private key (so compile fails
+// before doing any work, not after).
+bool check_private_key(const std::string& key_path, std::string& err);
+
 // Signs a SHA-256 digest with the private key in key_path.
 std::optional<std::vector<uint8_t>> sign_digest(const std::string& key_path, const util::Sha256& digest,
                                                 std::string& err);

@@ -1,7 +1,7 @@
 // dns/response: upstream reply matching (own bounded reader) and scrubbing (ldns).
 #include "dns/response.hpp"
 
-#include <ldns/ldns.h>
+#include "dns/ldns.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -50,51 +50,6 @@ ReplyCheck check_reply(std::span<const uint8_t> reply, std::span<const uint8_t> 
 
 namespace {
 
-// Rdata of the types whose names may be compressed (RFC 3597 4): the layout
-// as (fixed bytes before, name count, fixed bytes after). Names are written
-// back uncompressed; other rdata is copied as it is.
-struct NameLayout {
-  uint16_t type;
-  uint8_t before, names, after;
-};
-constexpr NameLayout kCompressible[] = {
-    {type::CNAME, 0, 1, 0}, {type::DNAME, 0, 1, 0}, {type::NS, 0, 1, 0},
-    {type::PTR, 0, 1, 0},   {type::MX, 2, 1, 0},    {type::SOA, 0, 2, 20},
-};
-
-// Copies one record's rdata into w, decompressing names where the type allows them.
-bool copy_rdata(std::span<const uint8_t> msg, std::size_t pos, uint16_t rdlen, uint16_t t,
-                Writer& w) noexcept {
-  const std::size_t len_at = w.size();
-  w.u16(0);
-  const NameLayout* lay = nullptr;
-  for (const auto& l : kCompressible)
-    if (l.type == t) lay = &l;
-  if (!lay) {
-    w.bytes(msg.data() + pos, rdlen);
-  } else {
-    const std::size_t end = pos + rdlen;
-    if (rdlen < lay->before) return false;
-    w.bytes(msg.data() + pos, lay->before);
-    std::size_t p = pos + lay->before;
-    for (int i = 0; i < lay->names; ++i) {
-      char name[1024];
-      std::size_t n = 0;
-      if (p >= end || !decode_name(msg, p, name, sizeof name, n)) return false;
-      if (std::string_view(name, n).find('\\') != std::string_view::npos)
-        return false;  // binary labels: give up
-      w.text_name({name, n});
-      p = skip_name(msg, p);
-      if (p == 0 || p > end) return false;
-    }
-    if (end - p != lay->after) return false;
-    w.bytes(msg.data() + p, lay->after);
-  }
-  if (!w.ok()) return false;
-  w.patch16(len_at, static_cast<uint16_t>(w.size() - len_at - 2));
-  return true;
-}
-
 struct RrRef {
   std::size_t at;  // start of the owner name
   std::size_t rdata;
@@ -106,13 +61,12 @@ struct RrRef {
 
 bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, ScrubbedReply& out) {
   // ldns parses the whole reply as a second opinion: anything it rejects is
-  // a failed upstream. What we keep is then selected and re-encoded by our
-  // own bounded walker below (no ldns allocations per kept record).
-  {
-    ldns_pkt* raw = nullptr;
-    if (ldns_wire2pkt(&raw, reply.data(), reply.size()) != LDNS_STATUS_OK || !raw) return false;
-    ldns_pkt_free(raw);
-  }
+  // a failed upstream. Our bounded walker selects what to keep; ldns encodes
+  // each kept record without compression (it knows which rdata fields are
+  // names for every type, so no pointer survives into the stored copy).
+  ldns_pkt* raw = nullptr;
+  if (ldns_wire2pkt(&raw, reply.data(), reply.size()) != LDNS_STATUS_OK || !raw) return false;
+  const std::unique_ptr<ldns_pkt, void (*)(ldns_pkt*)> pkt(raw, ldns_pkt_free);
   out = ScrubbedReply{};
   if (reply.size() < HEADER_SIZE) return false;
   const uint16_t flags = load16(reply.data() + 2);
@@ -209,20 +163,25 @@ bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, Scrubbed
   w.u16(0);
   w.bytes(reply.data() + HEADER_SIZE, qend + 4 - HEADER_SIZE);
   uint32_t min_ttl = UINT32_MAX;
+  const ldns_rr_list* an_list = ldns_pkt_answer(pkt.get());
+  const ldns_rr_list* ns_list = ldns_pkt_authority(pkt.get());
+  if (ldns_rr_list_rr_count(an_list) != an || ldns_rr_list_rr_count(ns_list) != ns) return false;
+  const std::unique_ptr<ldns_buffer, void (*)(ldns_buffer*)> buf(ldns_buffer_new(512), ldns_buffer_free);
+  if (!buf) return false;
   for (std::size_t i : keep) {
-    const RrRef& r = rrs[i];
-    std::size_t olen = 0;
-    if (!decode_name(reply, r.at, owner, sizeof owner, olen)) return false;
-    if (std::string_view(owner, olen).find('\\') != std::string_view::npos) return false;
-    w.text_name({owner, olen});
-    w.u16(r.type);
-    w.bytes(reply.data() + r.rdata - 8, 2);        // class as sent
-    uint32_t t = r.ttl > 0x7FFFFFFFu ? 0 : r.ttl;  // RFC 2181 8: top bit set means zero
+    const ldns_rr* rr = i < an ? ldns_rr_list_rr(an_list, i) : ldns_rr_list_rr(ns_list, i - an);
+    ldns_buffer_clear(buf.get());
+    if (ldns_rr2buffer_wire(buf.get(), rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK) return false;
+    const std::size_t len = ldns_buffer_position(buf.get());
+    const std::size_t owner_len = ldns_rdf_size(ldns_rr_owner(rr));
+    if (len < owner_len + 10) return false;
+    const std::size_t ttl_at = w.size() + owner_len + 4;
+    if (!w.bytes(ldns_buffer_begin(buf.get()), len) || ttl_at > 65535) return false;
+    uint32_t t = rrs[i].ttl > 0x7FFFFFFFu ? 0 : rrs[i].ttl;  // RFC 2181 8: top bit set means zero
     t = std::clamp(t, ttlp.min_ttl, ttlp.max_ttl);
-    out.ttl_offsets.push_back(static_cast<uint16_t>(w.size()));
-    w.u32(t);
+    store32(out.wire.data() + ttl_at, t);
+    out.ttl_offsets.push_back(static_cast<uint16_t>(ttl_at));
     min_ttl = std::min(min_ttl, t);
-    if (!copy_rdata(reply, r.rdata, r.rdlen, r.type, w)) return false;
   }
   if (!w.ok() || w.size() > 65535) return false;
   out.wire.resize(w.size());

@@ -119,7 +119,10 @@ std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig& 
     if (gc.mode == GroupMode::allowlist && !gc.block_set) g.block_ids = {"(every category)"};
     const bool blocks_bypass = std::find(gc.block.begin(), gc.block.end(), "bypass") != gc.block.end();
     g.bypass_defence = gc.bypass_defence.value_or(blocks_bypass || gc.mode == GroupMode::allowlist);
-    for (const auto& [sched, ids] : gc.allow_during) {
+    for (const auto& during : gc.allow_during) {
+      // Not a structured binding: clang 14 cannot capture those in a lambda.
+      const auto& sched = during.first;
+      const auto& ids = during.second;
       const auto it = std::find_if(s->m_schedules.begin(), s->m_schedules.end(),
                                    [&](const Schedule& x) { return x.name == sched; });
       if (it == s->m_schedules.end()) continue;  // reported by the parser

@@ -10,11 +10,11 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <ldns/ldns.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "dns/ldns.hpp"
 
 #include <atomic>
 #include <chrono>

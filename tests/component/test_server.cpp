@@ -10,14 +10,11 @@
 #include <set>
 #include <thread>
 
-// Project headers before ldns: ldns/common.h redefines `bool` for C, which
-// breaks <optional> if it comes first.
+#include "../unit/ldns_helpers.hpp"
 #include "cli.hpp"
 #include "config/config.hpp"
-#include "server.hpp"
-// ldns after
-#include "../unit/ldns_helpers.hpp"
 #include "fake_upstream.hpp"
+#include "server.hpp"
 
 namespace {
 
@@ -363,4 +360,20 @@ path = "/tmp/hedge-component-policy.db"
   for (const char* f : {"/tmp/hedge-component-policy.db", "/tmp/hedge-component-policy.db-wal",
                         "/tmp/hedge-component-policy.db-shm"})
     unlink(f);
+}
+
+TEST_CASE("serve stale (RFC 8767) when every upstream is down") {
+  Harness h("[cache]\nmax_ttl = 1\nserve_stale_s = 60\n");
+  CHECK(first_a(h.udp(testutil::make_query("stale-1.example.test.", LDNS_RR_TYPE_A))) == "192.0.2.1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the 1 s TTL runs out
+  h.upstream.set_down(true);
+  auto r = h.udp(testutil::make_query("stale-1.example.test.", LDNS_RR_TYPE_A));
+  CHECK(first_a(r) == "192.0.2.1");
+  CHECK(testutil::ede_code(r.data(), r.size()) == 3);
+  auto p = testutil::parse(r.data(), r.size());
+  REQUIRE(p);
+  CHECK(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p.get()), 0)) == 30);
+  // A name never seen has nothing stale: SERVFAIL.
+  CHECK(rcode_of(h.udp(testutil::make_query("never-1.example.test.", LDNS_RR_TYPE_A))) ==
+        LDNS_RCODE_SERVFAIL);
 }

@@ -2,6 +2,7 @@
 """E2E: signed bundles and their tamper checks, the confidential tier never in
 plain text, `hedge lists lookup`, and failures that leave no partial bundle."""
 import gzip
+import json
 import os
 import shutil
 import stat
@@ -51,7 +52,7 @@ def main():
         assert "version 7" in out and "signed" in out, out
         for s in SECRET:
             assert s not in out, "confidential names printed"
-        assert sorted(os.listdir(b)) == ["confidential.cdb", "manifest.json", "manifest.sig", "public.cdb",
+        assert sorted(os.listdir(b)) == ["confidential.cdb", "confidential.filter", "manifest.json", "manifest.sig", "public.cdb",
                                          "report.json"]
         # No listed confidential name anywhere in the bundle, in any case or as its registrable part.
         blob = b"".join(open(j("bundle", f), "rb").read() for f in os.listdir(b)).lower()
@@ -119,10 +120,35 @@ def main():
         write(j("notabundle", "precious.txt"), "keep me")
         run("compile", "--out", j("notabundle"), f"pornography={porn}", ok=False)
         assert os.path.exists(j("notabundle", "precious.txt"))
-        # Recompiling over a bundle replaces it.
+        # Recompiling over a bundle replaces it; versions only go up.
         run("compile", "--out", b, "--quiet", "--version", "8", f"pornography={porn}")
         assert '"version": 8' in open(j("bundle", "manifest.json")).read()
         assert not os.path.exists(j("bundle", "confidential.cdb"))
+        p = run("compile", "--out", b, "--quiet", "--version", "8", f"pornography={porn}", ok=False)
+        assert "not newer" in p.stderr, p.stderr
+        run("compile", "--out", j("v"), "--quiet", f"pornography={porn}")
+        v1 = json.load(open(j("v", "manifest.json")))["version"]
+        run("compile", "--out", j("v"), "--quiet", f"pornography={porn}")
+        assert json.load(open(j("v", "manifest.json")))["version"] > v1
+        # A file name that is not UTF-8 still gives a valid JSON manifest and report.
+        odd = os.path.join(os.fsencode(tmp), b"odd-\xff.txt")
+        with open(odd, "wb") as f:
+            f.write(b"odd.example.com\n")
+        p = subprocess.run([os.fsencode(BIN), b"compile", b"--quiet", b"--out", os.fsencode(j("odd")),
+                            b"ads=" + odd], capture_output=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        for f in ("manifest.json", "report.json"):
+            json.load(open(j("odd", f)))
+
+        # The sample lists `make samples` / `make run` use.
+        src = os.environ.get("HEDGE_SOURCE_DIR", ".")
+        samples = os.path.join(src, "blocklists", "samples")
+        args = [f"{f[:-4]}={os.path.join(samples, f)}" for f in sorted(os.listdir(samples)) if f.endswith(".txt")]
+        run("compile", "--quiet", "--out", j("samples"), *args)
+        assert "pornography" in run("lists", "lookup", "www.pornhub.com", "--bundle", j("samples")).stdout
+        assert "gambling" in run("lists", "lookup", "bet365.com", "--bundle", j("samples")).stdout
+        p = run("lists", "lookup", "child-abuse-sample.hedge.test", "--bundle", j("samples"))
+        assert "listed in child-abuse" in p.stdout, p.stdout
     print("test_lists_bundle: OK")
 
 

@@ -102,6 +102,34 @@ def main():
         assert fb["reasons"]["public-suffix"]["count"] >= 1
         p = subprocess.run([BIN, "lists", "lookup", "www.xnxx.com", "--bundle", out2], capture_output=True, text=True)
         assert p.returncode == 0 and "pornography" in p.stdout, p.stdout
+        # Both mappings in one command: the technician's "full bundle from public data".
+        both = os.path.join(tmp, "both")
+        p = subprocess.run([BIN, "compile", "--quiet", "--out", both,
+                            "--mapping", os.path.join(SRC, "blocklists/sources/ut1.toml"),
+                            "--source-dir", os.path.join(DATA, "ut1"),
+                            "--mapping", os.path.join(SRC, "blocklists/sources/shared-lists.toml"),
+                            "--source-dir", DATA], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        rep = check_report(both)
+        assert any("/ut1/" in s["path"] for s in rep["sources"])
+        assert any("/pornhosts/" in s["path"] for s in rep["sources"])
+
+        # Every file under the data directory, whatever it is (README, PDF, JSON, IP lists,
+        # allow-lists, symlink stubs), goes through the compiler without a crash and with
+        # every line accounted for.
+        everything = []
+        for root, _, files in os.walk(DATA):
+            everything += [os.path.join(root, f) for f in sorted(files)]
+        out3 = os.path.join(tmp, "everything")
+        p = subprocess.run([BIN, "compile", "--quiet", "--out", out3] + [f"ads={f}" for f in everything],
+                           capture_output=True, text=True, timeout=180)
+        assert p.returncode == 0, p.stderr
+        rep = check_report(out3)
+        assert len(rep["sources"]) == len(everything)
+        safe = subprocess.run([BIN, "compile", "--out", os.path.join(tmp, "ss"),
+                               "pornography=" + os.path.join(DATA, "pornhosts/SafeSearch/hosts")],
+                              capture_output=True, text=True, timeout=60)
+        assert safe.returncode == 0 and "real-address" in safe.stdout, safe.stdout
     print("test_lists_real: OK")
 
 

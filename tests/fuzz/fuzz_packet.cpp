@@ -3,14 +3,13 @@
 // and as an upstream reply to a fixed question (matching, ldns scrubbing,
 // then serving the scrubbed answer to a client). Nothing may crash, read out
 // of bounds or produce a reply ldns cannot parse.
-#include <ldns/ldns.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
 #include "cache/answer_cache.hpp"
+#include "dns/ldns.hpp"
 #include "dns/parse.hpp"
 #include "dns/response.hpp"
 #include "dns/synthesize.hpp"

@@ -1,7 +1,7 @@
 // Test helpers: ldns as an independent peer, to build queries and read replies.
 #pragma once
 
-#include <ldns/ldns.h>
+#include "dns/ldns.hpp"
 
 #include <memory>
 #include <string>

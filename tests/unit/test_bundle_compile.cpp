@@ -122,3 +122,51 @@ TEST_CASE("a source that cannot be read leaves no bundle") {
   CHECK(err.find("missing.txt") != std::string::npos);
   CHECK(!comp.add_source({"no-such-category", "x", std::nullopt, UrlEntries::skip}, err));
 }
+
+TEST_CASE("compiler: duplicates, masks, exceptions and report invariants") {
+  TmpDir tmp;
+  const auto psl = small_psl();
+  Compiler comp(psl);
+  std::string err;
+  const auto a = tmp.write("a.txt", "dup.example.com\nDUP.example.com.\n\n# c\nco.uk\n1.2.3.4\n");
+  const auto b = tmp.write("b.txt", "dup.example.com\nnew.example.com\n");
+  const auto c = tmp.write("c.txt",
+                           "! adblock\n||both.example.com^\n|both.example.com^\n@@||ok.example.com^\n"
+                           "||x.ok.example.com^\n||ok.example.com^\n||y.example.com^$third-party\n");
+  const auto d = tmp.write("d.txt", "secret.example.test\nbad name here\n1.2.3.4\nsecret.example.test\n");
+  REQUIRE(comp.add_source({"pornography", a, std::nullopt, UrlEntries::skip}, err));
+  REQUIRE(comp.add_source({"pornography", b, std::nullopt, UrlEntries::skip}, err));
+  REQUIRE(comp.add_source({"ads", c, std::nullopt, UrlEntries::skip}, err));
+  REQUIRE(comp.add_source({"terrorism", d, Format::domains, UrlEntries::skip}, err));
+  const auto& r = comp.reports();
+  CHECK(r[0].accepted == 1);
+  CHECK(r[0].duplicates == 1);  // same name, same source, any spelling
+  CHECK(r[0].skipped == 2);
+  CHECK(r[0].blank == 1);
+  CHECK(r[0].comments == 1);
+  CHECK(r[1].duplicates == 1);  // same name from another source of the same category
+  CHECK(r[1].accepted == 1);
+  CHECK(r[2].accepted == 2);  // ||both^ and |both^ are separate masks
+  CHECK(r[2].exceptions == 1);
+  CHECK(r[2].reasons[static_cast<int>(SkipReason::excepted)].count == 2);  // before and after the @@ rule
+  CHECK(r[2].reasons[static_cast<int>(SkipReason::adblock_modifier)].count == 1);
+  CHECK(r[3].confidential);
+  CHECK(r[3].duplicates == 1);
+  for (const auto& rep : r) {
+    CAPTURE(rep.path);
+    CHECK(rep.accepted + rep.duplicates + rep.skipped == rep.entries);
+    uint64_t sum = 0;
+    for (const auto& s : rep.reasons) {
+      sum += s.count;
+      if (rep.confidential) CHECK(s.examples.empty());  // counts only, never lines
+    }
+    CHECK(sum == rep.skipped);
+  }
+  CHECK(comp.public_table().size() == 3);  // dup, new, both (x.ok and ok excepted)
+  CHECK(comp.confidential_table().size() == 1);
+  // The JSON report carries no confidential names.
+  const std::string json = report_json(comp);
+  CHECK(json.find("secret.example") == std::string::npos);
+  CHECK(json.find("bad name here") == std::string::npos);
+  CHECK(json.find("1.2.3.4") != std::string::npos);  // public examples are kept
+}

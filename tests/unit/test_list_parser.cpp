@@ -85,6 +85,8 @@ TEST_CASE("plain domains and oddities") {
        {},
        {R::invalid_name}},  // name > 253
       {Format::domains, "a..b.com", {}, {R::invalid_name}},
+      {Format::domains, ".squid-style.example.com", {"squid-style.example.com"}, {}},
+      {Format::domains, "..double.example.com", {}, {R::invalid_name}},
       {Format::domains, "\xff\xfe.com", {}, {R::invalid_name}},             // not UTF-8
       {Format::domains, "example.com/some/page.html", {}, {R::url_entry}},  // URL, default skip
       {Format::domains,
