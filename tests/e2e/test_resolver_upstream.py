@@ -145,6 +145,53 @@ class Upstream(hedgetest.E2ECase):
                          "genuine answer (or SERVFAIL)")
 
 
+class ClientCannotBackOffUpstream(hedgetest.E2ECase):
+    """Names one client chooses (the upstream refuses them, fails them, or they contain
+    bytes that need escaping) must not take the only upstream away from everyone."""
+
+    @classmethod
+    def setup_peers(cls):
+        cls.f = cls.fake()
+        cls.f.wildcard_a = "198.51.100.8"
+        cls.h = cls.serve([cls.f.server], cls.bundle(), timeout_ms=300)
+
+    def _then_others_answered(self, bad_names, what):
+        for n in bad_names:
+            try:
+                client.ask(self.h.addr, n, "A", timeout=3)
+            except client.NoReply:
+                pass
+        t0 = time.monotonic()
+        r = client.ask(self.h.addr, f"innocent-{abs(hash(what)) % 10000}.other.test", "A", timeout=3)
+        took = time.monotonic() - t0
+        self.assertEqual(client.rrs(r, "A"), ["198.51.100.8"],
+                         f"after {what}, another client's query failed:\n{client.describe(r)}{self.ctx(self.h)}")
+        self.assertLess(took, 0.5, f"after {what}, another client's query took {took:.2f}s")
+
+    def test_refused_names(self):
+        names = [f"refused{i}.zone.test" for i in range(4)]
+        for n in names:
+            self.f.script(n, [Step("refused")])
+        self._then_others_answered(names, "4 names the upstream REFUSES")
+
+    def test_servfail_names(self):
+        names = [f"sf{i}.zone.test" for i in range(4)]
+        for n in names:
+            self.f.script(n, [Step("servfail")])
+        self._then_others_answered(names, "4 names the upstream SERVFAILs")
+
+    def test_escaped_names(self):
+        self._then_others_answered(["a\\032b.zone.test", "\\200x.zone.test", "evil\\.zone.test",
+                                    "\\000.zone.test"], "4 names with bytes that need escaping")
+
+    def test_escaped_names_answered(self):
+        for n in ("a\\032b.zone.test", "\\200x.zone.test", "evil\\.zone.test", "\\000.zone.test"):
+            with self.subTest(name=n):
+                r = client.ask(self.h.addr, n, "A", timeout=3)
+                self.assertEqual(client.rrs(r, "A"), ["198.51.100.8"], f"{n}:\n{client.describe(r)}")
+                self.assertEqual(r.question[0].name.to_text(), n + ".", "question must be echoed byte for byte")
+
+
 class Shutdown(hedgetest.E2ECase):
     @classmethod
     def setup_peers(cls):

@@ -19,6 +19,7 @@ gives the k-th query its own list (the last list repeats). Step kinds:
     wrong_addr      poisoned answer from 127.0.0.2, same port as the fake
     tc              TC=1 with an empty answer section (UDP); TCP is never truncated
     servfail        rcode SERVFAIL
+    refused         rcode REFUSED
     raw             the bytes given in Step(data=...) with the query id patched in
 An empty step list = drop. `fake.blackhole = True` drops every query (UDP and TCP).
 """
@@ -139,8 +140,8 @@ class FakeUpstream:
         qq = q.question[0]
         lname = qq.name.to_text().lower()
         rdtype = dns.rdatatype.to_text(qq.rdtype)
-        if kind == "servfail":
-            r.set_rcode(dns.rcode.SERVFAIL)
+        if kind in ("servfail", "refused"):
+            r.set_rcode(dns.rcode.SERVFAIL if kind == "servfail" else dns.rcode.REFUSED)
             return r
         if kind in ("poison", "wrong_id", "wrong_question", "wrong_port", "wrong_addr"):
             r.answer.append(dns.rrset.from_text(qq.name, 300, "IN", "A", POISON_A))
