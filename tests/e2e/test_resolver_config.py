@@ -127,6 +127,26 @@ class CheckConfig(hedgetest.E2ECase):
         self.assertEqual(rc, 1, out)
         self.assertRegex(out, rf"^{re.escape(p)}:1: ", f"syntax error must be reported at line 1:\n{out}")
 
+    def test_serve_listen_port_busy(self):
+        import socket as so
+        port = util.free_port()
+        busy = so.socket(so.AF_INET, so.SOCK_DGRAM)
+        busy.bind(("127.0.0.1", port))
+        try:
+            text = re.sub(r'listen = \["127.0.0.1:\d+"\]', f'listen = ["127.0.0.1:{port}"]', self.good())
+            p = self.write(text)
+            t0 = time.monotonic()
+            try:
+                proc = subprocess.run([hedge.hedge_bin(), "serve", "--config", p], capture_output=True,
+                                      text=True, timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fail("serve kept running although its listen port is taken")
+            self.assertNotEqual(proc.returncode, 0, "serve must fail when it cannot bind")
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertIn(str(port), proc.stdout + proc.stderr, "the error must name the address")
+        finally:
+            busy.close()
+
     def test_serve_refuses_broken_config(self):
         p = self.write('[server]\nlisten = ["nonsense"]\n')
         t0 = time.monotonic()

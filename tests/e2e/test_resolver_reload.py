@@ -113,6 +113,35 @@ class Reload(hedgetest.E2ECase):
         finally:
             flip(self.current, self.b2)
 
+    def test_6_sighup_storm_under_load(self):
+        import threading
+        stop = threading.Event()
+        bad = []
+
+        def load():
+            i = 0
+            while not stop.is_set() and i < 2000:
+                i += 1
+                try:
+                    r = client.ask(self.h.addr, f"load{i % 50}.reload.test", "A", timeout=2)
+                    if client.rrs(r, "A") != [ALLOWED_A]:
+                        bad.append(client.describe(r))
+                except client.NoReply as e:
+                    bad.append(str(e))
+        t = threading.Thread(target=load)
+        t.start()
+        try:
+            for _ in range(20):
+                self.h.sighup()
+                time.sleep(0.05)
+        finally:
+            time.sleep(0.3)
+            stop.set()
+            t.join(10)
+        self.h.assert_alive()
+        self.assertEqual(bad[:3], [], f"{len(bad)} bad/missing answers during 20 SIGHUPs")
+        self.assertEqual(self.a("www.example.com"), [BLOCK_V4])
+
     def test_5_missing_bundle_keeps_old(self):
         flip(self.current, os.path.join(self.tmp, "does-not-exist"))
         try:

@@ -192,6 +192,26 @@ class ClientCannotBackOffUpstream(hedgetest.E2ECase):
                 self.assertEqual(r.question[0].name.to_text(), n + ".", "question must be echoed byte for byte")
 
 
+class Ipv6Upstream(hedgetest.E2ECase):
+    @classmethod
+    def setup_peers(cls):
+        cls.f = cls.fake(host="::1")
+        cls.f.add("v6up.test.", "A", "192.0.2.93")
+        cls.f.add("tc6.test.", "A", "192.0.2.94")
+        cls.h = cls.serve([cls.f.server], cls.bundle(), timeout_ms=300)
+
+    def test_ipv6_upstream(self):
+        self.assertTrue(self.f.server.startswith("[::1]:"))
+        r = client.ask(self.h.addr, "v6up.test", "A", timeout=3)
+        self.assertEqual(client.rrs(r, "A"), ["192.0.2.93"], f"upstream [::1]:port\n{client.describe(r)}")
+
+    def test_ipv6_upstream_tcp_fallback(self):
+        self.f.script("tc6.test", [Step("tc")])
+        r = client.ask(self.h.addr, "tc6.test", "A", timeout=3)
+        self.assertEqual(client.rrs(r, "A"), ["192.0.2.94"], client.describe(r))
+        self.assertGreaterEqual(self.f.count("tc6.test", transport="tcp"), 1)
+
+
 class Shutdown(hedgetest.E2ECase):
     @classmethod
     def setup_peers(cls):
