@@ -206,7 +206,10 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   const policy::Verdict v = policy::decide(q.name, q.qtype, group, *snap.policy, now_s);
   if (blocks(v.action)) {
     count_block(mx, v);
-    const std::size_t n = answer_block(q, v, v.matched_label, snap, out, cap);
+    // The SOA of a NODATA block is owned by the list entry, except for the
+    // illegal tier: its entries are secret, so the question owns it.
+    const int owner = v.illegal || v.confidential ? 0 : v.matched_label;
+    const std::size_t n = answer_block(q, v, owner, snap, out, cap);
     return n > limit_for(o, q) ? dns::write_truncated(q, dns::rcode::NOERROR, out, cap) : n;
   }
 

@@ -32,7 +32,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,
 bool check_snapshot(const config::Config& cfg, std::string& err) {
   auto bundle = open_bundle(cfg, err);
   if (!bundle) {
-    err = cfg.path + ":0: lists.bundle: " + err;
+    err = cfg.path + ":" + std::to_string(cfg.lists.bundle_line) + ": lists.bundle: " + err;
     return false;
   }
   config::ConfigErrors errs(cfg.path);

@@ -134,6 +134,7 @@ void parse_server(const toml::table& t, Config& c, ConfigErrors& errs) {
 
 void parse_upstream(const toml::table& t, Config& c, ConfigErrors& errs) {
   reject_unknown(t, "upstream.", {"servers", "timeout_ms", "attempts", "max_inflight"}, errs);
+  if (const toml::node* n = t.get("servers")) c.upstream.servers_line = ConfigErrors::line_of(*n);
   each_string(t, "upstream", "servers", errs,
               [&](const toml::node& n, const std::string& k, const std::string& s) {
                 auto a = util::parse_sockaddr(s, 53);
@@ -150,6 +151,7 @@ void parse_upstream(const toml::table& t, Config& c, ConfigErrors& errs) {
 void parse_lists(const toml::table& t, Config& c, ConfigErrors& errs) {
   reject_unknown(t, "lists.", {"bundle", "verify_hashes"}, errs);
   if (auto s = get_string(t, "lists", "bundle", errs)) {
+    c.lists.bundle_line = ConfigErrors::line_of(*t.get("bundle"));
     if (s->empty()) errs.add(*t.get("bundle"), "lists.bundle", "must not be empty");
     c.lists.bundle = *s;
   }
@@ -245,7 +247,8 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   for (const auto& u : c.upstream.servers) {
     for (const auto& l : c.server.listen) {
       if (u.same(l.sa()))
-        errs.add(0, "upstream.servers", "'" + u.str() + "' is Hedge's own listen address (a loop)");
+        errs.add(c.upstream.servers_line, "upstream.servers",
+                 "'" + u.str() + "' is Hedge's own listen address (a loop)");
     }
   }
   return errs.empty();

@@ -33,13 +33,15 @@ struct ServerConfig {
 struct UpstreamConfig {
   std::vector<util::SockAddr> servers;  // empty in the file: first nameserver of /etc/resolv.conf
   bool from_resolv_conf = false;
+  int servers_line = 0;       // where `servers` was set
   uint32_t timeout_ms = 800;  // per try
   uint32_t attempts = 3;      // tries per query over all servers
   uint32_t max_inflight = 10000;
 };
 
 struct ListsConfig {
-  std::string bundle;  // empty: no lists (only for tests; warns loudly)
+  std::string bundle;   // empty: no lists (only for tests; warns loudly)
+  int bundle_line = 0;  // where `bundle` was set, for errors found when opening it
   bool verify_hashes = true;
 };
 

@@ -168,6 +168,14 @@ bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, Scrubbed
   if (ldns_rr_list_rr_count(an_list) != an || ldns_rr_list_rr_count(ns_list) != ns) return false;
   const std::unique_ptr<ldns_buffer, void (*)(ldns_buffer*)> buf(ldns_buffer_new(512), ldns_buffer_free);
   if (!buf) return false;
+  // Owner names are compressed against names already written in full (the
+  // question at offset 12, then each new owner and CNAME target), so an
+  // answer of 40 A records stays as small as the upstream sent it.
+  struct Written {
+    std::string name;
+    uint16_t at;
+  };
+  std::vector<Written> written{{std::string(qname, qlen), static_cast<uint16_t>(HEADER_SIZE)}};
   for (std::size_t i : keep) {
     const ldns_rr* rr = i < an ? ldns_rr_list_rr(an_list, i) : ldns_rr_list_rr(ns_list, i - an);
     ldns_buffer_clear(buf.get());
@@ -175,10 +183,36 @@ bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, Scrubbed
     const std::size_t len = ldns_buffer_position(buf.get());
     const std::size_t owner_len = ldns_rdf_size(ldns_rr_owner(rr));
     if (len < owner_len + 10) return false;
-    const std::size_t ttl_at = w.size() + owner_len + 4;
-    if (!w.bytes(ldns_buffer_begin(buf.get()), len) || ttl_at > 65535) return false;
+    std::size_t olen = 0;
+    if (!decode_name(reply, rrs[i].at, owner, sizeof owner, olen)) return false;
+    const std::string_view oname(owner, olen);
+    const auto known =
+        std::find_if(written.begin(), written.end(), [&](const Written& x) { return x.name == oname; });
+    const std::size_t owner_at = w.size();
+    if (known != written.end()) {
+      w.u16(static_cast<uint16_t>(0xC000 | known->at));
+    } else {
+      w.bytes(ldns_buffer_begin(buf.get()), owner_len);
+      if (owner_at < 0x3FFF) written.push_back({std::string(oname), static_cast<uint16_t>(owner_at)});
+    }
+    const std::size_t ttl_at = w.size() + 4;
+    const uint8_t* rest = ldns_buffer_begin(buf.get()) + owner_len;
+    if (!w.bytes(rest, len - owner_len) || ttl_at > 65535) return false;
+    if (rrs[i].type == type::CNAME && len - owner_len > 10) {
+      // The target, written uncompressed by ldns, can be pointed at by later owners.
+      std::size_t tlen = 0;
+      char target[1024];
+      const std::size_t target_at = ttl_at + 6;
+      if (target_at < 0x3FFF && decode_name(reply, rrs[i].rdata, target, sizeof target, tlen))
+        written.push_back({std::string(target, tlen), static_cast<uint16_t>(target_at)});
+    }
     uint32_t t = rrs[i].ttl > 0x7FFFFFFFu ? 0 : rrs[i].ttl;  // RFC 2181 8: top bit set means zero
+    if (rrs[i].type == type::SOA && i >= an && rrs[i].rdlen >= 22) {
+      // RFC 2308 3: a negative answer's SOA carries min(TTL, MINIMUM).
+      t = std::min(t, load32(reply.data() + rrs[i].rdata + rrs[i].rdlen - 4));
+    }
     t = std::clamp(t, ttlp.min_ttl, ttlp.max_ttl);
+    if (i >= an && out.negative) t = std::min(t, ttlp.max_negative_ttl);
     store32(out.wire.data() + ttl_at, t);
     out.ttl_offsets.push_back(static_cast<uint16_t>(ttl_at));
     min_ttl = std::min(min_ttl, t);

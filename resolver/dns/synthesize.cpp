@@ -8,9 +8,11 @@
 namespace hedge::dns {
 namespace {
 
-// Reply header flags: QR, the client's opcode (0), RD and CD echoed, RA set.
+// Reply header flags: QR, the query's opcode (RFC 1035 4.1.1: copied, also
+// in NOTIMP), RD and CD echoed, RA set.
 uint16_t reply_flags(const ParsedQuery& q, uint16_t rcode) noexcept {
-  return static_cast<uint16_t>(Flags::QR | Flags::RA | (q.flags & (Flags::RD | Flags::CD)) | (rcode & 0xF));
+  return static_cast<uint16_t>(Flags::QR | Flags::RA | (q.flags & (0x7800 | Flags::RD | Flags::CD)) |
+                               (rcode & 0xF));
 }
 
 bool write_header(Writer& w, const ParsedQuery& q, uint16_t flags, uint16_t qd, uint16_t an, uint16_t ns,
