@@ -241,19 +241,24 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
 
   // cache
   uint8_t keybuf[cache::kKeyMax];
-  const std::string_view key = cache::make_key(fq->qwire, fq->qname_len, q.edns.do_bit, keybuf);
+  const std::string_view key =
+      cache::make_key(fq->qwire, fq->qname_len, q.edns.do_bit, (q.flags & dns::Flags::CD) != 0, keybuf);
   const int64_t now = net::now_ms(m_d.loop);
   if (const cache::Hit hit = m_d.cache.lookup(key, now, false); hit.entry) {
     // check: a cached CNAME chain may reach a name this group may not see.
     if (policy::Verdict cv; chain_blocked(hit.entry->chain, q.qtype, group, snap, now_s, cv)) {
       count_block(mx, cv);
-      return answer_block(q, cv, -1, snap, out, cap);
+      const std::size_t n = answer_block(q, cv, -1, snap, out, cap);
+      return n > limit_for(o, q) ? dns::write_truncated(q, dns::rcode::NOERROR, out, cap) : n;
     }
     ++mx.cache_hits;
     const dns::StoredAnswer sa{hit.entry->wire, hit.entry->ttl_offsets};
     if (fq != &q) {
       mx.count(Result::rewritten);
-      return dns::write_rewrite(q, v.rewrite_to, sa, hit.age, v.ttl_cap, limit_for(o, q), out, cap);
+      const std::size_t n =
+          dns::write_rewrite(q, v.rewrite_to, sa, hit.age, v.ttl_cap, limit_for(o, q), out, cap);
+      // Too big to build here (the UDP slot): TC=1 sends the client to TCP.
+      return n ? n : dns::write_truncated(q, dns::rcode::NOERROR, out, cap);
     }
     mx.count(Result::allowed_cache);
     return dns::write_from_stored(q, sa, hit.age, v.ttl_cap, 0, {}, limit_for(o, q), out, cap);
@@ -269,9 +274,16 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   w.ttl_cap = v.ttl_cap;
   if (fq != &q) w.rewrite_to = v.rewrite_to;
   if (auto it = m_pending.find(key); it != m_pending.end()) {
+    if (it->second->waiters.size() >= kMaxWaiters) {
+      // One slow name must not collect unbounded waiters (or reflect a
+      // spoofed flood later): beyond the cap, fail fast.
+      mx.count(Result::servfail);
+      return dns::write_error(q, dns::rcode::SERVFAIL,
+                              {dns::ede::NO_REACHABLE_AUTHORITY, "too many waiting clients"}, out, cap);
+    }
     ++mx.upstream_shared;
     it->second->waiters.push_back(std::move(w));
-    return 0;
+    return net::kDeferred;
   }
   if (m_pending.size() >= snap.config.upstream.max_inflight) {
     mx.count(Result::servfail);
@@ -286,7 +298,7 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   Pending* raw = p.get();
   m_pending.emplace(std::string_view(raw->key), std::move(p));
   m_d.forwarder.start(*raw, {query, qlen});  // may complete synchronously (no server left)
-  return 0;
+  return net::kDeferred;
 }
 
 void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
@@ -301,6 +313,7 @@ void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
   const int64_t now = net::now_ms(m_d.loop);
   dns::ParsedQuery q;
   const int64_t now_s = m_d.policy_now();
+  policy::Verdict stale_verdict;
   for (const Waiter& w : owned->waiters) {
     if (!w.rebuild(q)) continue;
     const Snapshot& snap = *w.snap;
@@ -317,11 +330,17 @@ void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
       } else if (!w.rewrite_to.empty()) {
         mx.count(Result::rewritten);
         n = dns::write_rewrite(q, w.rewrite_to, sa, 0, w.ttl_cap, limit, out, sizeof out);
+        if (n == 0) n = dns::write_truncated(q, dns::rcode::NOERROR, out, sizeof out);
       } else {
         mx.count(Result::allowed_upstream);
         n = dns::write_from_stored(q, sa, 0, w.ttl_cap, 0, {}, limit, out, sizeof out);
       }
-    } else if (const cache::Hit hit = m_d.cache.lookup(owned->key, now, true); hit.entry) {
+    } else if (const cache::Hit hit = m_d.cache.lookup(owned->key, now, true);
+               hit.entry && chain_blocked(hit.entry->chain, q.qtype, *w.group, snap, now_s, stale_verdict)) {
+      // A stale answer is checked like a fresh one (its chain may reach a blocked name).
+      count_block(mx, stale_verdict);
+      n = answer_block(q, stale_verdict, -1, snap, out, sizeof out);
+    } else if (hit.entry) {
       // RFC 8767: every upstream failed; an expired answer is better than none.
       mx.count(Result::stale);
       const dns::StoredAnswer sa{hit.entry->wire, hit.entry->ttl_offsets};

@@ -49,6 +49,7 @@ class Pipeline final : public net::QueryHandler {
   void on_upstream_done(Pending& p, upstream::Result&& r) noexcept;
   std::size_t limit_for(const net::Origin& o, const dns::ParsedQuery& q) const noexcept;
 
+  static constexpr std::size_t kMaxWaiters = 256;  // clients sharing one upstream question
   Deps m_d;
   std::shared_ptr<const Snapshot> m_snap;
   std::unordered_map<std::string_view, std::unique_ptr<Pending>> m_pending;  // keys view into Pending

@@ -93,9 +93,7 @@ void Server::read_fake_clock() noexcept {
   if (n > 0 && end != buf && v > 0) m_fake_now = v;
 }
 
-bool Server::apply(const config::Config& cfg, std::string& err) {
-  auto bundle = open_bundle(cfg, err);
-  if (!bundle) return false;
+bool Server::apply(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle, std::string& err) {
   m_fake_clock_file = cfg.fake_clock_file;
   if (m_fake_clock_file.empty()) m_fake_now = 0;
   read_fake_clock();
@@ -143,7 +141,8 @@ bool Server::start(const ServeOptions& opts, std::string& err) {
 }
 
 bool Server::start(const config::Config& cfg, std::string& err) {
-  if (!apply(cfg, err)) return false;
+  auto bundle = open_bundle(cfg, err);
+  if (!bundle || !apply(cfg, std::move(bundle), err)) return false;
   if (cfg.lists.bundle.empty()) LOG_WARN("no [lists] bundle configured: nothing will be blocked");
   if (cfg.upstream.from_resolv_conf && !cfg.upstream.servers.empty())
     LOG_INFO("upstream: %s (from /etc/resolv.conf)", cfg.upstream.servers.front().str().c_str());
@@ -152,12 +151,21 @@ bool Server::start(const config::Config& cfg, std::string& err) {
                           cfg.server.tcp_max_inflight_per_connection};
   uint32_t index = 0;
   for (const auto& addr : cfg.server.listen) {
-    auto* u = net::UdpListener::start(&m_loop, addr, index, m_pipeline, m_metrics, err);
-    if (!u) return false;
-    m_udp.push_back(u);
-    // TCP on the same port as UDP (learned when the config said port 0).
-    auto* t = net::TcpListener::start(&m_loop, u->local(), index, m_pipeline, m_metrics, tl, err);
+    // TCP goes on the same port as UDP. With port 0 (tests) the kernel picks
+    // the UDP port, which TCP may already use elsewhere: try a few times.
+    net::UdpListener* u = nullptr;
+    net::TcpListener* t = nullptr;
+    for (int attempt = 0; attempt < (addr.port() == 0 ? 20 : 1) && !t; ++attempt) {
+      u = net::UdpListener::start(&m_loop, addr, index, m_pipeline, m_metrics, err);
+      if (!u) return false;
+      t = net::TcpListener::start(&m_loop, u->local(), index, m_pipeline, m_metrics, tl, err);
+      if (!t) {
+        u->close();
+        u = nullptr;
+      }
+    }
     if (!t) return false;
+    m_udp.push_back(u);
     m_tcp.push_back(t);
     ++index;
     LOG_INFO("listening on %s (udp%s, tcp)", u->local().str().c_str(), u->batching() ? " recvmmsg" : "");
@@ -236,37 +244,107 @@ void Server::on_signal(uv_signal_t* h, int signum) noexcept {
   self->begin_shutdown();
 }
 
-bool Server::reload() {
-  notify("RELOADING=1");
+namespace {
+struct ReloadWork {
+  uv_work_t req{};
+  Server* server = nullptr;
   config::Config cfg;
+  std::shared_ptr<const lists::Bundle> bundle;
   std::string err;
-  bool ok = !m_opts.config_path.empty() && load(cfg, err);
-  if (ok) {
-    if (cfg.server.listen.size() != m_bound.size()) {
-      LOG_WARN("reload: server.listen changed; listen addresses only change on restart");
+};
+}  // namespace
+
+bool Server::reload() {
+  if (m_stopping) return false;
+  if (m_reloading) {
+    m_reload_again = true;  // one more after this one, with whatever is on disk then
+    return true;
+  }
+  notify("RELOADING=1");
+  auto work = std::make_unique<ReloadWork>();
+  work->server = this;
+  std::string err;
+  try {
+    if (m_opts.config_path.empty() || !load(work->cfg, err)) {
+      if (err.empty()) err = "no config file to reload";
+      reload_failed(err);
+      return false;
     }
-    cfg.server.listen = m_bound;
-    ok = apply(cfg, err);
+  } catch (const std::exception& e) {
+    reload_failed(std::string("reading the config: ") + e.what());
+    return false;
+  }
+  if (work->cfg.server.listen.size() != m_bound.size()) {
+    LOG_WARN("reload: server.listen changed; listen addresses only change on restart");
+  }
+  work->cfg.server.listen = m_bound;
+  work->req.data = work.get();
+  const int rc = uv_queue_work(
+      &m_loop, &work->req,
+      [](uv_work_t* req) {
+        // Thread pool: touches nothing but the files and this work item.
+        auto* w = static_cast<ReloadWork*>(req->data);
+        try {
+          w->bundle = open_bundle(w->cfg, w->err);
+        } catch (const std::exception& e) {
+          w->bundle = nullptr;
+          w->err = std::string("opening the bundle: ") + e.what();
+        }
+      },
+      [](uv_work_t* req, int status) {
+        std::unique_ptr<ReloadWork> w(static_cast<ReloadWork*>(req->data));
+        Server* self = w->server;
+        self->m_reloading = false;
+        if (status == UV_ECANCELED || self->m_stopping) return;
+        self->finish_reload(w->cfg, std::move(w->bundle), w->err);
+        if (self->m_reload_again) {
+          self->m_reload_again = false;
+          self->reload();
+        }
+      });
+  if (rc != 0) {
+    reload_failed(std::string("cannot start the reload: ") + uv_strerror(rc));
+    return false;
+  }
+  m_reloading = true;
+  work.release();  // owned by the after-work callback now
+  return true;
+}
+
+void Server::finish_reload(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle,
+                           const std::string& err) {
+  std::string e = err;
+  bool ok = bundle != nullptr;
+  if (!ok && e.empty()) e = "the bundle could not be opened";
+  try {
+    if (ok) ok = apply(cfg, std::move(bundle), e);
+  } catch (const std::exception& ex) {
+    ok = false;
+    e = std::string("building the new snapshot: ") + ex.what();
   }
   if (!ok) {
-    ++m_metrics.reloads_failed;
-    std::string line;
-    for (char c : err + "\n") {
-      if (c != '\n') {
-        line += c;
-        continue;
-      }
-      if (!line.empty()) LOG_ERROR("reload failed, keeping the previous config and lists: %s", line.c_str());
-      line.clear();
+    reload_failed(e);
+    return;
+  }
+  ++m_metrics.reloads_ok;
+  const auto& b = *m_pipeline.snapshot()->bundle;
+  LOG_INFO("reloaded: lists version %llu, %llu entries", static_cast<unsigned long long>(b.version()),
+           static_cast<unsigned long long>(b.entries()));
+  notify("READY=1");
+}
+
+void Server::reload_failed(const std::string& err) {
+  ++m_metrics.reloads_failed;
+  std::string line;
+  for (char c : err + "\n") {
+    if (c != '\n') {
+      line += c;
+      continue;
     }
-  } else {
-    ++m_metrics.reloads_ok;
-    const auto& b = *m_pipeline.snapshot()->bundle;
-    LOG_INFO("reloaded: lists version %llu, %llu entries", static_cast<unsigned long long>(b.version()),
-             static_cast<unsigned long long>(b.entries()));
+    if (!line.empty()) LOG_ERROR("reload failed, keeping the previous config and lists: %s", line.c_str());
+    line.clear();
   }
   notify("READY=1");
-  return ok;
 }
 
 void Server::on_tick(uv_timer_t* t) noexcept {

@@ -49,7 +49,10 @@ class Server final : public net::Responder {
   int run();
   // Thread-safe: asks the loop to stop.
   void request_stop() noexcept;
-  // Re-reads config and lists; keeps the old snapshot on any error.
+  // Re-reads config and lists; keeps the old snapshot on any error. The
+  // bundle is opened and hash-checked on libuv's thread pool so queries keep
+  // flowing; the swap happens on the loop. A SIGHUP during a reload queues
+  // one more. Returns false if the reload failed before going to the pool.
   bool reload();
 
   void deliver(const net::Origin& o, std::span<const uint8_t> answer) noexcept override;
@@ -63,7 +66,10 @@ class Server final : public net::Responder {
 
  private:
   bool load(config::Config& cfg, std::string& err);
-  bool apply(const config::Config& cfg, std::string& err);
+  bool apply(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle, std::string& err);
+  void reload_failed(const std::string& err);
+  void finish_reload(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle,
+                     const std::string& err);
   void begin_shutdown() noexcept;
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_async(uv_async_t* h) noexcept;
@@ -90,6 +96,7 @@ class Server final : public net::Responder {
   ServeOptions m_opts;
   std::vector<util::SockAddr> m_bound;  // listen addresses fixed at start
   bool m_started = false, m_stopping = false;
+  bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
 };
 

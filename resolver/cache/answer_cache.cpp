@@ -5,7 +5,7 @@
 
 namespace hedge::cache {
 
-std::string_view make_key(std::span<const uint8_t> qwire, std::size_t qname_len, bool do_bit,
+std::string_view make_key(std::span<const uint8_t> qwire, std::size_t qname_len, bool do_bit, bool cd_bit,
                           uint8_t* buf) noexcept {
   const std::size_t n = qwire.size();  // name + type + class
   for (std::size_t i = 0; i < n; ++i) {
@@ -13,7 +13,7 @@ std::string_view make_key(std::span<const uint8_t> qwire, std::size_t qname_len,
     if (i < qname_len && c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + 32);
     buf[i] = c;
   }
-  buf[n] = do_bit ? 1 : 0;
+  buf[n] = static_cast<uint8_t>((do_bit ? 1 : 0) | (cd_bit ? 2 : 0));
   return {reinterpret_cast<const char*>(buf), n + 1};
 }
 

@@ -18,7 +18,9 @@
 namespace hedge::cache {
 
 // Builds the cache key into `buf` (at least 260 bytes); returns its view.
-std::string_view make_key(std::span<const uint8_t> qwire, std::size_t qname_len, bool do_bit,
+// DO and CD are part of it: a CD=1 answer is unvalidated (RFC 4035 4.7) and
+// must never reach a CD=0 client.
+std::string_view make_key(std::span<const uint8_t> qwire, std::size_t qname_len, bool do_bit, bool cd_bit,
                           uint8_t* buf) noexcept;
 inline constexpr std::size_t kKeyMax = 262;
 

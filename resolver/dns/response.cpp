@@ -14,12 +14,14 @@ namespace hedge::dns {
 namespace {
 
 bool same_question(std::span<const uint8_t> a, std::size_t a_len, std::span<const uint8_t> b) noexcept {
-  // Names compared without case (RFC 4343); type and class exactly.
-  if (a_len != b.size()) return false;
+  // Names compared without case (RFC 4343); type and class (the last 4 bytes) exactly.
+  if (a_len != b.size() || a_len < 4) return false;
   for (std::size_t i = 0; i < a_len; ++i) {
     uint8_t x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<uint8_t>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<uint8_t>(y + 32);
+    if (i < a_len - 4) {
+      if (x >= 'A' && x <= 'Z') x = static_cast<uint8_t>(x + 32);
+      if (y >= 'A' && y <= 'Z') y = static_cast<uint8_t>(y + 32);
+    }
     if (x != y) return false;
   }
   return true;
@@ -49,6 +51,9 @@ ReplyCheck check_reply(std::span<const uint8_t> reply, std::span<const uint8_t> 
 }
 
 namespace {
+
+constexpr std::size_t kMaxChain = 16;
+constexpr std::size_t kMaxRecords = 2048;  // answer + authority records we index
 
 struct RrRef {
   std::size_t at;  // start of the owner name
@@ -82,6 +87,7 @@ bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, Scrubbed
 
   // Index every record of the answer and authority sections.
   const std::size_t an = load16(reply.data() + 6), ns = load16(reply.data() + 8);
+  if (an + ns > kMaxRecords) return false;
   std::vector<RrRef> rrs;
   rrs.reserve(an + ns);
   std::size_t pos = qend + 4;
@@ -118,6 +124,8 @@ bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, Scrubbed
         std::size_t tlen = 0;
         if (!decode_name(reply, rrs[i].rdata, target, sizeof target, tlen)) return false;
         std::string t(target, tlen);
+        if (out.chain.size() >= kMaxChain)
+          return false;  // no sane resolver follows more (and it bounds the loop)
         if (!t.empty() && std::find(names.begin(), names.end(), t) == names.end()) {
           names.push_back(t);
           out.chain.push_back(std::move(t));
@@ -178,6 +186,18 @@ bool scrub_reply(std::span<const uint8_t> reply, const TtlPolicy& ttlp, Scrubbed
   std::vector<Written> written{{std::string(qname, qlen), static_cast<uint16_t>(HEADER_SIZE)}};
   for (std::size_t i : keep) {
     const ldns_rr* rr = i < an ? ldns_rr_list_rr(an_list, i) : ldns_rr_list_rr(ns_list, i - an);
+    // Our walker chose record i by what it read; ldns must have read the same
+    // record there (RDLENGTH tricks could make the two disagree).
+    if (ldns_rr_get_type(rr) != rrs[i].type) return false;
+    if (rrs[i].type == type::CNAME) {
+      QueryName lt;
+      const ldns_rdf* rd = ldns_rr_rd_count(rr) == 1 ? ldns_rr_rdf(rr, 0) : nullptr;
+      char wt[1024];
+      std::size_t wlen = 0;
+      if (!rd || !lt.assign_wire({ldns_rdf_data(rd), ldns_rdf_size(rd)}) ||
+          !decode_name(reply, rrs[i].rdata, wt, sizeof wt, wlen) || lt.text() != std::string_view(wt, wlen))
+        return false;
+    }
     ldns_buffer_clear(buf.get());
     if (ldns_rr2buffer_wire(buf.get(), rr, LDNS_SECTION_ANSWER) != LDNS_STATUS_OK) return false;
     const std::size_t len = ldns_buffer_position(buf.get());

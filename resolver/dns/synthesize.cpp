@@ -115,7 +115,9 @@ std::size_t write_from_stored(const ParsedQuery& q, const StoredAnswer& a, uint3
                               uint32_t ttl_floor, EdeInfo ede, std::size_t limit, uint8_t* out,
                               std::size_t cap) noexcept {
   const std::size_t n = a.wire.size();
-  if (n < HEADER_SIZE + q.qwire.size() || n > cap) return 0;
+  if (n < HEADER_SIZE + q.qwire.size()) return 0;
+  // Bigger than this client may take (or than our buffer): TC=1 sends it to TCP.
+  if (n > cap || n > limit) return write_truncated(q, Flags::rcode(load16(a.wire.data() + 2)), out, cap);
   std::memcpy(out, a.wire.data(), n);
   store16(out, q.id);
   // Keep upstream's AA/AD/rcode bits; take RD/CD from the client; always RA.
@@ -138,7 +140,7 @@ std::size_t write_from_stored(const ParsedQuery& q, const StoredAnswer& a, uint3
   std::size_t len = n;
   if (q.edns.present) {
     Writer w(out + n, cap - n);
-    if (!write_opt(w, q, Flags::rcode(f), ede)) return 0;
+    if (!write_opt(w, q, Flags::rcode(f), ede)) return write_truncated(q, Flags::rcode(f), out, cap);
     len += w.size();
     store16(out + 10, static_cast<uint16_t>(load16(out + 10) + 1));
   }

@@ -30,9 +30,13 @@ class Responder {
   ~Responder() = default;
 };
 
+// What QueryHandler::handle returns when the answer will come later through
+// Responder::deliver (exactly once). 0 means no answer will ever come
+// (dropped, rate-limited): a TCP connection must not wait for it.
+inline constexpr std::size_t kDeferred = static_cast<std::size_t>(-1);
+
 // Implemented by the pipeline: handles one query. Writes an immediate answer
-// into `out` and returns its length, or returns 0 when there is no immediate
-// answer (dropped, or delivered later through the Responder).
+// into `out` and returns its length, 0 (no answer at all) or kDeferred.
 class QueryHandler {
  public:
   virtual std::size_t handle(std::span<const uint8_t> query, const Origin& o, uint8_t* out,

@@ -10,6 +10,7 @@ namespace hedge::net {
 
 class TcpConn final : public CloseGroup {
  public:
+  static constexpr std::size_t kMaxQueuedBytes = 256 * 1024;
   TcpConn(TcpListener& l, uint64_t id) : m_listener(l), m_id(id) {}
   bool init(uv_loop_t* loop) noexcept;
   void start() noexcept;
@@ -175,9 +176,11 @@ void TcpConn::consume() noexcept {
     uv_tcp_getpeername(&m_tcp, o.peer.sa(), &alen);
     const std::size_t n = m_listener.m_handler.handle({m_in.data() + pos + 2, len}, o, m_out + 2, 65535);
     pos += 2 + len;
-    if (n > 0) {
-      answer({m_out + 2, n});
-      --m_inflight;  // answered now; not query_done(), which would re-enter this loop
+    if (n != kDeferred) {
+      // Answered now, or never (dropped): either way nothing more will come.
+      // Not query_done(), which would re-enter this loop.
+      if (n > 0) answer({m_out + 2, n});
+      --m_inflight;
     }
     // else: answered later through TcpListener::deliver (which calls query_done),
     // possibly before handle() returned (no upstream left to try).
@@ -217,6 +220,7 @@ void TcpConn::answer(std::span<const uint8_t> data) noexcept {
           c->begin_close();
           return;
         }
+        c->update_reading();
         c->maybe_finish();
       });
   if (rc != 0) {
@@ -240,7 +244,11 @@ void TcpConn::query_done() noexcept {
 void TcpConn::update_reading() noexcept {
   if (m_closing || m_eof) return;
   const auto& lim = m_listener.m_limits;
-  const bool want = m_inflight < lim.max_inflight && m_queries < lim.max_queries;
+  // Also stop reading while answers pile up unread: a client that never
+  // reads must not make us queue unbounded memory.
+  const bool want =
+      m_inflight < lim.max_inflight && m_queries < lim.max_queries &&
+      uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t*>(&m_tcp)) < kMaxQueuedBytes;
   if (want && !m_reading) {
     m_reading =
         uv_read_start(reinterpret_cast<uv_stream_t*>(&m_tcp), &TcpConn::on_alloc, &TcpConn::on_read) == 0;
@@ -258,10 +266,11 @@ void TcpConn::maybe_finish() noexcept {
 
 void TcpConn::on_idle(uv_timer_t* t) noexcept {
   auto* self = static_cast<TcpConn*>(owner(reinterpret_cast<uv_handle_t*>(t)));
-  if (self->m_inflight > 0 || self->m_writes > 0) {
-    uv_timer_again(t);  // still working for this client
+  if (self->m_inflight > 0 && self->m_writes == 0) {
+    uv_timer_again(t);  // still waiting for upstream on this client's behalf
     return;
   }
+  // Idle, or its answers have sat unread for a whole timeout: close.
   self->begin_close();
 }
 

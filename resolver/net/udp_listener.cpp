@@ -78,7 +78,7 @@ void UdpListener::on_datagram(const uint8_t* data, std::size_t len, const sockad
   std::memcpy(&o.peer.ss, addr, addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
   uint8_t* slot = m_out.get() + m_pending * kSlot;
   const std::size_t n = m_handler.handle({data, len}, o, slot, kSlot);
-  if (n == 0) return;
+  if (n == 0 || n == kDeferred) return;
   std::memcpy(&m_peers[m_pending], &o.peer.ss, sizeof(sockaddr_storage));
   m_iov[m_pending] = {slot, n};
   auto& hdr = m_msgs[m_pending].msg_hdr;

@@ -14,8 +14,10 @@ namespace hedge::upstream {
 // One try against one server, over UDP or TCP. Owns its socket and timer.
 class Attempt final : public net::CloseGroup {
  public:
-  Attempt(Forwarder& f, Resolution& r, std::size_t server, bool tcp)
-      : m_f(f), m_r(&r), m_server(server), m_tcp(tcp) {}
+  // The server's address is copied: a reload may replace the server list
+  // while this try is in flight (health bookkeeping is bounds-checked).
+  Attempt(Forwarder& f, Resolution& r, std::size_t server, const util::SockAddr& addr, bool tcp)
+      : m_f(f), m_r(&r), m_server(server), m_addr(addr), m_tcp(tcp) {}
   bool begin(uv_loop_t* loop, uint32_t timeout_ms) noexcept;
   // Stops the try; the Resolution is not told (it has been or will be).
   void abandon() noexcept {
@@ -27,6 +29,7 @@ class Attempt final : public net::CloseGroup {
     release_if_done();
   }
   std::size_t server() const noexcept { return m_server; }
+  const util::SockAddr& addr() const noexcept { return m_addr; }
 
  private:
   ~Attempt() override = default;
@@ -41,6 +44,7 @@ class Attempt final : public net::CloseGroup {
   Forwarder& m_f;
   Resolution* m_r;
   std::size_t m_server;
+  util::SockAddr m_addr;
   bool m_tcp;
   bool m_sock_open = false;
   uv_timer_t m_timer{};
@@ -128,21 +132,28 @@ void Forwarder::next_try(Resolution& r) noexcept {
     ++r.m_tries;
     r.m_tried_mask |= 1ull << (s % 64);
     dns::store16(r.m_query.data(), random_id());
-    auto* a = new Attempt(*this, r, s, false);
+    auto* a = new Attempt(*this, r, s, m_servers[s].addr, false);
     if (a->begin(m_loop, m_settings.timeout_ms)) {
       m_attempts.insert(a);
       r.m_attempt = a;
       ++m_metrics.upstream_queries;
       return;
     }
-    mark_failure(s);
+    mark_failure(m_servers[s].addr);
   }
   r.m_result.outcome = Outcome::failed;
   r.on_done(std::move(r.m_result));
 }
 
-void Forwarder::mark_failure(std::size_t s) noexcept {
-  if (s >= m_servers.size()) return;
+std::size_t Forwarder::index_of(const util::SockAddr& a) const noexcept {
+  for (std::size_t i = 0; i < m_servers.size(); ++i)
+    if (m_servers[i].addr.same(a.sa())) return i;
+  return SIZE_MAX;
+}
+
+void Forwarder::mark_failure(const util::SockAddr& a) noexcept {
+  const std::size_t s = index_of(a);
+  if (s == SIZE_MAX) return;  // removed by a reload meanwhile
   auto& st = m_servers[s];
   ++st.failures;
   ++st.consecutive_failures;
@@ -159,8 +170,9 @@ void Forwarder::mark_failure(std::size_t s) noexcept {
   }
 }
 
-void Forwarder::mark_success(std::size_t s, uint32_t rtt_ms) noexcept {
-  if (s >= m_servers.size()) return;
+void Forwarder::mark_success(const util::SockAddr& a, uint32_t rtt_ms) noexcept {
+  const std::size_t s = index_of(a);
+  if (s == SIZE_MAX) return;
   auto& st = m_servers[s];
   if (st.backoff_until_ms) LOG_INFO("upstream %s: answering again", st.addr.str().c_str());
   ++st.answers;
@@ -169,18 +181,19 @@ void Forwarder::mark_success(std::size_t s, uint32_t rtt_ms) noexcept {
   st.srtt_ms = (st.srtt_ms * 7 + rtt_ms) / 8;
 }
 
-void Forwarder::attempt_failed(Resolution& r, Attempt* a, std::size_t server) noexcept {
+void Forwarder::attempt_failed(Resolution& r, Attempt* a, std::size_t) noexcept {
   m_attempts.erase(a);
+  const util::SockAddr addr = a->addr();
   a->abandon();
-  mark_failure(server);
+  mark_failure(addr);
   next_try(r);
 }
 
 void Forwarder::finish(Resolution& r, Attempt* a, bool, uint32_t rtt_ms) noexcept {
   m_attempts.erase(a);
-  const std::size_t server = a->server();
+  const util::SockAddr addr = a->addr();
   a->abandon();
-  mark_success(server, rtt_ms);
+  mark_success(addr, rtt_ms);
   m_metrics.observe_latency_us(static_cast<uint64_t>(net::now_ms(m_loop) - r.m_started_ms) * 1000);
   r.m_attempt = nullptr;
   r.m_result.outcome = Outcome::answer;
@@ -188,7 +201,7 @@ void Forwarder::finish(Resolution& r, Attempt* a, bool, uint32_t rtt_ms) noexcep
 }
 
 bool Attempt::begin(uv_loop_t* loop, uint32_t timeout_ms) noexcept {
-  const auto& addr = m_f.m_servers[m_server].addr;
+  const auto& addr = m_addr;  // copied at construction
   if (uv_timer_init(loop, &m_timer) != 0) {
     release_if_done();
     return false;
@@ -228,7 +241,7 @@ void Attempt::on_timeout(uv_timer_t* t) noexcept {
   auto* self = static_cast<Attempt*>(owner(reinterpret_cast<uv_handle_t*>(t)));
   if (!self->m_r) return;
   ++self->m_f.m_metrics.upstream_timeouts;
-  LOG_DEBUG("upstream %s: timeout", self->m_f.m_servers[self->m_server].addr.str().c_str());
+  LOG_DEBUG("upstream %s: timeout", self->m_addr.str().c_str());
   self->m_f.attempt_failed(*self->m_r, self, self->m_server);
 }
 
@@ -249,7 +262,7 @@ void Attempt::on_udp_recv(uv_udp_t* h, ssize_t n, const uv_buf_t* b, const socka
     self->m_f.attempt_failed(*self->m_r, self, self->m_server);
     return;
   }
-  if ((flags & UV_UDP_PARTIAL) || !self->m_f.m_servers[self->m_server].addr.same(addr)) {
+  if ((flags & UV_UDP_PARTIAL) || !self->m_addr.same(addr)) {
     ++self->m_f.m_metrics.upstream_mismatched;
     return;
   }
@@ -267,22 +280,25 @@ void Attempt::handle_reply(std::span<const uint8_t> reply) noexcept {
         m_f.attempt_failed(r, this, m_server);
         return;
       }
-      LOG_DEBUG("upstream %s: ignored a reply that does not match our id/question",
-                m_f.m_servers[m_server].addr.str().c_str());
+      LOG_DEBUG("upstream %s: ignored a reply that does not match our id/question", m_addr.str().c_str());
       return;
     case dns::ReplyCheck::truncated: {
-      if (m_tcp) break;  // TC over TCP makes no sense: treat as malformed
+      if (m_tcp) {
+        // TC over TCP: the server could not send it all; this try failed.
+        m_f.attempt_failed(r, this, m_server);
+        return;
+      }
       ++m_f.m_metrics.upstream_tcp_retries;
       Forwarder& f = m_f;
       const std::size_t server = m_server;
       f.m_attempts.erase(this);
       abandon();
-      auto* a = new Attempt(f, r, server, true);
+      auto* a = new Attempt(f, r, server, m_addr, true);
       if (a->begin(f.m_loop, f.m_settings.timeout_ms)) {
         f.m_attempts.insert(a);
         r.m_attempt = a;
       } else {
-        f.mark_failure(server);
+        f.mark_failure(m_addr);
         f.next_try(r);
       }
       return;
@@ -294,7 +310,7 @@ void Attempt::handle_reply(std::span<const uint8_t> reply) noexcept {
   const uint32_t rtt = static_cast<uint32_t>(net::now_ms(m_f.m_loop) - m_sent_ms);
   if (!dns::scrub_reply(reply, m_f.m_settings.ttl, r.m_result.reply)) {
     ++m_f.m_metrics.upstream_errors;
-    LOG_WARN("upstream %s: malformed reply", m_f.m_servers[m_server].addr.str().c_str());
+    LOG_WARN("upstream %s: malformed reply", m_addr.str().c_str());
     m_f.attempt_failed(r, this, m_server);
     return;
   }
@@ -302,7 +318,7 @@ void Attempt::handle_reply(std::span<const uint8_t> reply) noexcept {
   r.m_result.last_rcode = rc;
   if (rc != dns::rcode::NOERROR && rc != dns::rcode::NXDOMAIN) {
     ++m_f.m_metrics.upstream_errors;
-    LOG_DEBUG("upstream %s: rcode %u", m_f.m_servers[m_server].addr.str().c_str(), rc);
+    LOG_DEBUG("upstream %s: rcode %u", m_addr.str().c_str(), rc);
     m_f.attempt_failed(r, this, m_server);
     return;
   }

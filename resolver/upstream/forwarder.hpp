@@ -86,8 +86,9 @@ class Forwarder {
   void attempt_failed(Resolution& r, Attempt* a, std::size_t server) noexcept;
   std::size_t pick_server(const Resolution& r) const noexcept;
   uint16_t random_id() noexcept;
-  void mark_failure(std::size_t server) noexcept;
-  void mark_success(std::size_t server, uint32_t rtt_ms) noexcept;
+  std::size_t index_of(const util::SockAddr& a) const noexcept;
+  void mark_failure(const util::SockAddr& server) noexcept;
+  void mark_success(const util::SockAddr& server, uint32_t rtt_ms) noexcept;
 
   uv_loop_t* m_loop;
   util::Metrics& m_metrics;

@@ -42,7 +42,7 @@ struct Harness {
     const std::string toml =
         "[server]\nlisten = [\"127.0.0.1:0\"]\nrate_limit_qps = 0\ntcp_idle_timeout_ms = 500\n"
         "[upstream]\nservers = [\"127.0.0.1:" +
-        std::to_string(upstream.port()) + "\"]\ntimeout_ms = 150\nattempts = 2\n[lists]\nbundle = \"" +
+        std::to_string(upstream.port()) + "\"]\ntimeout_ms = 500\nattempts = 2\n[lists]\nbundle = \"" +
         bundle + "\"\n[block]\nipv4 = \"192.0.2.99\"\n[log]\nlevel = \"error\"\n" + extra;
     hedge::config::Config cfg;
     hedge::config::ConfigErrors errs("component.toml");
@@ -271,7 +271,7 @@ TEST_CASE("ACL: clients outside allow_clients are REFUSED") {
                                       "acl.toml", cfg, errs));
   hedge::Server strict;
   std::string err;
-  REQUIRE(strict.start(cfg, err));
+  REQUIRE_MESSAGE(strict.start(cfg, err), err);
   int rc = -1;
   std::thread t([&] { rc = strict.run(); });
   const uint16_t allowed_port = h.port;
@@ -373,7 +373,41 @@ TEST_CASE("serve stale (RFC 8767) when every upstream is down") {
   auto p = testutil::parse(r.data(), r.size());
   REQUIRE(p);
   CHECK(ldns_rr_ttl(ldns_rr_list_rr(ldns_pkt_answer(p.get()), 0)) == 30);
+  // A stale answer whose CNAME chain reaches a blocked name stays blocked
+  // (it was cached while the upstream was up, then served from stale).
+  h.upstream.set_down(false);
+  CHECK(first_a(h.udp(testutil::make_query("cloak-stale.example.test.", LDNS_RR_TYPE_A))) == "192.0.2.99");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  h.upstream.set_down(true);
+  CHECK(first_a(h.udp(testutil::make_query("cloak-stale.example.test.", LDNS_RR_TYPE_A))) == "192.0.2.99");
   // A name never seen has nothing stale: SERVFAIL.
   CHECK(rcode_of(h.udp(testutil::make_query("never-1.example.test.", LDNS_RR_TYPE_A))) ==
         LDNS_RCODE_SERVFAIL);
+}
+
+TEST_CASE("TCP: dropped frames do not pin the connection; EOF closes it once answered") {
+  Harness h;
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{3, 0};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto a = h.addr();
+  REQUIRE(connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  std::vector<uint8_t> out;
+  auto frame = [&](const std::vector<uint8_t>& m) {
+    out.push_back(static_cast<uint8_t>(m.size() >> 8));
+    out.push_back(static_cast<uint8_t>(m.size()));
+    out.insert(out.end(), m.begin(), m.end());
+  };
+  for (int i = 0; i < 40; ++i) frame({0x12, 0x34, 0x81, 0x00, 0, 1, 0, 0, 0, 0, 0, 0});  // QR=1: dropped
+  frame(testutil::make_query("tcp-eof.example.test.", LDNS_RR_TYPE_A, 0x4444));
+  send(s, out.data(), out.size(), MSG_NOSIGNAL);
+  shutdown(s, SHUT_WR);
+  uint8_t l[2];
+  REQUIRE(recv(s, l, 2, MSG_WAITALL) == 2);  // the one real query is answered despite 40 dropped before it
+  std::vector<uint8_t> r((size_t{l[0]} << 8) | l[1]);
+  REQUIRE(recv(s, r.data(), r.size(), MSG_WAITALL) == static_cast<ssize_t>(r.size()));
+  CHECK(first_a(r) == "192.0.2.1");
+  uint8_t extra;
+  CHECK(recv(s, &extra, 1, 0) == 0);  // and then the server closes: nothing left in flight
+  close(s);
 }

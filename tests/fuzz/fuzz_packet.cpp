@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     must_parse(out, write_truncated(q, 0, out, sizeof out));
     must_parse(out, write_upstream_query(q, 1, out, sizeof out));
     uint8_t key[hedge::cache::kKeyMax];
-    (void)hedge::cache::make_key(q.qwire, q.qname_len, q.edns.do_bit, key);
+    (void)hedge::cache::make_key(q.qwire, q.qname_len, q.edns.do_bit, false, key);
   }
 
   // As an upstream reply: patch in the id and question of a query we "sent".

@@ -62,11 +62,13 @@ TEST_CASE("cache key: case-insensitive name, type, class and DO") {
   const uint8_t q2[] = {3, 'w', 'w', 'w', 0, 0, 1, 0, 1};
   const uint8_t q3[] = {3, 'w', 'w', 'w', 0, 0, 28, 0, 1};
   uint8_t b1[300], b2[300], b3[300], b4[300];
-  auto k1 = hedge::cache::make_key(q1, 5, false, b1);
-  auto k2 = hedge::cache::make_key(q2, 5, false, b2);
-  auto k3 = hedge::cache::make_key(q3, 5, false, b3);
-  auto k4 = hedge::cache::make_key(q2, 5, true, b4);
+  auto k1 = hedge::cache::make_key(q1, 5, false, false, b1);
+  auto k2 = hedge::cache::make_key(q2, 5, false, false, b2);
+  auto k3 = hedge::cache::make_key(q3, 5, false, false, b3);
+  auto k4 = hedge::cache::make_key(q2, 5, true, false, b4);
   CHECK(k1 == k2);
   CHECK(k1 != k3);
   CHECK(k1 != k4);
+  uint8_t b5[300];
+  CHECK(hedge::cache::make_key(q2, 5, false, true, b5) != k2);  // CD=1 answers are kept apart
 }
