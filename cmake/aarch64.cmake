@@ -29,6 +29,11 @@ set(ENV{PKG_CONFIG_LIBDIR}
   "${HEDGE_CROSS_OVERLAY}/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
-# ctest (and anything else CMake runs) starts arm64 binaries under qemu-user;
-# -L finds the arm64 loader and libc of libc6-arm64-cross. No binfmt needed.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static;-L;/usr/aarch64-linux-gnu)
+# ctest (and anything else CMake runs) starts arm64 binaries under qemu-user
+# (no binfmt needed), with the arm64 loader and libc of libc6:arm64 (installed
+# with the :arm64 -dev packages, same glibc as on the appliance).
+# Not `-L /usr/aarch64-linux-gnu`: that takes ld-linux-aarch64.so.1 from
+# libc6-arm64-cross (2.36-8cross1) while libc.so.6 still comes from libc6:arm64
+# (2.36-9+deb12uN, /lib/aarch64-linux-gnu); a loader and libc from two glibc
+# builds hang in pthread_create (docs/cross.md). `-L /` = host paths as they are.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static;-L;/)
