@@ -65,8 +65,9 @@ class CdbFile {
 class Bundle {
  public:
   // Opens and checks a bundle directory: manifest parses, files present with
-  // the sizes it names, cdb headers sane; with verify_hashes, every file's
-  // sha256 too. On failure returns null and sets err to a one-line reason.
+  // the sizes it names, cdb headers sane, the sha256 of the confidential
+  // files and of every file up to 1 MiB; with verify_hashes, of every file.
+  // On failure returns null and sets err to a one-line reason.
   static std::shared_ptr<const Bundle> open(const std::string& dir, bool verify_hashes, std::string& err);
   // An empty bundle (no lists): used only when no bundle is configured.
   static std::shared_ptr<const Bundle> empty();

@@ -102,19 +102,7 @@ bool QueryName::assign_wire(std::span<const uint8_t> wire) noexcept {
     if (m_labels > 0) m_text[m_len++] = '.';
     m_woff[m_labels] = static_cast<uint8_t>(pos);
     m_off[m_labels++] = static_cast<uint16_t>(m_len);
-    for (std::size_t i = 0; i < n; ++i) {
-      const unsigned char c = lower(wire[pos + 1 + i]);
-      if (is_host_char(c)) {
-        m_text[m_len++] = static_cast<char>(c);
-      } else {
-        // \DDD escape: never equal to a list key (keys hold host chars only).
-        if (max_text - m_len < 4) return false;
-        m_text[m_len++] = '\\';
-        m_text[m_len++] = static_cast<char>('0' + c / 100);
-        m_text[m_len++] = static_cast<char>('0' + (c / 10) % 10);
-        m_text[m_len++] = static_cast<char>('0' + c % 10);
-      }
-    }
+    if (!append_label_text(wire.data() + pos + 1, n, m_text.data(), max_text, m_len)) return false;
     pos += 1 + n;
     if (pos >= 255) return false;  // the terminating zero must fit in 255 octets
   }

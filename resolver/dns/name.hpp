@@ -74,6 +74,28 @@ class QueryName {
   std::size_t m_labels = 0;
 };
 
+// Appends one wire label to normal-form text at out[len]: host characters
+// lower-cased, any other byte as \DDD (so it can never equal a list key).
+// Shared by QueryName and dns/wire's decode_name. False if it does not fit.
+inline bool append_label_text(const uint8_t* label, std::size_t n, char* out, std::size_t cap,
+                              std::size_t& len) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    uint8_t c = label[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + 32);
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+      if (len >= cap) return false;
+      out[len++] = static_cast<char>(c);
+    } else {
+      if (cap - len < 4) return false;
+      out[len++] = '\\';
+      out[len++] = static_cast<char>('0' + c / 100);
+      out[len++] = static_cast<char>('0' + (c / 10) % 10);
+      out[len++] = static_cast<char>('0' + c % 10);
+    }
+  }
+  return true;
+}
+
 // True if `name` equals `zone` or is a subdomain of it (both normal form).
 bool is_subdomain_of(std::string_view name, std::string_view zone) noexcept;
 

@@ -1,6 +1,8 @@
 // dns/wire: name skipping/decoding with compression (bounded) and name writing.
 #include "dns/wire.hpp"
 
+#include "dns/name.hpp"
+
 namespace hedge::dns {
 
 bool Writer::text_name(std::string_view name) noexcept {
@@ -59,21 +61,7 @@ bool decode_name(std::span<const uint8_t> msg, std::size_t pos, char* out, std::
       if (out_len >= cap) return false;
       out[out_len++] = '.';
     }
-    for (std::size_t i = 0; i < n; ++i) {
-      uint8_t c = msg[pos + 1 + i];
-      if (c >= 'A' && c <= 'Z') c = static_cast<uint8_t>(c + 32);
-      const bool host = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-      if (host) {
-        if (out_len >= cap) return false;
-        out[out_len++] = static_cast<char>(c);
-      } else {
-        if (cap - out_len < 4) return false;
-        out[out_len++] = '\\';
-        out[out_len++] = static_cast<char>('0' + c / 100);
-        out[out_len++] = static_cast<char>('0' + (c / 10) % 10);
-        out[out_len++] = static_cast<char>('0' + c % 10);
-      }
-    }
+    if (!append_label_text(msg.data() + pos + 1, n, out, cap, out_len)) return false;
     pos += 1 + n;
   }
 }
