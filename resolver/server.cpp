@@ -129,8 +129,28 @@ bool Server::apply(const config::Config& cfg, std::shared_ptr<const lists::Bundl
   // Answers cached before a list change may now be for blocked names; the
   // decision runs before the cache, so only CNAME chains need care, and
   // those are re-checked on every hit. The cache survives a reload.
+  std::shared_ptr<const Snapshot> old = m_pipeline.snapshot();
   m_pipeline.set_snapshot(std::move(snap));
+  release_off_loop(std::move(old));
   return true;
+}
+
+void Server::release_off_loop(std::shared_ptr<const Snapshot> old) {
+  // Dropping the last reference to a bundle unmaps tens of MB of touched
+  // pages: do it on the thread pool so the loop does not stall. (Queries in
+  // flight may still hold references; theirs drop wherever they finish.)
+  if (!old || !m_started || m_stopping) return;
+  struct Release {
+    uv_work_t req{};
+    std::shared_ptr<const Snapshot> snap;
+  };
+  auto* r = new Release;
+  r->snap = std::move(old);
+  r->req.data = r;
+  const int rc = uv_queue_work(
+      &m_loop, &r->req, [](uv_work_t* req) { static_cast<Release*>(req->data)->snap.reset(); },
+      [](uv_work_t* req, int) { delete static_cast<Release*>(req->data); });
+  if (rc != 0) delete r;  // released here instead
 }
 
 bool Server::start(const ServeOptions& opts, std::string& err) {
