@@ -21,7 +21,8 @@ cached() {  # BLOCKLIST -> bundle dir for its content (compiled once)
 }
 compile_gen() {  # BLOCKLIST RUNDIR -> prints the generation dir
   local gen="$2/gen-$(date +%s%N)"
-  "$hedge" compile --quiet --out "$gen" "pornography=$1" >&2
+  # Low priority, as the updater runs on the box (it must not compete with DNS).
+  nice -n 19 "$hedge" compile --quiet --out "$gen" "pornography=$1" >&2
   echo "$gen"
 }
 flip() {  # GEN RUNDIR
