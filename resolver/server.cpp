@@ -93,7 +93,8 @@ void Server::read_fake_clock() noexcept {
   if (n > 0 && end != buf && v > 0) m_fake_now = v;
 }
 
-bool Server::apply(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle, std::string& err) {
+bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
+                   std::string& err) {
   m_fake_clock_file = cfg.fake_clock_file;
   if (m_fake_clock_file.empty()) m_fake_now = 0;
   read_fake_clock();
@@ -162,7 +163,7 @@ bool Server::start(const ServeOptions& opts, std::string& err) {
 
 bool Server::start(const config::Config& cfg, std::string& err) {
   auto bundle = open_bundle(cfg, err);
-  if (!bundle || !apply(cfg, std::move(bundle), err)) return false;
+  if (!bundle || !apply(cfg, bundle, err)) return false;
   if (cfg.lists.bundle.empty()) LOG_WARN("no [lists] bundle configured: nothing will be blocked");
   if (cfg.upstream.from_resolv_conf && !cfg.upstream.servers.empty())
     LOG_INFO("upstream: %s (from /etc/resolv.conf)", cfg.upstream.servers.front().str().c_str());
@@ -316,7 +317,7 @@ bool Server::reload() {
         Server* self = w->server;
         self->m_reloading = false;
         if (status == UV_ECANCELED || self->m_stopping) return;
-        self->finish_reload(w->cfg, std::move(w->bundle), w->err);
+        self->finish_reload(w->cfg, w->bundle, w->err);
         if (self->m_reload_again) {
           self->m_reload_again = false;
           self->reload();
@@ -327,17 +328,17 @@ bool Server::reload() {
     return false;
   }
   m_reloading = true;
-  work.release();  // owned by the after-work callback now
+  static_cast<void>(work.release());  // owned by the after-work callback now
   return true;
 }
 
-void Server::finish_reload(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle,
+void Server::finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
                            const std::string& err) {
   std::string e = err;
   bool ok = bundle != nullptr;
   if (!ok && e.empty()) e = "the bundle could not be opened";
   try {
-    if (ok) ok = apply(cfg, std::move(bundle), e);
+    if (ok) ok = apply(cfg, bundle, e);
   } catch (const std::exception& ex) {
     ok = false;
     e = std::string("building the new snapshot: ") + ex.what();

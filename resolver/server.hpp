@@ -66,10 +66,10 @@ class Server final : public net::Responder {
 
  private:
   bool load(config::Config& cfg, std::string& err);
-  bool apply(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle, std::string& err);
+  bool apply(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle, std::string& err);
   void reload_failed(const std::string& err);
   void release_off_loop(std::shared_ptr<const Snapshot> old);
-  void finish_reload(const config::Config& cfg, std::shared_ptr<const lists::Bundle> bundle,
+  void finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
                      const std::string& err);
   void begin_shutdown() noexcept;
   static void on_signal(uv_signal_t* h, int signum) noexcept;

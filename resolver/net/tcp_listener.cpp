@@ -10,7 +10,7 @@ namespace hedge::net {
 
 class TcpConn final : public CloseGroup {
  public:
-  static constexpr std::size_t kMaxQueuedBytes = 256 * 1024;
+  static constexpr std::size_t kMaxQueuedBytes = std::size_t{256} * 1024;
   TcpConn(TcpListener& l, uint64_t id) : m_listener(l), m_id(id) {}
   bool init(uv_loop_t* loop) noexcept;
   void start() noexcept;
