@@ -28,7 +28,6 @@ class Attempt final : public net::CloseGroup {
     if (m_timer.data) close_handle(reinterpret_cast<uv_handle_t*>(&m_timer));
     release_if_done();
   }
-  std::size_t server() const noexcept { return m_server; }
   const util::SockAddr& addr() const noexcept { return m_addr; }
 
  private:
@@ -126,7 +125,6 @@ void Forwarder::start(Resolution& r, std::span<const uint8_t> query) noexcept {
 }
 
 void Forwarder::next_try(Resolution& r) noexcept {
-  r.m_attempt = nullptr;
   while (r.m_tries < m_settings.attempts && !m_servers.empty()) {
     const std::size_t s = pick_server(r);
     ++r.m_tries;
@@ -135,7 +133,6 @@ void Forwarder::next_try(Resolution& r) noexcept {
     auto* a = new Attempt(*this, r, s, m_servers[s].addr, false);
     if (a->begin(m_loop, m_settings.timeout_ms)) {
       m_attempts.insert(a);
-      r.m_attempt = a;
       ++m_metrics.upstream_queries;
       return;
     }
@@ -189,13 +186,12 @@ void Forwarder::attempt_failed(Resolution& r, Attempt* a, std::size_t) noexcept 
   next_try(r);
 }
 
-void Forwarder::finish(Resolution& r, Attempt* a, bool, uint32_t rtt_ms) noexcept {
+void Forwarder::finish(Resolution& r, Attempt* a, uint32_t rtt_ms) noexcept {
   m_attempts.erase(a);
   const util::SockAddr addr = a->addr();
   a->abandon();
   mark_success(addr, rtt_ms);
   m_metrics.observe_latency_us(static_cast<uint64_t>(net::now_ms(m_loop) - r.m_started_ms) * 1000);
-  r.m_attempt = nullptr;
   r.m_result.outcome = Outcome::answer;
   r.on_done(std::move(r.m_result));
 }
@@ -296,7 +292,6 @@ void Attempt::handle_reply(std::span<const uint8_t> reply) noexcept {
       auto* a = new Attempt(f, r, server, m_addr, true);
       if (a->begin(f.m_loop, f.m_settings.timeout_ms)) {
         f.m_attempts.insert(a);
-        r.m_attempt = a;
       } else {
         f.mark_failure(m_addr);
         f.next_try(r);
@@ -322,7 +317,7 @@ void Attempt::handle_reply(std::span<const uint8_t> reply) noexcept {
     m_f.attempt_failed(r, this, m_server);
     return;
   }
-  m_f.finish(r, this, true, rtt);
+  m_f.finish(r, this, rtt);
 }
 
 void Attempt::on_connect(uv_connect_t* req, int status) noexcept {

@@ -35,6 +35,8 @@ struct Settings {
   dns::TtlPolicy ttl;
 };
 
+class Attempt;  // one try against one server (forwarder.cpp)
+
 enum class Outcome : uint8_t { answer, failed };
 
 struct Result {
@@ -59,7 +61,6 @@ class Resolution {
   uint64_t m_tried_mask = 0;
   int64_t m_started_ms = 0;
   Result m_result;
-  class Attempt* m_attempt = nullptr;
 };
 
 class Forwarder {
@@ -82,7 +83,7 @@ class Forwarder {
  private:
   friend class Attempt;
   void next_try(Resolution& r) noexcept;
-  void finish(Resolution& r, Attempt* a, bool success, uint32_t rtt_ms) noexcept;
+  void finish(Resolution& r, Attempt* a, uint32_t rtt_ms) noexcept;
   void attempt_failed(Resolution& r, Attempt* a, std::size_t server) noexcept;
   std::size_t pick_server(const Resolution& r) const noexcept;
   uint16_t random_id() noexcept;
