@@ -592,6 +592,15 @@ int run_publish(const PublishOptions& opt) {
   ::unlink(ptmp.c_str());
   if (!write_file(ptmp, pointer_json(mi.serial, mi.channel, util::iso_utc(mi.created)), err)) return bad(err);
   ::chmod(ptmp.c_str(), 0644);
+  // Web servers derive ETag and Last-Modified from the mtime in whole seconds
+  // (and the size, which rarely changes): a pointer replaced within the same
+  // second would look unchanged to a box's conditional GET. Move its mtime
+  // past the old pointer's.
+  struct stat ost {};
+  if (::stat(pointer.c_str(), &ost) == 0 && ost.st_mtime >= std::time(nullptr)) {
+    const timespec times[2] = {{ost.st_mtime + 1, 0}, {ost.st_mtime + 1, 0}};
+    ::utimensat(AT_FDCWD, ptmp.c_str(), times, 0);
+  }
   if (::rename(ptmp.c_str(), pointer.c_str()) != 0) return bad(pointer + ": rename: " + std::strerror(errno));
   fsync_path(opt.webroot, true, err);
   // Prune old serial folders, never one a pointer names.

@@ -195,6 +195,16 @@ class DiskFull(Base):
         self.assertFalse(self.blocked(self.h, "n5.filler.example.net"))
 
 
+def read(path):
+    with open(path) as fh:
+        return fh.read()
+
+
+def write(path, text):
+    with open(path, "w") as fh:
+        fh.write(text)
+
+
 class SystemdUnits(unittest.TestCase):
     def test_units_verify(self):
         if not shutil.which("systemd-analyze"):
@@ -204,11 +214,11 @@ class SystemdUnits(unittest.TestCase):
         for n in ("hedge-update.service", "hedge-update.timer"):
             shutil.copy(os.path.join(src, n), tmp)
         svc = os.path.join(tmp, "hedge-update.service")
-        text = open(svc).read()
+        text = read(svc)
         self.assertIn("ExecStart=/usr/bin/hedge update --scheduled --config /etc/hedge/hedge.toml", text)
         # The real path is absent on a build machine: point at the built binary.
-        open(svc, "w").write(text.replace("/usr/bin/hedge", hedge.hedge_bin()))
-        timer = open(os.path.join(tmp, "hedge-update.timer")).read()
+        write(svc, text.replace("/usr/bin/hedge", hedge.hedge_bin()))
+        timer = read(os.path.join(tmp, "hedge-update.timer"))
         for want in ("RandomizedDelaySec=", "Persistent=true", "OnCalendar="):
             self.assertIn(want, timer)
         units = [os.path.join(tmp, "hedge-update.timer"), svc]
@@ -220,7 +230,7 @@ class SystemdUnits(unittest.TestCase):
         m = re.search(r"OnCalendar=\*:0/(\d+)", timer)
         self.assertTrue(m and int(m.group(1)) <= 15, timer)
         # And the check can fail: a broken copy is refused.
-        open(units[0], "w").write(timer.replace("OnCalendar=*:0/", "OnCalendar=bogus"))
+        write(units[0], timer.replace("OnCalendar=*:0/", "OnCalendar=bogus"))
         p = subprocess.run(["systemd-analyze", "verify"] + units, capture_output=True, text=True, timeout=60)
         self.assertNotEqual(p.returncode, 0, p.stdout + p.stderr)
 
