@@ -16,10 +16,10 @@ namespace hedge::lists {
 
 struct WriteOptions {
   std::string out_dir;
-  std::optional<uint64_t> version;      // default: UTC creation time in seconds
-  std::optional<std::string> sign_key;  // private key PEM: also write manifest.sig
+  std::optional<uint64_t> version;           // default: UTC creation time in seconds
+  std::optional<std::string> sign_key;       // private key PEM: also write manifest.sig
   int64_t valid_for_s = int64_t{7} * 86400;  // manifest valid_until = created + this
-  std::string channel = "stable";             // the box's [update] channel must match
+  std::string channel = "stable";            // the box's [update] channel must match
 };
 
 struct WriteResult {

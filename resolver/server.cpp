@@ -383,10 +383,12 @@ void Server::start_control(const config::Config& cfg) {
   if (path.empty()) return;
   std::string err;
   m_control = net::ControlSocket::start(
-      &m_loop, path, [this](std::string_view cmd, net::ControlSocket::Reply reply) { on_control(cmd, std::move(reply)); },
+      &m_loop, path,
+      [this](std::string_view cmd, net::ControlSocket::Reply reply) { on_control(cmd, std::move(reply)); },
       err);
   if (!m_control)
-    LOG_WARN("control socket unavailable (hedge update cannot ask for a reload; SIGHUP still works): %s", err.c_str());
+    LOG_WARN("control socket unavailable (hedge update cannot ask for a reload; SIGHUP still works): %s",
+             err.c_str());
 }
 
 void Server::on_control(std::string_view cmd, net::ControlSocket::Reply reply) {

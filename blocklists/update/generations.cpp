@@ -42,7 +42,8 @@ std::optional<Installed> read_installed(const std::string& link, std::string& er
   }
   char* rp = ::realpath(link.c_str(), nullptr);
   if (!rp) {
-    err = link + ": " + std::strerror(errno) + (in.target.empty() ? "" : " (dangling link to " + in.target + ")");
+    err = link + ": " + std::strerror(errno) +
+          (in.target.empty() ? "" : " (dangling link to " + in.target + ")");
     return std::nullopt;
   }
   in.path = rp;
@@ -108,7 +109,8 @@ std::optional<std::string> Generations::make_staging(std::string& err) {
   return t;
 }
 
-std::optional<std::string> Generations::commit(const std::string& staging, uint64_t serial, std::string& err) {
+std::optional<std::string> Generations::commit(const std::string& staging, uint64_t serial,
+                                               std::string& err) {
   if (!fsync_path(staging, true, err)) return std::nullopt;
   std::string name = "gen-" + std::to_string(serial);
   struct stat st {};
@@ -197,8 +199,10 @@ void Generations::cleanup() noexcept {
     if ((gen && n != cur && n != prev) || staging) doomed.push_back(n);
     if (stale_link) {
       struct stat st {};
-      if (::lstat((m_dir + "/" + n).c_str(), &st) == 0 && S_ISLNK(st.st_mode)) ::unlink((m_dir + "/" + n).c_str());
-      else if (S_ISDIR(st.st_mode)) doomed.push_back(n);
+      if (::lstat((m_dir + "/" + n).c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+        ::unlink((m_dir + "/" + n).c_str());
+      else if (S_ISDIR(st.st_mode))
+        doomed.push_back(n);
     }
   }
   ::closedir(d);

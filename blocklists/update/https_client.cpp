@@ -27,10 +27,10 @@ namespace hedge::update {
 
 namespace {
 
-constexpr const char* kReasons[] = {"none",      "dns",     "connect",  "tls",      "clock",     "http",
-                                    "timeout",   "truncated", "oversize", "signature", "hash",    "manifest",
-                                    "downgrade", "expired", "channel",  "disk",     "crash",     "reload",
-                                    "other"};
+constexpr const char* kReasons[] = {"none", "dns",      "connect",   "tls",      "clock",
+                                    "http", "timeout",  "truncated", "oversize", "signature",
+                                    "hash", "manifest", "downgrade", "expired",  "channel",
+                                    "disk", "crash",    "reload",    "other"};
 static_assert(sizeof kReasons / sizeof kReasons[0] == static_cast<std::size_t>(Reason::other) + 1);
 
 int64_t mono_ms() noexcept {
@@ -137,7 +137,8 @@ struct LeafInfo {
 
 int64_t x509_time(const mbedtls_x509_time& t) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.year, t.mon, t.day, t.hour, t.min, t.sec);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.year, t.mon, t.day, t.hour, t.min,
+                t.sec);
   return util::parse_iso_utc(buf).value_or(0);
 }
 
@@ -359,7 +360,8 @@ bool HttpsClient::get(const Url& url, const Conditional& cond, uint64_t max_byte
   bool timed_out = false;
   for (addrinfo* a = ai.res; a && sock.fd < 0; a = a->ai_next) {
     char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
-    getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV);
+    getnameinfo(a->ai_addr, a->ai_addrlen, host, sizeof host, serv, sizeof serv,
+                NI_NUMERICHOST | NI_NUMERICSERV);
     const std::string addr = std::string(a->ai_family == AF_INET6 ? "[" : "") + host +
                              (a->ai_family == AF_INET6 ? "]" : "") + ":" + serv;
     const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
@@ -412,8 +414,11 @@ bool HttpsClient::get(const Url& url, const Conditional& cond, uint64_t max_byte
   } while (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE);
   if (rc != 0) {
     if (io.timed_out) {
-      f = {Reason::timeout, where + ": TLS handshake timed out (" +
-                                (io.total_expired ? "total timeout" : "no data for " + std::to_string(I.opt.idle_timeout_ms / 1000) + " s") + ")"};
+      f = {Reason::timeout,
+           where + ": TLS handshake timed out (" +
+               (io.total_expired ? "total timeout"
+                                 : "no data for " + std::to_string(I.opt.idle_timeout_ms / 1000) + " s") +
+               ")"};
       return false;
     }
     const uint32_t flags = mbedtls_ssl_get_verify_result(&ssl.ctx);
@@ -448,17 +453,20 @@ bool HttpsClient::get(const Url& url, const Conditional& cond, uint64_t max_byte
   }
 
   // 4. The request.
-  std::string req = "GET " + url.path + " HTTP/1.1\r\nHost: " + url.host + (url.port == "443" ? "" : ":" + url.port) +
+  std::string req = "GET " + url.path + " HTTP/1.1\r\nHost: " + url.host +
+                    (url.port == "443" ? "" : ":" + url.port) +
                     "\r\nUser-Agent: hedge-update/1\r\nAccept-Encoding: identity\r\nConnection: close\r\n";
   if (!cond.etag.empty()) req += "If-None-Match: " + cond.etag + "\r\n";
   if (!cond.last_modified.empty()) req += "If-Modified-Since: " + cond.last_modified + "\r\n";
   req += "\r\n";
   std::size_t sent = 0;
   while (sent < req.size()) {
-    rc = mbedtls_ssl_write(&ssl.ctx, reinterpret_cast<const unsigned char*>(req.data() + sent), req.size() - sent);
+    rc = mbedtls_ssl_write(&ssl.ctx, reinterpret_cast<const unsigned char*>(req.data() + sent),
+                           req.size() - sent);
     if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
     if (rc <= 0) {
-      f = {io.timed_out ? Reason::timeout : Reason::connect, where + ": sending the request: " + mbed_error(rc)};
+      f = {io.timed_out ? Reason::timeout : Reason::connect,
+           where + ": sending the request: " + mbed_error(rc)};
       return false;
     }
     sent += static_cast<std::size_t>(rc);
@@ -490,10 +498,12 @@ bool HttpsClient::get(const Url& url, const Conditional& cond, uint64_t max_byte
       eof = true;
     } else {
       if (io.timed_out) {
-        f = {Reason::timeout, where + ": " +
-                                  (io.total_expired ? "total timeout of " + std::to_string(I.opt.total_timeout_ms / 1000) + " s reached"
-                                                    : "no data for " + std::to_string(I.opt.idle_timeout_ms / 1000) + " s") +
-                                  " after " + std::to_string(out.body_bytes) + " body bytes"};
+        f = {Reason::timeout,
+             where + ": " +
+                 (io.total_expired
+                      ? "total timeout of " + std::to_string(I.opt.total_timeout_ms / 1000) + " s reached"
+                      : "no data for " + std::to_string(I.opt.idle_timeout_ms / 1000) + " s") +
+                 " after " + std::to_string(out.body_bytes) + " body bytes"};
       } else {
         f = {Reason::truncated, where + ": connection failed after " + std::to_string(out.body_bytes) +
                                     " body bytes: " + mbed_error(rc)};
@@ -503,9 +513,10 @@ bool HttpsClient::get(const Url& url, const Conditional& cond, uint64_t max_byte
     const std::size_t used =
         http_parser_execute(&ps.parser, &settings, reinterpret_cast<const char*>(buf), eof ? 0 : n);
     if (ps.oversize) {
-      f = {Reason::oversize, where + ": body larger than the " + std::to_string(max_bytes) + " bytes allowed" +
-                                 (ps.declared != UINT64_MAX ? " (Content-Length " + std::to_string(ps.declared) + ")" : "") +
-                                 ": refused"};
+      f = {Reason::oversize,
+           where + ": body larger than the " + std::to_string(max_bytes) + " bytes allowed" +
+               (ps.declared != UINT64_MAX ? " (Content-Length " + std::to_string(ps.declared) + ")" : "") +
+               ": refused"};
       return false;
     }
     if (ps.sink_failed) {

@@ -142,7 +142,8 @@ int64_t nightly_slot(uint64_t seed, int window_start_min, int window_len_min) no
 
 Due scheduled_due(const UpdateState& s, int64_t now, int window_start_min, int window_len_min) noexcept {
   if (s.consecutive_failures > 0) {
-    if (now >= s.next_retry) return {true, "retry after " + std::to_string(s.consecutive_failures) + " failure(s)"};
+    if (now >= s.next_retry)
+      return {true, "retry after " + std::to_string(s.consecutive_failures) + " failure(s)"};
     return {false, "backing off after " + std::to_string(s.consecutive_failures) + " failure(s) until " +
                        util::iso_utc(s.next_retry)};
   }

@@ -19,8 +19,8 @@ namespace hedge::update {
 
 struct UpdateState {
   int64_t last_attempt = 0, last_success = 0, last_failure = 0;
-  std::string last_error;         // one line, as printed
-  std::string last_error_reason;  // Reason name
+  std::string last_error;                    // one line, as printed
+  std::string last_error_reason;             // Reason name
   std::map<std::string, uint64_t> failures;  // by reason, since the state file was made
   uint32_t consecutive_failures = 0;
   int64_t next_retry = 0;  // --scheduled runs wait until then after a failure

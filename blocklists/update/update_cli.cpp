@@ -13,14 +13,15 @@ namespace hedge::cli {
 namespace {
 
 void update_usage(FILE* f) {
-  std::fprintf(f,
-               "usage: hedge update --config FILE [--check] [--allow-downgrade] [--scheduled]\n"
-               "  fetches the signed bundle from [update] url, verifies it, installs it as a new\n"
-               "  generation beside [lists] bundle and tells the running resolver to reload.\n"
-               "  --check            say what would happen; download only the small signed metadata\n"
-               "  --allow-downgrade  a person accepts a serial not newer than the installed one\n"
-               "  --scheduled        (the systemd timer) honour the failure backoff and the nightly window\n"
-               "exit 0: installed, or already the newest; 1: failed (the installed lists are unchanged); 2: usage\n");
+  std::fprintf(
+      f,
+      "usage: hedge update --config FILE [--check] [--allow-downgrade] [--scheduled]\n"
+      "  fetches the signed bundle from [update] url, verifies it, installs it as a new\n"
+      "  generation beside [lists] bundle and tells the running resolver to reload.\n"
+      "  --check            say what would happen; download only the small signed metadata\n"
+      "  --allow-downgrade  a person accepts a serial not newer than the installed one\n"
+      "  --scheduled        (the systemd timer) honour the failure backoff and the nightly window\n"
+      "exit 0: installed, or already the newest; 1: failed (the installed lists are unchanged); 2: usage\n");
 }
 
 }  // namespace

@@ -146,7 +146,8 @@ void Run::save_state() {
 
 int Run::fail(Failure f) {
   if (m_opt.check) {
-    std::fprintf(stderr, "%s: would fail (%s): %s\n", prefix().c_str(), to_string(f.reason), f.message.c_str());
+    std::fprintf(stderr, "%s: would fail (%s): %s\n", prefix().c_str(), to_string(f.reason),
+                 f.message.c_str());
     return 1;
   }
   m_state.in_progress = false;
@@ -159,7 +160,8 @@ int Run::fail(Failure f) {
   save_state();
   audit(m_ctx, "hedge-update", "update.fail", "bundle", f.message, {{"reason", to_string(f.reason)}});
   std::fprintf(stderr, "%s: FAILED (%s): %s; the installed lists are unchanged; next retry after %s\n",
-               prefix().c_str(), to_string(f.reason), f.message.c_str(), util::iso_utc(m_state.next_retry).c_str());
+               prefix().c_str(), to_string(f.reason), f.message.c_str(),
+               util::iso_utc(m_state.next_retry).c_str());
   return 1;
 }
 
@@ -178,7 +180,8 @@ bool Run::fetch_file(const Url& u, const FileEntry& fe, const std::string& dir, 
   OutFile out;
   out.fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (out.fd < 0) {
-    f = {errno == ENOSPC || errno == EDQUOT ? Reason::disk : Reason::other, path + ": " + std::strerror(errno)};
+    f = {errno == ENOSPC || errno == EDQUOT ? Reason::disk : Reason::other,
+         path + ": " + std::strerror(errno)};
     return false;
   }
   util::Sha256Stream h;
@@ -203,16 +206,18 @@ bool Run::fetch_file(const Url& u, const FileEntry& fe, const std::string& dir, 
     return false;
   }
   if (r.body_bytes != fe.size) {
-    f = {Reason::truncated, u.str() + ": " + std::to_string(r.body_bytes) + " bytes but the signed manifest says " +
-                                std::to_string(fe.size)};
+    f = {Reason::truncated, u.str() + ": " + std::to_string(r.body_bytes) +
+                                " bytes but the signed manifest says " + std::to_string(fe.size)};
     return false;
   }
   if (util::to_hex(h.finish()) != fe.sha256) {
-    f = {Reason::hash, u.str() + ": sha256 differs from the signed manifest (tampered, or a file from another bundle)"};
+    f = {Reason::hash,
+         u.str() + ": sha256 differs from the signed manifest (tampered, or a file from another bundle)"};
     return false;
   }
   if (::fsync(out.fd) != 0) {
-    f = {errno == ENOSPC || errno == EDQUOT ? Reason::disk : Reason::other, path + ": fsync: " + std::strerror(errno)};
+    f = {errno == ENOSPC || errno == EDQUOT ? Reason::disk : Reason::other,
+         path + ": fsync: " + std::strerror(errno)};
     return false;
   }
   const int fd = out.fd;
@@ -227,10 +232,11 @@ bool Run::fetch_file(const Url& u, const FileEntry& fe, const std::string& dir, 
 int Run::up_to_date(const Installed& in, const Response* pointer_resp) {
   const int64_t tnow = trusted_now(m_now, m_state.trusted_time);
   if (in.valid_until != 0 && in.valid_until <= tnow)
-    return fail({Reason::expired, "the installed bundle " + std::to_string(in.serial) + " expired at " +
-                                      util::iso_utc(in.valid_until) +
-                                      " and the origin offers nothing newer (is the trust still publishing? a frozen "
-                                      "origin?); still blocking with it"});
+    return fail(
+        {Reason::expired, "the installed bundle " + std::to_string(in.serial) + " expired at " +
+                              util::iso_utc(in.valid_until) +
+                              " and the origin offers nothing newer (is the trust still publishing? a frozen "
+                              "origin?); still blocking with it"});
   if (m_opt.check) {
     std::printf("%s: up to date: serial %llu (valid until %s); nothing would change\n", prefix().c_str(),
                 static_cast<unsigned long long>(in.serial), util::iso_utc(in.valid_until).c_str());
@@ -263,7 +269,8 @@ int Run::go() {
   if (auto s = read_state_file(m_ctx.state_path, err)) {
     m_state = *s;
   } else {
-    std::fprintf(stderr, "%s: warning: %s: starting from an empty state (the installed serial is the floor)\n",
+    std::fprintf(stderr,
+                 "%s: warning: %s: starting from an empty state (the installed serial is the floor)\n",
                  prefix().c_str(), err.c_str());
   }
   if (m_state.seed == 0) m_state.seed = random_u64();
@@ -288,7 +295,8 @@ int Run::go() {
   const uint64_t inst_serial = installed ? installed->serial : 0;
 
   if (m_opt.scheduled) {
-    const Due d = scheduled_due(m_state, m_now, m_ctx.cfg.update.window_start_min, m_ctx.cfg.update.window_len_min);
+    const Due d =
+        scheduled_due(m_state, m_now, m_ctx.cfg.update.window_start_min, m_ctx.cfg.update.window_len_min);
     if (!d.due) {
       save_state();
       std::printf("%s: %s\n", prefix().c_str(), d.why.c_str());
@@ -296,10 +304,11 @@ int Run::go() {
     }
   }
   if (m_now < m_state.trusted_time) {
-    std::fprintf(stderr,
-                 "%s: warning: the system clock (%s) is earlier than the newest time Hedge has trusted (%s): the "
-                 "clock is wrong; using the trusted time for expiry checks\n",
-                 prefix().c_str(), util::iso_utc(m_now).c_str(), util::iso_utc(m_state.trusted_time).c_str());
+    std::fprintf(
+        stderr,
+        "%s: warning: the system clock (%s) is earlier than the newest time Hedge has trusted (%s): the "
+        "clock is wrong; using the trusted time for expiry checks\n",
+        prefix().c_str(), util::iso_utc(m_now).c_str(), util::iso_utc(m_state.trusted_time).c_str());
   }
   const int64_t tnow = trusted_now(m_now, m_state.trusted_time);
   if (!m_opt.check) {
@@ -339,25 +348,27 @@ int Run::go() {
   }
   if (pr.status != 200)
     return fail({Reason::http, purl.str() + ": HTTP " + std::to_string(pr.status) +
-                                   (pr.status == 404 ? " (is [update] url right? hedge publish writes " + u.channel +
-                                                           ".json there)"
+                                   (pr.status == 404 ? " (is [update] url right? hedge publish writes " +
+                                                           u.channel + ".json there)"
                                                      : "")});
   auto ptr = parse_pointer(ptext, err);
   if (!ptr) return fail({Reason::manifest, purl.str() + ": " + err});
   if (installed && ptr->serial == inst_serial && !m_opt.allow_downgrade) return up_to_date(*installed, &pr);
   if (installed && ptr->serial == m_state.held_serial && !m_opt.allow_downgrade) {
-    std::printf("%s: serial %llu was rolled back by hand (hedge rollback): staying on %llu until a newer one\n",
-                prefix().c_str(), static_cast<unsigned long long>(ptr->serial),
-                static_cast<unsigned long long>(inst_serial));
+    std::printf(
+        "%s: serial %llu was rolled back by hand (hedge rollback): staying on %llu until a newer one\n",
+        prefix().c_str(), static_cast<unsigned long long>(ptr->serial),
+        static_cast<unsigned long long>(inst_serial));
     return up_to_date(*installed, nullptr);
   }
   if (ptr->serial < std::max(inst_serial, m_state.high_water) && !m_opt.allow_downgrade)
-    return fail({Reason::downgrade, purl.str() + " offers serial " + std::to_string(ptr->serial) +
-                                        ", older than the installed " + std::to_string(inst_serial) +
-                                        (m_state.high_water > inst_serial
-                                             ? " and the highest ever installed " + std::to_string(m_state.high_water)
-                                             : "") +
-                                        " (rollback refused)"});
+    return fail(
+        {Reason::downgrade, purl.str() + " offers serial " + std::to_string(ptr->serial) +
+                                ", older than the installed " + std::to_string(inst_serial) +
+                                (m_state.high_water > inst_serial
+                                     ? " and the highest ever installed " + std::to_string(m_state.high_water)
+                                     : "") +
+                                " (rollback refused)"});
 
   // 2. The signed manifest.
   Url dir = *base;
@@ -372,7 +383,8 @@ int Run::go() {
   if (!fetch_small(surl, kSigCap, stext, sr, f)) return fail(f);
   if (sr.status != 200)
     return fail({sr.status == 404 ? Reason::signature : Reason::http,
-                 surl.str() + ": HTTP " + std::to_string(sr.status) + (sr.status == 404 ? " (bundle not signed?)" : "")});
+                 surl.str() + ": HTTP " + std::to_string(sr.status) +
+                     (sr.status == 404 ? " (bundle not signed?)" : "")});
   if (!lists::signing::verify_digest(u.pubkey, util::sha256(mtext), {stext.begin(), stext.end()}, err))
     return fail({Reason::signature, surl.str() + ": " + err + " (pubkey " + u.pubkey + ")"});
   ManifestInfo mi;
@@ -404,7 +416,8 @@ int Run::go() {
   auto staging = m_gens.make_staging(err);
   if (!staging) return fail({errno == ENOSPC ? Reason::disk : Reason::other, err});
   StagingGuard guard{*staging};
-  if (!write_file(*staging + "/manifest.json", mtext, err) || !write_file(*staging + "/manifest.sig", stext, err))
+  if (!write_file(*staging + "/manifest.json", mtext, err) ||
+      !write_file(*staging + "/manifest.sig", stext, err))
     return fail({errno == ENOSPC || errno == EDQUOT ? Reason::disk : Reason::other, err});
   for (const auto& fe : mi.files) {
     Url furl = dir;
@@ -413,7 +426,8 @@ int Run::go() {
   }
   // The resolver's own loader must accept it too (cdb structure, filter).
   if (!lists::Bundle::open(*staging, true, err))
-    return fail({Reason::manifest, "downloaded bundle " + std::to_string(mi.serial) + " does not open: " + err});
+    return fail(
+        {Reason::manifest, "downloaded bundle " + std::to_string(mi.serial) + " does not open: " + err});
 
   // 4. Commit and flip.
   auto gen = m_gens.commit(*staging, mi.serial, err);
@@ -437,13 +451,16 @@ int Run::go() {
   save_state();
   m_gens.cleanup();
   audit(m_ctx, "hedge-update", "update.install", "bundle/" + std::to_string(mi.serial), "",
-        {{"from", inst_serial}, {"to", mi.serial}, {"generation", *gen}, {"allow_downgrade", m_opt.allow_downgrade}});
+        {{"from", inst_serial},
+         {"to", mi.serial},
+         {"generation", *gen},
+         {"allow_downgrade", m_opt.allow_downgrade}});
 
   // 5. Tell the running resolver.
   std::string detail;
   const auto rr = request_reload(m_ctx.socket_path, m_opt.reload_timeout_ms, detail);
-  const std::string what = "installed serial " + std::to_string(mi.serial) + " as " + m_gens.dir() + "/" + *gen +
-                           " (was " + (installed ? std::to_string(inst_serial) : std::string("none")) +
+  const std::string what = "installed serial " + std::to_string(mi.serial) + " as " + m_gens.dir() + "/" +
+                           *gen + " (was " + (installed ? std::to_string(inst_serial) : std::string("none")) +
                            ", valid until " + util::iso_utc(mi.valid_until) + ")";
   if (rr == ReloadResult::not_running) {
     std::printf("%s: %s; no resolver running (%s): the next start loads it\n", prefix().c_str(), what.c_str(),
@@ -473,8 +490,8 @@ bool load_context(const std::string& config_path, Context& ctx, const char* who)
   }
   if (!ok && fatal) return false;
   if (ctx.cfg.lists.bundle.empty()) {
-    std::fprintf(stderr, "%s: %s: [lists] bundle is not set (it names the `current` link updates flip)\n", who,
-                 config_path.c_str());
+    std::fprintf(stderr, "%s: %s: [lists] bundle is not set (it names the `current` link updates flip)\n",
+                 who, config_path.c_str());
     return false;
   }
   ctx.bundle_link = ctx.cfg.lists.bundle;
@@ -492,7 +509,8 @@ int run_update(const Context& ctx, const UpdateOptions& opt) {
     Run r(ctx, opt);
     return r.go();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "hedge update: FAILED (other): internal error: %s; the installed lists are unchanged\n",
+    std::fprintf(stderr,
+                 "hedge update: FAILED (other): internal error: %s; the installed lists are unchanged\n",
                  e.what());
     return 1;
   }
@@ -509,12 +527,14 @@ int run_rollback(const Context& ctx, const RollbackOptions& opt) {
   const auto cur = read_installed(ctx.bundle_link, err);
   err.clear();
   const auto prev = read_installed(gens.previous_link(), err);
-  if (!prev) return bad("no previous generation at " + gens.previous_link() + (err.empty() ? "" : ": " + err));
+  if (!prev)
+    return bad("no previous generation at " + gens.previous_link() + (err.empty() ? "" : ": " + err));
   // The previous generation must still be whole and signed before it serves.
   std::string manifest, sig;
   if (!read_text(prev->path + "/manifest.json", manifest) || !read_text(prev->path + "/manifest.sig", sig))
     return bad(prev->path + ": manifest.json or manifest.sig missing");
-  if (!lists::signing::verify_digest(ctx.cfg.update.pubkey, util::sha256(manifest), {sig.begin(), sig.end()}, err))
+  if (!lists::signing::verify_digest(ctx.cfg.update.pubkey, util::sha256(manifest), {sig.begin(), sig.end()},
+                                     err))
     return bad(prev->path + ": " + err);
   if (!lists::Bundle::open(prev->path, true, err)) return bad(err);
   if (!gens.swap_previous(err)) return bad(err);
@@ -527,13 +547,14 @@ int run_rollback(const Context& ctx, const RollbackOptions& opt) {
         {{"from", cur ? cur->serial : 0}, {"to", prev->serial}});
   std::string detail;
   const auto rr = request_reload(ctx.socket_path, opt.reload_timeout_ms, detail);
-  std::printf("hedge rollback: now serving serial %llu (was %s)%s; serial %s will not be re-installed, a newer one "
-              "will\n",
-              static_cast<unsigned long long>(prev->serial), cur ? std::to_string(cur->serial).c_str() : "none",
-              rr == ReloadResult::reloaded      ? "; resolver reloaded"
-              : rr == ReloadResult::not_running ? "; no resolver running (the next start loads it)"
-                                                : ("; resolver did NOT reload: " + detail).c_str(),
-              cur ? std::to_string(cur->serial).c_str() : "-");
+  std::printf(
+      "hedge rollback: now serving serial %llu (was %s)%s; serial %s will not be re-installed, a newer one "
+      "will\n",
+      static_cast<unsigned long long>(prev->serial), cur ? std::to_string(cur->serial).c_str() : "none",
+      rr == ReloadResult::reloaded      ? "; resolver reloaded"
+      : rr == ReloadResult::not_running ? "; no resolver running (the next start loads it)"
+                                        : ("; resolver did NOT reload: " + detail).c_str(),
+      cur ? std::to_string(cur->serial).c_str() : "-");
   return rr == ReloadResult::failed ? 1 : 0;
 }
 
@@ -543,9 +564,11 @@ int run_publish(const PublishOptions& opt) {
     return 1;
   };
   std::string manifest, sig, err;
-  if (!read_text(opt.bundle + "/manifest.json", manifest)) return bad(opt.bundle + "/manifest.json: cannot read");
+  if (!read_text(opt.bundle + "/manifest.json", manifest))
+    return bad(opt.bundle + "/manifest.json: cannot read");
   if (!read_text(opt.bundle + "/manifest.sig", sig))
-    return bad(opt.bundle + "/manifest.sig: missing (compile with --sign KEY: boxes install only signed bundles)");
+    return bad(opt.bundle +
+               "/manifest.sig: missing (compile with --sign KEY: boxes install only signed bundles)");
   if (!opt.pubkey.empty() &&
       !lists::signing::verify_digest(opt.pubkey, util::sha256(manifest), {sig.begin(), sig.end()}, err))
     return bad(opt.bundle + ": " + err);
@@ -608,7 +631,8 @@ int run_publish(const PublishOptions& opt) {
   std::vector<uint64_t> announced;
   for (const auto& e : fs::directory_iterator(opt.webroot, ec)) {
     const std::string n = e.path().filename().string();
-    if (e.is_directory() && !n.empty() && std::all_of(n.begin(), n.end(), ::isdigit)) serials.push_back(std::stoull(n));
+    if (e.is_directory() && !n.empty() && std::all_of(n.begin(), n.end(), ::isdigit))
+      serials.push_back(std::stoull(n));
     if (n.size() > 5 && n.ends_with(".json") && read_text(e.path().string(), old))
       if (auto p = parse_pointer(old, err)) announced.push_back(p->serial);
   }

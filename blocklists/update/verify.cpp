@@ -13,8 +13,8 @@ bool safe_name(const std::string& n) {
   if (n.empty() || n.size() > 64 || n == "." || n == ".." || n == "manifest.json" || n == "manifest.sig")
     return false;
   for (char c : n)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-          c == '_'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '-' || c == '_'))
       return false;
   return n[0] != '.';
 }
@@ -50,8 +50,11 @@ std::optional<Pointer> parse_pointer(const std::string& text, std::string& err) 
 }
 
 std::string pointer_json(uint64_t serial, const std::string& channel, const std::string& created) {
-  const nlohmann::json j = {
-      {"format", 1}, {"serial", serial}, {"channel", channel}, {"path", std::to_string(serial) + "/"}, {"created", created}};
+  const nlohmann::json j = {{"format", 1},
+                            {"serial", serial},
+                            {"channel", channel},
+                            {"path", std::to_string(serial) + "/"},
+                            {"created", created}};
   return j.dump() + "\n";
 }
 
@@ -118,23 +121,27 @@ Failure judge(const ManifestInfo& m, const InstallPolicy& p) {
     return {Reason::manifest, "manifest.json is serial " + s + " but the pointer announced " +
                                   std::to_string(p.pointer_serial) + " (files mixed from different bundles)"};
   if (m.channel != p.channel)
-    return {Reason::channel, "bundle " + s + " is for channel '" + m.channel + "', this box follows '" + p.channel +
-                                 "' ([update] channel)"};
+    return {Reason::channel, "bundle " + s + " is for channel '" + m.channel + "', this box follows '" +
+                                 p.channel + "' ([update] channel)"};
   if (m.valid_until <= p.trusted_now)
-    return {Reason::expired, "bundle " + s + " expired at " + util::iso_utc(m.valid_until) + " (trusted time " +
-                                 util::iso_utc(p.trusted_now) + "): refusing a stale or replayed bundle"};
+    return {Reason::expired, "bundle " + s + " expired at " + util::iso_utc(m.valid_until) +
+                                 " (trusted time " + util::iso_utc(p.trusted_now) +
+                                 "): refusing a stale or replayed bundle"};
   if (m.total_bytes > p.max_bytes)
-    return {Reason::oversize, "bundle " + s + " is " + std::to_string(m.total_bytes) + " bytes, over [update] max_bytes " +
-                                  std::to_string(p.max_bytes)};
+    return {Reason::oversize, "bundle " + s + " is " + std::to_string(m.total_bytes) +
+                                  " bytes, over [update] max_bytes " + std::to_string(p.max_bytes)};
   if (!p.allow_downgrade) {
     if (m.serial == p.held)
-      return {Reason::downgrade, "bundle " + s + " was rolled back by a person (hedge rollback); waiting for a newer one"};
+      return {Reason::downgrade,
+              "bundle " + s + " was rolled back by a person (hedge rollback); waiting for a newer one"};
     if (m.serial <= p.installed)
-      return {Reason::downgrade, "bundle " + s + " is not newer than the installed " + std::to_string(p.installed) +
+      return {Reason::downgrade, "bundle " + s + " is not newer than the installed " +
+                                     std::to_string(p.installed) +
                                      " (rollback refused; a person may use --allow-downgrade)"};
     if (m.serial <= p.high_water)
-      return {Reason::downgrade, "bundle " + s + " is not newer than " + std::to_string(p.high_water) +
-                                     ", the highest serial this box ever installed (rollback/freeze refused)"};
+      return {Reason::downgrade,
+              "bundle " + s + " is not newer than " + std::to_string(p.high_water) +
+                  ", the highest serial this box ever installed (rollback/freeze refused)"};
   }
   return {};
 }

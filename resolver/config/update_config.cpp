@@ -26,8 +26,8 @@ void duration(const toml::table& t, std::string_view key, int64_t& out, int64_t 
   auto d = util::parse_duration(*s);
   if (!d || *d < lo || *d > hi) {
     errs.add(*t.get(key), "update." + std::string(key),
-             "'" + *s + "': expected a duration like 90s, 30m, 12h or 7d between " + util::human_duration(lo) +
-                 " and " + util::human_duration(hi));
+             "'" + *s + "': expected a duration like 90s, 30m, 12h or 7d between " +
+                 util::human_duration(lo) + " and " + util::human_duration(hi));
     return;
   }
   out = *d;
@@ -49,8 +49,9 @@ void parse_update_config(const toml::table& t, UpdateConfig& u, ConfigErrors& er
   u.present = true;
   for (auto&& [k, v] : t) {
     static constexpr std::string_view known[] = {
-        "url",        "pubkey",          "ca_file",      "channel",       "max_age",    "max_bytes",
-        "connect_timeout", "idle_timeout", "total_timeout", "window", "state_file", "control_socket"};
+        "url",           "pubkey",    "ca_file",         "channel",
+        "max_age",       "max_bytes", "connect_timeout", "idle_timeout",
+        "total_timeout", "window",    "state_file",      "control_socket"};
     bool ok = false;
     for (auto kn : known) ok = ok || k.str() == kn;
     if (!ok) errs.add(v, "update." + std::string(k.str()), "unknown key");
@@ -81,7 +82,8 @@ void parse_update_config(const toml::table& t, UpdateConfig& u, ConfigErrors& er
   if (auto s = str(t, "max_bytes", errs)) {
     auto b = util::parse_size(*s);
     if (!b || *b < 4096)
-      errs.add(*t.get("max_bytes"), "update.max_bytes", "'" + *s + "': expected a size like 200MB (at least 4KiB)");
+      errs.add(*t.get("max_bytes"), "update.max_bytes",
+               "'" + *s + "': expected a size like 200MB (at least 4KiB)");
     else
       u.max_bytes = *b;
   }
@@ -89,7 +91,8 @@ void parse_update_config(const toml::table& t, UpdateConfig& u, ConfigErrors& er
     int a = 0, b = 0;
     if (s->size() != 11 || (*s)[5] != '-' || !hhmm(std::string_view(*s).substr(0, 5), a) ||
         !hhmm(std::string_view(*s).substr(6), b) || a == b) {
-      errs.add(*t.get("window"), "update.window", "'" + *s + "': expected a UTC time range like \"01:00-05:00\"");
+      errs.add(*t.get("window"), "update.window",
+               "'" + *s + "': expected a UTC time range like \"01:00-05:00\"");
     } else {
       u.window_start_min = a;
       u.window_len_min = b > a ? b - a : 1440 - a + b;
@@ -98,7 +101,8 @@ void parse_update_config(const toml::table& t, UpdateConfig& u, ConfigErrors& er
   if (auto s = str(t, "state_file", errs)) u.state_file = *s;
   if (auto s = str(t, "control_socket", errs)) {
     if (s->size() >= 108)
-      errs.add(*t.get("control_socket"), "update.control_socket", "path too long for a unix socket (max 107)");
+      errs.add(*t.get("control_socket"), "update.control_socket",
+               "path too long for a unix socket (max 107)");
     else
       u.control_socket = *s;
   }

@@ -19,7 +19,7 @@ struct UpdateConfig {
   std::string pubkey = "/etc/hedge/trust.pub";
   std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
   std::string channel = "stable";
-  int64_t max_age_s = 36 * 3600;                      // /health degrades past this
+  int64_t max_age_s = 36 * 3600;                     // /health degrades past this
   uint64_t max_bytes = uint64_t{200} * 1000 * 1000;  // whole download
   int64_t connect_timeout_s = 10, idle_timeout_s = 30, total_timeout_s = 30 * 60;
   // Nightly window (UTC, minutes after midnight) for `hedge update --scheduled`:

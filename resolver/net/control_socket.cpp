@@ -112,7 +112,8 @@ class ControlConn final : public CloseGroup {
   bool m_got_command = false, m_replied = false, m_done = false;
 };
 
-ControlSocket* ControlSocket::start(uv_loop_t* loop, const std::string& path, Handler handler, std::string& err) {
+ControlSocket* ControlSocket::start(uv_loop_t* loop, const std::string& path, Handler handler,
+                                    std::string& err) {
   auto* s = new ControlSocket;
   s->m_path = path;
   s->m_handler = std::move(handler);

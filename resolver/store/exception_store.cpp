@@ -186,8 +186,8 @@ bool ExceptionStore::append_audit(int64_t now, const std::string& actor, const s
 }
 
 bool ExceptionStore::record_event(int64_t now, const std::string& actor, const std::string& action,
-                                  const std::string& object, const std::string& reason, const std::string& detail,
-                                  std::string& err) {
+                                  const std::string& object, const std::string& reason,
+                                  const std::string& detail, std::string& err) {
   Transaction tx(m_db);
   if (!tx.ok()) {
     err = "audit log: " + m_db.errmsg();

@@ -71,8 +71,9 @@ class ExceptionStore {
 
   // One audit row in its own transaction, for events that are not exception
   // changes (list updates and rollbacks: `hedge update`, `hedge rollback`).
-  bool record_event(int64_t now, const std::string& actor, const std::string& action, const std::string& object,
-                    const std::string& reason, const std::string& detail, std::string& err);
+  bool record_event(int64_t now, const std::string& actor, const std::string& action,
+                    const std::string& object, const std::string& reason, const std::string& detail,
+                    std::string& err);
 
   std::vector<AuditEntry> audit(int64_t limit = 0);
   AuditVerify verify_audit();

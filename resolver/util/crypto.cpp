@@ -24,8 +24,8 @@ Sha256Stream::~Sha256Stream() {
 }
 
 void Sha256Stream::update(const void* data, std::size_t len) noexcept {
-  mbedtls_sha256_update_ret(reinterpret_cast<mbedtls_sha256_context*>(m_ctx), static_cast<const uint8_t*>(data),
-                            len);
+  mbedtls_sha256_update_ret(reinterpret_cast<mbedtls_sha256_context*>(m_ctx),
+                            static_cast<const uint8_t*>(data), len);
 }
 
 Sha256 Sha256Stream::finish() noexcept {

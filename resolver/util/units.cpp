@@ -121,7 +121,8 @@ std::string human_duration(int64_t s) {
   if (s < 3600) return std::to_string(s / 60) + "m" + (s % 60 ? " " + std::to_string(s % 60) + "s" : "");
   if (s < 86400)
     return std::to_string(s / 3600) + "h" + (s % 3600 / 60 ? " " + std::to_string(s % 3600 / 60) + "m" : "");
-  return std::to_string(s / 86400) + "d" + (s % 86400 / 3600 ? " " + std::to_string(s % 86400 / 3600) + "h" : "");
+  return std::to_string(s / 86400) + "d" +
+         (s % 86400 / 3600 ? " " + std::to_string(s % 86400 / 3600) + "h" : "");
 }
 
 }  // namespace hedge::util

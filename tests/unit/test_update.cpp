@@ -17,9 +17,19 @@ TEST_CASE("units: durations and sizes") {
   struct Row {
     const char* in;
     int64_t want;  // -1 = rejected
-  } rows[] = {{"90s", 90},      {"30m", 1800}, {"12h", 43200}, {"7d", 604800}, {"36h", 129600},
-              {"5", 5},         {"", -1},      {"h", -1},      {"1w", -1},     {"-1d", -1},
-              {"1.5h", -1},     {"12 h", -1},  {"99999999999999999999d", -1}};
+  } rows[] = {{"90s", 90},
+              {"30m", 1800},
+              {"12h", 43200},
+              {"7d", 604800},
+              {"36h", 129600},
+              {"5", 5},
+              {"", -1},
+              {"h", -1},
+              {"1w", -1},
+              {"-1d", -1},
+              {"1.5h", -1},
+              {"12 h", -1},
+              {"99999999999999999999d", -1}};
   for (const auto& r : rows) {
     CAPTURE(r.in);
     auto d = util::parse_duration(r.in);
@@ -40,8 +50,8 @@ TEST_CASE("units: ISO UTC times round-trip and reject near misses") {
   CHECK(util::iso_utc(0) == "1970-01-01T00:00:00Z");
   CHECK(util::parse_iso_utc("2026-12-02T02:00:00Z").value_or(0) == 1796176800);
   CHECK(util::parse_iso_utc(util::iso_utc(1764000000)).value_or(0) == 1764000000);
-  for (const char* bad : {"2026-02-31T00:00:00Z", "2026-12-02 02:00:00Z", "2026-12-02T02:00:00", "2026-13-01T00:00:00Z",
-                          "1969-12-31T23:59:59Z", "2026-12-02T25:00:00Z", ""}) {
+  for (const char* bad : {"2026-02-31T00:00:00Z", "2026-12-02 02:00:00Z", "2026-12-02T02:00:00",
+                          "2026-13-01T00:00:00Z", "1969-12-31T23:59:59Z", "2026-12-02T25:00:00Z", ""}) {
     CAPTURE(bad);
     CHECK(!util::parse_iso_utc(bad));
   }
@@ -61,8 +71,8 @@ TEST_CASE("https url parsing: https only, port, path") {
   REQUIRE(u);
   CHECK(u->host == "::1");
   CHECK(u->str() == "https://[::1]:9443/x/");
-  for (const char* bad : {"http://lists.example/", "https://", "https://user@host/", "https://h:0/", "https://h:99999/",
-                          "https://h:abc/", "https://h/a b", "ftp://h/"}) {
+  for (const char* bad : {"http://lists.example/", "https://", "https://user@host/", "https://h:0/",
+                          "https://h:99999/", "https://h:abc/", "https://h/a b", "ftp://h/"}) {
     CAPTURE(bad);
     CHECK(!parse_https_url(bad));
   }
@@ -73,7 +83,8 @@ TEST_CASE("backoff: capped exponential with jitter in [1/2, 1]") {
   struct Row {
     uint32_t n;
     int64_t full;
-  } rows[] = {{1, 300}, {2, 600}, {3, 1200}, {4, 2400}, {5, 4800}, {6, 9600}, {7, 14400}, {8, 14400}, {1000, 14400}};
+  } rows[] = {{1, 300},  {2, 600},   {3, 1200},  {4, 2400},    {5, 4800},
+              {6, 9600}, {7, 14400}, {8, 14400}, {1000, 14400}};
   for (const auto& r : rows) {
     CAPTURE(r.n);
     CHECK(backoff_seconds(r.n, 0.0) == r.full / 2);
@@ -138,7 +149,8 @@ TEST_CASE("failure reasons have stable metric labels") {
 }
 
 namespace {
-ManifestInfo manifest(uint64_t serial, int64_t valid_until, const char* channel = "stable", uint64_t bytes = 1000) {
+ManifestInfo manifest(uint64_t serial, int64_t valid_until, const char* channel = "stable",
+                      uint64_t bytes = 1000) {
   ManifestInfo m;
   m.serial = serial;
   m.created = valid_until - 7 * 86400;
@@ -201,9 +213,12 @@ TEST_CASE("pointer and manifest parsing") {
   CHECK(!parse_pointer("{\"serial\":5}", err));
   CHECK(!parse_pointer("garbage", err));
   const std::string sha(64, 'a');
-  const std::string good = R"({"format":1,"version":7,"created":"2026-11-24T14:00:00Z","valid_until":"2026-12-01T14:00:00Z",
-    "channel":"stable","files":{"public.cdb":{"sha256":")" + sha + R"(","size":2048},
-    "report.json":{"sha256":")" + sha + R"(","size":10}}})";
+  const std::string good =
+      R"({"format":1,"version":7,"created":"2026-11-24T14:00:00Z","valid_until":"2026-12-01T14:00:00Z",
+    "channel":"stable","files":{"public.cdb":{"sha256":")" +
+      sha + R"(","size":2048},
+    "report.json":{"sha256":")" +
+      sha + R"(","size":10}}})";
   ManifestInfo m;
   REQUIRE(parse_manifest(good, m, err));
   CHECK(m.serial == 7);
@@ -258,7 +273,8 @@ window = "23:00-03:00"
   struct Row {
     const char* line;
     const char* want;
-  } rows[] = {{"url = \"http://lists.example/\"", "t.toml:2: update.url: 'http://lists.example/': must be an https:// URL"},
+  } rows[] = {{"url = \"http://lists.example/\"",
+               "t.toml:2: update.url: 'http://lists.example/': must be an https:// URL"},
               {"max_age = \"forever\"", "t.toml:2: update.max_age: 'forever': expected a duration"},
               {"max_bytes = \"lots\"", "t.toml:2: update.max_bytes: 'lots': expected a size"},
               {"channel = \"Stable!\"", "t.toml:2: update.channel: 'Stable!'"},
@@ -269,10 +285,64 @@ window = "23:00-03:00"
     CAPTURE(r.line);
     config::Config c2;
     config::ConfigErrors e2("t.toml");
-    config::load_config_text(std::string("[update]\n") + r.line + "\n[upstream]\nservers = [\"192.0.2.53\"]\n", "t.toml",
-                             c2, e2);
+    config::load_config_text(
+        std::string("[update]\n") + r.line + "\n[upstream]\nservers = [\"192.0.2.53\"]\n", "t.toml", c2, e2);
     std::string all;
     for (const auto& e : e2.list()) all += e.str() + "\n";
     CHECK(all.find(r.want) != std::string::npos);
   }
+}
+
+#include "blocklists/update/status.hpp"
+
+TEST_CASE("update health: max_age, valid-until, clock behind trusted time") {
+  UpdateState s;
+  s.trusted_time = 1'000'000;
+  ServedBundle b{7, 990'000, 1'500'000};
+  const int64_t max_age = 36 * 3600;
+  struct Row {
+    const char* what;
+    int64_t now;
+    bool degraded, clock;
+    const char* reason;
+  } rows[] = {
+      {"fresh", 1'000'100, false, false, ""},
+      {"older than max_age", 990'000 + max_age + 1, true, false, "more than max_age"},
+      {"past valid-until", 1'500'000, true, false, "valid-until"},
+      {"clock at 1970", 86'400, true, true, "clock earlier than trusted time"},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.what);
+    const auto h = update_health(s, b, max_age, r.now);
+    CHECK(h.degraded == r.degraded);
+    CHECK(h.clock_behind == r.clock);
+    if (*r.reason) {
+      REQUIRE(!h.reasons.empty());
+      bool found = false;
+      for (const auto& x : h.reasons) found = found || x.find(r.reason) != std::string::npos;
+      CHECK(found);
+    }
+  }
+  // A clock at 1970 does not make old lists look fresh: the trusted time is used for age.
+  b.created = 1'000'000 - max_age - 10;
+  CHECK(update_health(s, b, max_age, 86'400).reasons.size() == 2);
+}
+
+TEST_CASE("update metrics and status json") {
+  UpdateState s;
+  s.last_success = 1764000000;
+  s.failures["tls"] = 2;
+  s.trusted_time = 1764000000;
+  const ServedBundle b{1764000000, 1764000000, 1764604800};
+  const std::string m = update_metrics_text(s, b, 1764000100);
+  CHECK(m.find("hedge_update_last_success_timestamp_seconds 1764000000\n") != std::string::npos);
+  CHECK(m.find("hedge_update_failures_total{reason=\"tls\"} 2\n") != std::string::npos);
+  CHECK(m.find("hedge_update_failures_total{reason=\"hash\"} 0\n") != std::string::npos);
+  CHECK(m.find("hedge_bundle_serial 1764000000\n") != std::string::npos);
+  CHECK(m.find("hedge_clock_behind_trusted_time 0\n") != std::string::npos);
+  const auto j = update_status_json(s, b, 36 * 3600, 1764000100);
+  CHECK(j.at("last_success") == "2025-11-24T16:00:00Z");
+  CHECK(j.at("last_error").is_null());
+  CHECK(j.at("failures").at("tls") == 2);
+  CHECK(j.at("degraded") == false);
 }
