@@ -10,6 +10,11 @@ int keygen(int argc, char** argv);   // blocklists/sign_cli.cpp
 int verify(int argc, char** argv);   // blocklists/sign_cli.cpp
 int lists(int argc, char** argv);    // blocklists/compile_cli.cpp (lists lookup)
 
+// blocklists/update/update_cli.cpp
+int update(int argc, char** argv);
+int rollback(int argc, char** argv);
+int publish(int argc, char** argv);
+
 // resolver/policy/policy_cli.cpp
 int exception(int argc, char** argv);
 int audit(int argc, char** argv);
