@@ -13,6 +13,8 @@ PACKAGES=(
   zlib1g-dev
   # real peers and clients for the tests
   nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
+  # block page, status and monitoring tests (issue 8): headless browser, HTTP load, Prometheus tools
+  chromium fonts-dejavu-core wrk prometheus python3-prometheus-client curl
 )
 
 missing=()

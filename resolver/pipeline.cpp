@@ -206,6 +206,8 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
   const policy::Verdict v = policy::decide(q.name, q.qtype, group, *snap.policy, now_s);
   if (blocks(v.action)) {
     count_block(mx, v);
+    if (m_d.monitor)
+      m_d.monitor->blocked(o.peer, q.name, q.qtype, group, v, monitor::rule_of(v), now_s, snap.policy);
     // The SOA of a NODATA block is owned by the list entry, except for the
     // illegal tier: its entries are secret, so the question owns it.
     const int owner = v.illegal || v.confidential ? 0 : v.matched_label;
@@ -248,10 +250,12 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
     // check: a cached CNAME chain may reach a name this group may not see.
     if (policy::Verdict cv; chain_blocked(hit.entry->chain, q.qtype, group, snap, now_s, cv)) {
       count_block(mx, cv);
+      if (m_d.monitor) m_d.monitor->blocked(o.peer, q.name, q.qtype, group, cv, "cname", now_s, snap.policy);
       const std::size_t n = answer_block(q, cv, -1, snap, out, cap);
       return n > limit_for(o, q) ? dns::write_truncated(q, dns::rcode::NOERROR, out, cap) : n;
     }
     ++mx.cache_hits;
+    if (m_d.monitor) m_d.monitor->allowed(o.peer, q.name, q.qtype, group, now_s, snap.policy);
     const dns::StoredAnswer sa{hit.entry->wire, hit.entry->ttl_offsets};
     if (fq != &q) {
       mx.count(Result::rewritten);
@@ -326,6 +330,8 @@ void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
       const dns::StoredAnswer sa{r.reply.wire, r.reply.ttl_offsets};
       if (chain_blocked(r.reply.chain, q.qtype, *w.group, snap, now_s, cv)) {
         count_block(mx, cv);
+        if (m_d.monitor)
+          m_d.monitor->blocked(w.origin.peer, q.name, q.qtype, *w.group, cv, "cname", now_s, snap.policy);
         n = answer_block(q, cv, -1, snap, out, sizeof out);
       } else if (!w.rewrite_to.empty()) {
         mx.count(Result::rewritten);
@@ -333,6 +339,7 @@ void Pipeline::on_upstream_done(Pending& p, upstream::Result&& r) noexcept {
         if (n == 0) n = dns::write_truncated(q, dns::rcode::NOERROR, out, sizeof out);
       } else {
         mx.count(Result::allowed_upstream);
+        if (m_d.monitor) m_d.monitor->allowed(w.origin.peer, q.name, q.qtype, *w.group, now_s, snap.policy);
         n = dns::write_from_stored(q, sa, 0, w.ttl_cap, 0, {}, limit, out, sizeof out);
       }
     } else if (const cache::Hit hit = m_d.cache.lookup(owned->key, now, true);

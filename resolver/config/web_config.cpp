@@ -84,14 +84,15 @@ void parse_http(const toml::table& t, HttpConfig& h, ConfigErrors& errs) {
   listen_key(t, "block_page_listen", h.block_page_listen, errs);
   listen_key(t, "status_listen", h.status_listen, errs);
   if (t.get("status_clients")) h.status_clients.clear();
-  strings(t, "http", "status_clients", errs, [&](const toml::node& n, const std::string& k, const std::string& s) {
-    std::string why;
-    auto c = util::parse_cidr(s, &why);
-    if (!c)
-      errs.add(n, k, "'" + s + "': " + why);
-    else
-      h.status_clients.push_back(*c);
-  });
+  strings(t, "http", "status_clients", errs,
+          [&](const toml::node& n, const std::string& k, const std::string& s) {
+            std::string why;
+            auto c = util::parse_cidr(s, &why);
+            if (!c)
+              errs.add(n, k, "'" + s + "': " + why);
+            else
+              h.status_clients.push_back(*c);
+          });
   auto& l = h.limits;
   uint_key(t, "http", "max_header_bytes", l.max_header_bytes, 512, 1 << 20, errs);
   uint_key(t, "http", "max_body_bytes", l.max_body_bytes, 0, 16 << 20, errs);
@@ -175,8 +176,8 @@ bool parse_syslog_target(std::string_view s, util::SockAddr& addr, bool& tcp, st
   return true;
 }
 
-void parse_web_config(const toml::table& root, HttpConfig& http, SchoolConfig& school,
-                      MonitoringConfig& mon, ConfigErrors& errs) {
+void parse_web_config(const toml::table& root, HttpConfig& http, SchoolConfig& school, MonitoringConfig& mon,
+                      ConfigErrors& errs) {
   http.status_clients = {*util::parse_cidr("127.0.0.0/8"), *util::parse_cidr("::1/128")};
   auto table = [&](std::string_view name) -> const toml::table* {
     const toml::node* n = root.get(name);

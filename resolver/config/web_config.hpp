@@ -47,8 +47,8 @@ struct MonitoringConfig {
 };
 
 // Handles ONLY the top-level tables http, school and monitoring of `root`.
-void parse_web_config(const toml::table& root, HttpConfig& http, SchoolConfig& school,
-                      MonitoringConfig& mon, ConfigErrors& errs);
+void parse_web_config(const toml::table& root, HttpConfig& http, SchoolConfig& school, MonitoringConfig& mon,
+                      ConfigErrors& errs);
 
 // "udp://192.0.2.10:514" / "tcp://[2001:db8::1]:6514" (port default 514).
 bool parse_syslog_target(std::string_view s, util::SockAddr& addr, bool& tcp, std::string& why);

@@ -60,7 +60,8 @@ std::string serialize(const Response& r, bool head_only, bool keep_alive) {
   out += "\r\n";
   for (const auto& h : r.headers) {
     // A handler never puts CR/LF in a header (no response splitting): drop such a header.
-    if (h.name.find_first_of("\r\n:") != std::string::npos || h.value.find_first_of("\r\n") != std::string::npos)
+    if (h.name.find_first_of("\r\n:") != std::string::npos ||
+        h.value.find_first_of("\r\n") != std::string::npos)
       continue;
     out += h.name;
     out += ": ";

@@ -52,7 +52,8 @@ std::string_view Texts::operator[](std::string_view key) const {
   return key;
 }
 
-std::string fill(std::string_view tmpl, std::initializer_list<std::pair<std::string_view, std::string_view>> vars) {
+std::string fill(std::string_view tmpl,
+                 std::initializer_list<std::pair<std::string_view, std::string_view>> vars) {
   std::string out;
   out.reserve(tmpl.size() + 256);
   std::size_t i = 0;
@@ -94,7 +95,8 @@ std::string pick_language(std::string_view query, const std::string* accept_lang
       if (const std::size_t semi = item.find(';'); semi != std::string_view::npos) {
         std::string_view param = trim(item.substr(semi + 1));
         item = trim(item.substr(0, semi));
-        if (param.size() > 2 && param[0] == 'q' && param[1] == '=') qv = std::atof(std::string(param.substr(2)).c_str());
+        if (param.size() > 2 && param[0] == 'q' && param[1] == '=')
+          qv = std::atof(std::string(param.substr(2)).c_str());
       }
       std::string tag(item.substr(0, item.find('-')));
       for (auto& c : tag) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);

@@ -44,7 +44,8 @@ class Texts {
 std::unique_ptr<Texts> load_texts(std::string_view lang, const Texts* fallback);
 
 // Replaces each {name} in tmpl with its value (values must already be escaped).
-std::string fill(std::string_view tmpl, std::initializer_list<std::pair<std::string_view, std::string_view>> vars);
+std::string fill(std::string_view tmpl,
+                 std::initializer_list<std::pair<std::string_view, std::string_view>> vars);
 
 // The language for a page: ?lang=xx in the query, then the best of en/cy by
 // Accept-Language q-values, else the configured default.

@@ -21,7 +21,8 @@ constexpr int kTimeoutMs = 2000;
 constexpr int64_t kBackoffMs = 5000;
 
 int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -51,11 +52,12 @@ std::string format_syslog(const SyslogMessage& m, const std::string& hostname, i
   const auto t = static_cast<std::time_t>(m.at);
   gmtime_r(&t, &tm);
   char head[128];
-  std::snprintf(head, sizeof head, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02dZ ", pri, tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  std::snprintf(head, sizeof head, "<%d>1 %04d-%02d-%02dT%02d:%02d:%02dZ ", pri, tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   std::string out = head;
   out += hostname.empty() ? std::string("-") : sd_name(hostname);
-  out += " hedge " + std::to_string(pid) + " " + (m.msgid.empty() ? std::string("-") : sd_name(m.msgid)) + " ";
+  out +=
+      " hedge " + std::to_string(pid) + " " + (m.msgid.empty() ? std::string("-") : sd_name(m.msgid)) + " ";
   if (m.sd.empty()) {
     out += "-";
   } else {

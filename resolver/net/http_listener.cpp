@@ -73,7 +73,7 @@ class HttpConn final : public CloseGroup, public http::ReplySink {
   uv_timer_t m_timer{};
   http_parser m_parser{};
   std::unique_ptr<StreamFilter> m_filter;
-  util::SockAddr m_peer;
+  util::SockAddr m_peer, m_sockname;  // the client, and our address it connected to
   std::string m_client_key;
   std::string m_in;  // application bytes received, not parsed yet (from m_in_off)
   std::size_t m_in_off = 0;
@@ -200,6 +200,8 @@ bool HttpConn::init(uv_loop_t* loop) noexcept {
 void HttpConn::start(const util::SockAddr& peer, std::string client_key) noexcept {
   m_peer = peer;
   m_client_key = std::move(client_key);
+  int slen = sizeof(sockaddr_storage);
+  if (uv_tcp_getsockname(&m_tcp, m_sockname.sa(), &slen) != 0) m_sockname = m_listener.m_local;
   http_parser_init(&m_parser, HTTP_REQUEST);
   m_parser.data = this;
   if (m_listener.m_filter) {
@@ -641,7 +643,7 @@ int HttpConn::cb_message_complete(http_parser* p) noexcept {
       return 0;
     }
     r.client = c->m_peer;
-    r.local = l.m_local;
+    r.local = c->m_sockname;
     r.listener = l.m_name;
     auto slot = std::make_shared<http::ReplySlot>();
     slot->sink = c;

@@ -30,7 +30,6 @@ namespace hedge::net {
 
 using HttpLimits = http::Limits;
 
-
 // Counters of one listener (read on its loop thread, e.g. for /metrics).
 struct HttpStats {
   std::map<int, uint64_t> responses;  // by status code

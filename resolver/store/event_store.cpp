@@ -91,11 +91,12 @@ bool EventStore::write(const std::vector<EventRow>& events, const std::vector<Ho
     err = "cannot start a transaction: " + m_db.errmsg();
     return false;
   }
-  Stmt ins(m_db,
-           "INSERT INTO events(at, last_at, minute, client_ip, device, mac, grp, qname, qtype, categories, tier, "
-           "rule, count) VALUES(?1, ?1, ?1 / 60, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-           "ON CONFLICT(minute, client_ip, qname, qtype) DO UPDATE SET count = count + excluded.count, "
-           "last_at = max(last_at, excluded.last_at) RETURNING id, count");
+  Stmt ins(
+      m_db,
+      "INSERT INTO events(at, last_at, minute, client_ip, device, mac, grp, qname, qtype, categories, tier, "
+      "rule, count) VALUES(?1, ?1, ?1 / 60, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+      "ON CONFLICT(minute, client_ip, qname, qtype) DO UPDATE SET count = count + excluded.count, "
+      "last_at = max(last_at, excluded.last_at) RETURNING id, count");
   Stmt inc(m_db,
            "INSERT INTO incidents(at, event_id, client_ip, device, mac, grp, qname, category, tier) "
            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
@@ -114,7 +115,11 @@ bool EventStore::write(const std::vector<EventRow>& events, const std::vector<Ho
   for (const auto& e : events) {
     ins.reset();
     ins.bind(1, e.at).bind(2, e.client_ip).bind(3, e.device).bind(4, e.mac).bind(5, e.grp).bind(6, e.qname);
-    ins.bind(7, int64_t{e.qtype}).bind(8, e.categories).bind(9, e.tier).bind(10, e.rule).bind(11, int64_t{e.count});
+    ins.bind(7, int64_t{e.qtype})
+        .bind(8, e.categories)
+        .bind(9, e.tier)
+        .bind(10, e.rule)
+        .bind(11, int64_t{e.count});
     if (ins.step() != SQLITE_ROW) {
       err = "writing an event: " + m_db.errmsg();
       return false;
@@ -201,12 +206,19 @@ int64_t EventStore::unacked_incidents() {
 }
 
 bool EventStore::add_review(const ReviewRow& r, int64_t& id, std::string& err) {
-  Stmt s(m_db, "INSERT INTO review_requests(at, kind, site, client_ip, grp, who, reason) VALUES(?,?,?,?,?,?,?)");
+  Stmt s(m_db,
+         "INSERT INTO review_requests(at, kind, site, client_ip, grp, who, reason) VALUES(?,?,?,?,?,?,?)");
   if (!s) {
     err = m_db.errmsg();
     return false;
   }
-  s.bind(1, r.at).bind(2, r.kind).bind(3, r.site).bind(4, r.client_ip).bind(5, r.grp).bind(6, r.who).bind(7, r.reason);
+  s.bind(1, r.at)
+      .bind(2, r.kind)
+      .bind(3, r.site)
+      .bind(4, r.client_ip)
+      .bind(5, r.grp)
+      .bind(6, r.who)
+      .bind(7, r.reason);
   if (!s.run()) {
     err = "storing a review request: " + m_db.errmsg();
     return false;
@@ -252,12 +264,13 @@ bool EventStore::each_event(int64_t since, int64_t until, const std::function<vo
 
 std::vector<Incident> EventStore::incidents(bool unacked_only) {
   std::vector<Incident> out;
-  Stmt s(m_db, unacked_only ? "SELECT id, at, coalesce(event_id, 0), client_ip, device, mac, grp, qname, category, "
-                              "tier, coalesce(acked_at, 0), coalesce(acked_by, ''), coalesce(ack_note, '') FROM "
-                              "incidents WHERE acked_at IS NULL ORDER BY id"
-                            : "SELECT id, at, coalesce(event_id, 0), client_ip, device, mac, grp, qname, category, "
-                              "tier, coalesce(acked_at, 0), coalesce(acked_by, ''), coalesce(ack_note, '') FROM "
-                              "incidents ORDER BY id");
+  Stmt s(m_db, unacked_only
+                   ? "SELECT id, at, coalesce(event_id, 0), client_ip, device, mac, grp, qname, category, "
+                     "tier, coalesce(acked_at, 0), coalesce(acked_by, ''), coalesce(ack_note, '') FROM "
+                     "incidents WHERE acked_at IS NULL ORDER BY id"
+                   : "SELECT id, at, coalesce(event_id, 0), client_ip, device, mac, grp, qname, category, "
+                     "tier, coalesce(acked_at, 0), coalesce(acked_by, ''), coalesce(ack_note, '') FROM "
+                     "incidents ORDER BY id");
   while (s && s.step() == SQLITE_ROW) {
     Incident i;
     i.id = s.i64(0);
@@ -280,7 +293,9 @@ std::vector<Incident> EventStore::incidents(bool unacked_only) {
 
 bool EventStore::ack_on(Db& db, int64_t id, const std::string& by, const std::string& note, int64_t now,
                         std::string& err) {
-  Stmt s(db, "UPDATE incidents SET acked_at = ?1, acked_by = ?2, ack_note = ?3 WHERE id = ?4 AND acked_at IS NULL");
+  Stmt s(
+      db,
+      "UPDATE incidents SET acked_at = ?1, acked_by = ?2, ack_note = ?3 WHERE id = ?4 AND acked_at IS NULL");
   if (!s) {
     err = db.errmsg();
     return false;

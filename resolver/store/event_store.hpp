@@ -88,7 +88,8 @@ class EventStore {
   bool add_review(const ReviewRow& r, int64_t& id, std::string& err);
 
   // For the CLI and tests: events with since <= at < until, oldest first.
-  bool each_event(int64_t since, int64_t until, const std::function<void(const StoredEvent&)>& fn, std::string& err);
+  bool each_event(int64_t since, int64_t until, const std::function<void(const StoredEvent&)>& fn,
+                  std::string& err);
   std::vector<Incident> incidents(bool unacked_only);
   Db& db() noexcept { return m_db; }
 

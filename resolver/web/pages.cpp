@@ -67,8 +67,8 @@ std::string blocked_body(const PageInput& in, const http::Texts& t) {
   b += "<textarea id=\"reason\" name=\"reason\" rows=\"3\" maxlength=\"500\"></textarea>\n";
   b += "<button type=\"submit\">" + html_escape(t["form_send"]) + "</button>\n</form>\n";
   b += "<div class=\"staff\"><h2>" + html_escape(t["staff_heading"]) + "</h2>\n";
-  b += html_escape(t["staff_group"]) + " " + html_escape(in.group) + " &middot; " + html_escape(t["staff_rule"]) +
-       " " + html_escape(t["rule_" + in.rule]);
+  b += html_escape(t["staff_group"]) + " " + html_escape(in.group) + " &middot; " +
+       html_escape(t["staff_rule"]) + " " + html_escape(t["rule_" + in.rule]);
   if (!in.category_ids.empty()) {
     std::string ids;
     for (const auto& c : in.category_ids) ids += (ids.empty() ? "" : ", ") + c;
@@ -84,7 +84,8 @@ std::string illegal_body(const PageInput& in, const http::Texts& t) {
   b += p(t["illegal_body"]);
   b += p(t["illegal_next"], "calm");
   b += "<dl class=\"facts\">\n<dt>" + html_escape(t["school_label"]) + "</dt><dd>" + html_escape(in.school) +
-       "</dd>\n<dt>" + html_escape(t["contact_label"]) + "</dt><dd>" + html_escape(in.contact) + "</dd>\n</dl>\n";
+       "</dd>\n<dt>" + html_escape(t["contact_label"]) + "</dt><dd>" + html_escape(in.contact) +
+       "</dd>\n</dl>\n";
   return b;
 }
 
@@ -107,8 +108,8 @@ std::string thanks_body(const PageInput& in, const http::Texts& t, bool limited)
     b += p(t["thanks_body"]) + site_line(in, t);
     b += p(t["thanks_next"], "calm");
   }
-  b += "<dl class=\"facts\">\n<dt>" + html_escape(t["contact_label"]) + "</dt><dd>" + html_escape(in.contact) +
-       "</dd>\n</dl>\n";
+  b += "<dl class=\"facts\">\n<dt>" + html_escape(t["contact_label"]) + "</dt><dd>" +
+       html_escape(in.contact) + "</dd>\n</dl>\n";
   return b;
 }
 
@@ -141,22 +142,24 @@ std::string render_page(const PageInput& in) {
 }
 
 std::string format_when(int64_t local_seconds, const std::string& lang) {
-  static const char* const en_days[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-                                        "Saturday"};
-  static const char* const cy_days[] = {"ddydd Sul", "ddydd Llun", "ddydd Mawrth", "ddydd Mercher",
+  static const char* const en_days[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                        "Thursday", "Friday", "Saturday"};
+  static const char* const cy_days[] = {"ddydd Sul", "ddydd Llun",   "ddydd Mawrth", "ddydd Mercher",
                                         "ddydd Iau", "ddydd Gwener", "ddydd Sadwrn"};
-  static const char* const en_months[] = {"January", "February", "March",     "April",   "May",      "June",
-                                          "July",    "August",   "September", "October", "November", "December"};
-  static const char* const cy_months[] = {"Ionawr",     "Chwefror", "Mawrth", "Ebrill", "Mai",     "Mehefin",
-                                          "Gorffennaf", "Awst",     "Medi",   "Hydref", "Tachwedd", "Rhagfyr"};
+  static const char* const en_months[] = {"January",   "February", "March",    "April",
+                                          "May",       "June",     "July",     "August",
+                                          "September", "October",  "November", "December"};
+  static const char* const cy_months[] = {"Ionawr", "Chwefror", "Mawrth",     "Ebrill",
+                                          "Mai",    "Mehefin",  "Gorffennaf", "Awst",
+                                          "Medi",   "Hydref",   "Tachwedd",   "Rhagfyr"};
   const std::time_t t = static_cast<std::time_t>(local_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[96];
   const bool cy = lang == "cy";
   std::snprintf(buf, sizeof buf, "%02d:%02d %s %s %d %s %d", tm.tm_hour, tm.tm_min, cy ? "ar" : "on",
-                (cy ? cy_days : en_days)[tm.tm_wday % 7], tm.tm_mday, (cy ? cy_months : en_months)[tm.tm_mon % 12],
-                tm.tm_year + 1900);
+                (cy ? cy_days : en_days)[tm.tm_wday % 7], tm.tm_mday,
+                (cy ? cy_months : en_months)[tm.tm_mon % 12], tm.tm_year + 1900);
   return buf;
 }
 
