@@ -97,6 +97,17 @@ void SyslogExporter::stop() noexcept {
   disconnect();
 }
 
+void SyslogExporter::stop_after_drain() noexcept {
+  {
+    std::lock_guard<std::mutex> g(m_mu);
+    m_drain = true;
+    m_stop = true;
+  }
+  m_cv.notify_all();
+  if (m_thread.joinable()) m_thread.join();
+  disconnect();
+}
+
 void SyslogExporter::send(SyslogMessage m) noexcept {
   try {
     std::lock_guard<std::mutex> g(m_mu);
@@ -119,7 +130,7 @@ void SyslogExporter::run() noexcept {
       std::unique_lock<std::mutex> lk(m_mu);
       m_cv.wait(lk, [&] { return m_stop || !m_queue.empty(); });
       if (m_queue.empty()) return;  // stopping and drained
-      if (m_stop) {
+      if (m_stop && !m_drain) {
         // Shutting down: do not wait for a dead collector; what is left is dropped.
         m_dropped.fetch_add(m_queue.size(), std::memory_order_relaxed);
         m_queue.clear();

@@ -44,6 +44,8 @@ class SyslogExporter {
 
   bool start(const util::SockAddr& to, bool tcp, std::string& err);
   void stop() noexcept;
+  // Sends what is queued (each try bounded by the 2 s timeout), then stops. For the CLI.
+  void stop_after_drain() noexcept;
   // Any thread; never blocks on the network (a mutex held for a push only).
   void send(SyslogMessage m) noexcept;
   uint64_t sent() const noexcept { return m_sent.load(std::memory_order_relaxed); }
@@ -65,7 +67,7 @@ class SyslogExporter {
   std::mutex m_mu;
   std::condition_variable m_cv;
   std::deque<SyslogMessage> m_queue;
-  bool m_stop = false;
+  bool m_stop = false, m_drain = false;
   std::thread m_thread;
   std::atomic<uint64_t> m_sent{0}, m_dropped{0};
 };
