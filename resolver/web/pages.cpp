@@ -41,7 +41,7 @@ std::string facts(const PageInput& in, const http::Texts& t) {
 
 std::string blocked_body(const PageInput& in, const http::Texts& t) {
   std::string b = lang_link(in, t);
-  b += "<div class=\"sign\" aria-hidden=\"true\">&#x1F6D1;</div>\n";
+  b += "<div class=\"sign stop\" aria-hidden=\"true\"></div>\n";
   b += "<h1>" + html_escape(t["blocked_heading"]) + "</h1>\n";
   b += p(t["blocked_site"]) + site_line(in, t);
   if (!in.category.empty()) {
@@ -91,7 +91,7 @@ std::string illegal_body(const PageInput& in, const http::Texts& t) {
 
 std::string not_blocked_body(const PageInput& in, const http::Texts& t) {
   std::string b = lang_link(in, t);
-  b += "<div class=\"sign\" aria-hidden=\"true\">&#x2705;</div>\n";
+  b += "<div class=\"sign ok\" aria-hidden=\"true\">&#x2713;</div>\n";
   b += "<h1 class=\"ok\">" + html_escape(t["notblocked_heading"]) + "</h1>\n";
   b += p(t["notblocked_body"]) + site_line(in, t);
   b += p(t["notblocked_next"], "calm");
