@@ -2,6 +2,7 @@
 #include "config/web_config.hpp"
 
 namespace hedge::config {
+using util::ConfigErrors;
 namespace {
 
 void unknown(const toml::table& t, std::string_view prefix, std::initializer_list<std::string_view> known,

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "config/errors.hpp"
 #include "http/limits.hpp"
 #include "util/address.hpp"
+#include "util/errors.hpp"
 
 namespace hedge::config {
 
@@ -48,7 +48,7 @@ struct MonitoringConfig {
 
 // Handles ONLY the top-level tables http, school and monitoring of `root`.
 void parse_web_config(const toml::table& root, HttpConfig& http, SchoolConfig& school, MonitoringConfig& mon,
-                      ConfigErrors& errs);
+                      util::ConfigErrors& errs);
 
 // "udp://192.0.2.10:514" / "tcp://[2001:db8::1]:6514" (port default 514).
 bool parse_syslog_target(std::string_view s, util::SockAddr& addr, bool& tcp, std::string& why);

@@ -2,19 +2,19 @@
 // technician and for shipping off the box) and `hedge incident list|ack`
 // (safeguarding incidents; an acknowledgement is written with its audit row
 // in one transaction, through the hash-chained audit log).
+#include <toml++/toml.h>
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <toml++/toml.h>
 
 #include "cli.hpp"
-#include "config/errors.hpp"
 #include "monitor/syslog.hpp"
 #include "policy/policy_config.hpp"
 #include "store/event_store.hpp"
 #include "store/exception_store.hpp"
+#include "util/errors.hpp"
 #include "web/status.hpp"
 
 namespace hedge::cli {
@@ -62,7 +62,7 @@ bool read_config(const std::string& file, StoreCfg& out) {
     return false;
   }
   policy::PolicyConfig pc;
-  config::ConfigErrors errs(file);
+  util::ConfigErrors errs(file);
   policy::parse_policy_config(root, errs, pc);
   for (const auto& e : errs.list()) std::fprintf(stderr, "%s\n", e.str().c_str());
   if (!errs.empty()) return false;
@@ -142,26 +142,31 @@ int events(int argc, char** argv) {
   if (format == "csv")
     std::printf("id,time,last,count,client_ip,device,mac,group,qname,qtype,categories,tier,rule\n");
   if (format == "json") std::printf("[");
-  const bool ok = st.each_event(since, until, [&](const store::StoredEvent& e) {
-    if (format == "csv") {
-      std::printf("%lld,%s,%s,%lld,%s,%s,%s,%s,%s,%lld,%s,%s,%s\n", static_cast<long long>(e.id), iso(e.at).c_str(),
-                  iso(e.last_at).c_str(), static_cast<long long>(e.count), csv(e.client_ip).c_str(),
-                  csv(e.device).c_str(), csv(e.mac).c_str(), csv(e.grp).c_str(), csv(e.qname).c_str(),
-                  static_cast<long long>(e.qtype), csv(e.categories).c_str(), csv(e.tier).c_str(), csv(e.rule).c_str());
-    } else if (format == "json") {
-      nlohmann::json j = {{"id", e.id},        {"at", e.at},         {"time", iso(e.at)},   {"last_at", e.last_at},
-                          {"count", e.count},  {"client_ip", e.client_ip}, {"device", e.device}, {"mac", e.mac},
-                          {"group", e.grp},    {"qname", e.qname},   {"qtype", e.qtype},    {"categories", e.categories},
-                          {"tier", e.tier},    {"rule", e.rule}};
-      std::printf("%s\n%s", first ? "" : ",", j.dump().c_str());
-    } else {
-      std::printf("%s  %-15s %-16s %-10s %-40s %-5lld x%-4lld %s (%s)\n", iso(e.at).c_str(), e.client_ip.c_str(),
-                  e.device.empty() ? "-" : e.device.c_str(), e.grp.c_str(), e.qname.c_str(),
-                  static_cast<long long>(e.qtype), static_cast<long long>(e.count),
-                  e.categories.empty() ? "-" : e.categories.c_str(), e.rule.c_str());
-    }
-    first = false;
-  }, err);
+  const bool ok = st.each_event(
+      since, until,
+      [&](const store::StoredEvent& e) {
+        if (format == "csv") {
+          std::printf("%lld,%s,%s,%lld,%s,%s,%s,%s,%s,%lld,%s,%s,%s\n", static_cast<long long>(e.id),
+                      iso(e.at).c_str(), iso(e.last_at).c_str(), static_cast<long long>(e.count),
+                      csv(e.client_ip).c_str(), csv(e.device).c_str(), csv(e.mac).c_str(), csv(e.grp).c_str(),
+                      csv(e.qname).c_str(), static_cast<long long>(e.qtype), csv(e.categories).c_str(),
+                      csv(e.tier).c_str(), csv(e.rule).c_str());
+        } else if (format == "json") {
+          nlohmann::json j = {{"id", e.id},           {"at", e.at},       {"time", iso(e.at)},
+                              {"last_at", e.last_at}, {"count", e.count}, {"client_ip", e.client_ip},
+                              {"device", e.device},   {"mac", e.mac},     {"group", e.grp},
+                              {"qname", e.qname},     {"qtype", e.qtype}, {"categories", e.categories},
+                              {"tier", e.tier},       {"rule", e.rule}};
+          std::printf("%s\n%s", first ? "" : ",", j.dump().c_str());
+        } else {
+          std::printf("%s  %-15s %-16s %-10s %-40s %-5lld x%-4lld %s (%s)\n", iso(e.at).c_str(),
+                      e.client_ip.c_str(), e.device.empty() ? "-" : e.device.c_str(), e.grp.c_str(),
+                      e.qname.c_str(), static_cast<long long>(e.qtype), static_cast<long long>(e.count),
+                      e.categories.empty() ? "-" : e.categories.c_str(), e.rule.c_str());
+        }
+        first = false;
+      },
+      err);
   if (format == "json") std::printf("%s]\n", first ? "" : "\n");
   if (!ok) {
     std::fprintf(stderr, "hedge events: %s\n", err.c_str());
@@ -193,8 +198,9 @@ int incident(int argc, char** argv) {
     }
     for (const auto& i : st.incidents(o.kv.count("all") == 0)) {
       std::printf("%lld  %s  %-12s %-8s %-15s %-16s %s%s\n", static_cast<long long>(i.id), iso(i.at).c_str(),
-                  i.category.c_str(), i.tier.c_str(), i.client_ip.c_str(), i.device.empty() ? "-" : i.device.c_str(),
-                  i.acked_at ? "acknowledged by " : "OPEN", i.acked_at ? i.acked_by.c_str() : "");
+                  i.category.c_str(), i.tier.c_str(), i.client_ip.c_str(),
+                  i.device.empty() ? "-" : i.device.c_str(), i.acked_at ? "acknowledged by " : "OPEN",
+                  i.acked_at ? i.acked_by.c_str() : "");
     }
     return 0;
   }
@@ -222,7 +228,8 @@ int incident(int argc, char** argv) {
   const nlohmann::json detail = {{"incident", id}, {"acked_at", now}};
   if (!audit.audited_change(
           now, by, "incident.ack", "incident/" + std::to_string(id), note, detail.dump(),
-          [&](store::Db& db, std::string& e) { return store::EventStore::ack_on(db, id, by, note, now, e); }, err)) {
+          [&](store::Db& db, std::string& e) { return store::EventStore::ack_on(db, id, by, note, now, e); },
+          err)) {
     std::fprintf(stderr, "hedge incident ack: %s\n", err.c_str());
     return 1;
   }

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -95,7 +95,8 @@ bool Monitor::start(const config::Config& cfg, std::string& err) {
   if (!m.syslog.empty()) {
     m_side->syslog = std::make_unique<SyslogExporter>();
     if (!m_side->syslog->start(m.syslog_addr, m.syslog_tcp, err)) return false;
-    LOG_INFO("monitoring: syslog export to %s (%s)", m.syslog_addr.str().c_str(), m.syslog_tcp ? "tcp" : "udp");
+    LOG_INFO("monitoring: syslog export to %s (%s)", m.syslog_addr.str().c_str(),
+             m.syslog_tcp ? "tcp" : "udp");
   }
   m_timer = new uv_timer_t;
   if (uv_timer_init(m_loop, m_timer) != 0) {
@@ -143,7 +144,8 @@ void Monitor::close() noexcept {
   m_closed = true;
   flush();
   if (m_timer) {
-    uv_close(reinterpret_cast<uv_handle_t*>(m_timer), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(m_timer),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     m_timer = nullptr;
   }
   // The inbox may only close once the store thread will not post to it again:
@@ -264,7 +266,8 @@ void Monitor::allowed(const util::SockAddr& client, const dns::QueryName& name, 
       ++b.queries[it->second].count;
       return;
     }
-    if (b.events.size() + b.queries.size() + static_cast<uint64_t>(std::max<int64_t>(0, m_stats->inflight_events.load())) >=
+    if (b.events.size() + b.queries.size() +
+            static_cast<uint64_t>(std::max<int64_t>(0, m_stats->inflight_events.load())) >=
         m_queue_max) {
       ++m_dropped;
       return;
@@ -439,14 +442,17 @@ void Monitor::flush() noexcept {
         raised.push_back({r.at, w.incident_id, r.incident_category});
         // Alert level; for the illegal tier never the name (it stays in the store for the DSL).
         if (r.tier == "illegal")
-          LOG_ERROR("SAFEGUARDING INCIDENT %lld: illegal-tier attempt, category %s, client %s (acknowledge: hedge "
-                    "incident ack %lld)",
-                    static_cast<long long>(w.incident_id), r.incident_category.c_str(), r.client_ip.c_str(),
-                    static_cast<long long>(w.incident_id));
+          LOG_ERROR(
+              "SAFEGUARDING INCIDENT %lld: illegal-tier attempt, category %s, client %s (acknowledge: hedge "
+              "incident ack %lld)",
+              static_cast<long long>(w.incident_id), r.incident_category.c_str(), r.client_ip.c_str(),
+              static_cast<long long>(w.incident_id));
         else
-          LOG_ERROR("SAFEGUARDING INCIDENT %lld: category %s, %s asked for %s (acknowledge: hedge incident ack %lld)",
-                    static_cast<long long>(w.incident_id), r.incident_category.c_str(), r.client_ip.c_str(),
-                    r.qname.c_str(), static_cast<long long>(w.incident_id));
+          LOG_ERROR(
+              "SAFEGUARDING INCIDENT %lld: category %s, %s asked for %s (acknowledge: hedge incident ack "
+              "%lld)",
+              static_cast<long long>(w.incident_id), r.incident_category.c_str(), r.client_ip.c_str(),
+              r.qname.c_str(), static_cast<long long>(w.incident_id));
       }
       if (!side->syslog || !w.new_row) continue;
       SyslogMessage m;
@@ -454,9 +460,13 @@ void Monitor::flush() noexcept {
       if (w.incident_id) {
         m.severity = Severity::alert;
         m.msgid = "incident";
-        m.sd = {{"incident", std::to_string(w.incident_id)}, {"category", r.incident_category}, {"tier", r.tier}};
+        m.sd = {
+            {"incident", std::to_string(w.incident_id)}, {"category", r.incident_category}, {"tier", r.tier}};
         if (r.tier != "illegal") {
-          m.sd.insert(m.sd.end(), {{"client", r.client_ip}, {"device", r.device}, {"mac", r.mac}, {"group", r.grp},
+          m.sd.insert(m.sd.end(), {{"client", r.client_ip},
+                                   {"device", r.device},
+                                   {"mac", r.mac},
+                                   {"group", r.grp},
                                    {"qname", r.qname}});
         }
         m.text = "safeguarding incident " + std::to_string(w.incident_id) + ": " + r.incident_category;
@@ -467,9 +477,16 @@ void Monitor::flush() noexcept {
       }
       m.severity = Severity::notice;
       m.msgid = "blocked";
-      m.sd = {{"event", std::to_string(w.id)}, {"client", r.client_ip}, {"device", r.device}, {"mac", r.mac},
-              {"group", r.grp}, {"qname", r.qname}, {"qtype", std::to_string(r.qtype)}, {"categories", r.categories},
-              {"tier", r.tier}, {"rule", r.rule}};
+      m.sd = {{"event", std::to_string(w.id)},
+              {"client", r.client_ip},
+              {"device", r.device},
+              {"mac", r.mac},
+              {"group", r.grp},
+              {"qname", r.qname},
+              {"qtype", std::to_string(r.qtype)},
+              {"categories", r.categories},
+              {"tier", r.tier},
+              {"rule", r.rule}};
       m.text = "blocked " + r.qname;
       side->syslog->send(std::move(m));
     }
@@ -503,7 +520,8 @@ void Monitor::add_review(store::ReviewRow r) noexcept {
         return;
       }
       side->stats->reviews.fetch_add(1);
-      LOG_INFO("review request %lld: %s (from %s)", static_cast<long long>(id), r.site.c_str(), r.client_ip.c_str());
+      LOG_INFO("review request %lld: %s (from %s)", static_cast<long long>(id), r.site.c_str(),
+               r.client_ip.c_str());
     });
   } catch (...) {
   }
@@ -549,13 +567,14 @@ void Monitor::schedule_maintenance() noexcept {
       struct stat st {};
       if (::stat(side->devices_path.c_str(), &st) != 0) {
         if (side->devices_seen || side->rounds == 1)
-          LOG_WARN("monitoring devices file %s cannot be read: events will not name devices", side->devices_path.c_str());
+          LOG_WARN("monitoring devices file %s cannot be read: events will not name devices",
+                   side->devices_path.c_str());
         side->devices_seen = false;
         return;
       }
       if (side->devices_seen && st.st_mtim.tv_sec == side->devices_stat.st_mtim.tv_sec &&
-          st.st_mtim.tv_nsec == side->devices_stat.st_mtim.tv_nsec && st.st_size == side->devices_stat.st_size &&
-          st.st_ino == side->devices_stat.st_ino)
+          st.st_mtim.tv_nsec == side->devices_stat.st_mtim.tv_nsec &&
+          st.st_size == side->devices_stat.st_size && st.st_ino == side->devices_stat.st_ino)
         return;
       side->devices_stat = st;
       side->devices_seen = true;
@@ -563,7 +582,8 @@ void Monitor::schedule_maintenance() noexcept {
         LOG_WARN("monitoring devices file %s is over 64 MiB: ignored", side->devices_path.c_str());
         return;
       }
-      auto map = std::make_shared<DeviceMap>(parse_devices(read_file(side->devices_path), read_file("/proc/net/arp")));
+      auto map = std::make_shared<DeviceMap>(
+          parse_devices(read_file(side->devices_path), read_file("/proc/net/arp")));
       side->stats->devices_loaded.store(map->by_ip.size());
       LOG_INFO("monitoring: %zu devices from %s (%s%s)", map->by_ip.size(), side->devices_path.c_str(),
                to_string(map->format),

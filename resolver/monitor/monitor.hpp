@@ -74,11 +74,12 @@ class Monitor {
   void close() noexcept;                        // final batch posted; timer and inbox closed
 
   // DNS hot path (never blocks, never throws).
-  void blocked(const util::SockAddr& client, const dns::QueryName& name, uint16_t qtype, const policy::Group& g,
-               const policy::Verdict& v, const char* rule, int64_t now,
+  void blocked(const util::SockAddr& client, const dns::QueryName& name, uint16_t qtype,
+               const policy::Group& g, const policy::Verdict& v, const char* rule, int64_t now,
                const std::shared_ptr<const policy::PolicySnapshot>& snap) noexcept;
-  void allowed(const util::SockAddr& client, const dns::QueryName& name, uint16_t qtype, const policy::Group& g,
-               int64_t now, const std::shared_ptr<const policy::PolicySnapshot>& snap) noexcept;
+  void allowed(const util::SockAddr& client, const dns::QueryName& name, uint16_t qtype,
+               const policy::Group& g, int64_t now,
+               const std::shared_ptr<const policy::PolicySnapshot>& snap) noexcept;
 
   // Posts the current batch now (timer, incidents, shutdown).
   void flush() noexcept;
@@ -113,7 +114,7 @@ class Monitor {
     std::shared_ptr<const policy::PolicySnapshot> policy;
     std::shared_ptr<const DeviceMap> devices;
     std::vector<Pending> events;
-    std::vector<Pending> queries;  // log_all_queries
+    std::vector<Pending> queries;                                // log_all_queries
     std::unordered_map<std::string, std::size_t> index, qindex;  // repeat key -> position
     int64_t hour = 0;
     std::vector<std::array<uint64_t, 65>> allowed, blocked;  // [group][category bit, 64 = none]

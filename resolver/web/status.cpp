@@ -138,26 +138,32 @@ std::string status_json(const StatusInputs& in) {
                    {"consecutive_failures", s.consecutive_failures},
                    {"healthy", s.consecutive_failures == 0}});
   }
-  j["upstream"] = {{"servers", ups},
-                   {"queries", m.upstream_queries},
-                   {"timeouts", m.upstream_timeouts},
-                   {"errors", m.upstream_errors},
-                   {"latency_avg_ms", m.upstream_queries ? static_cast<double>(m.upstream_latency_sum_us) / 1000.0 /
-                                                               static_cast<double>(std::max<uint64_t>(1, [&] {
-                                                                 uint64_t n = 0;
-                                                                 for (auto x : m.upstream_latency) n += x;
-                                                                 return n;
-                                                               }()))
-                                                         : 0.0}};
+  j["upstream"] = {
+      {"servers", ups},
+      {"queries", m.upstream_queries},
+      {"timeouts", m.upstream_timeouts},
+      {"errors", m.upstream_errors},
+      {"latency_avg_ms", m.upstream_queries
+                             ? static_cast<double>(m.upstream_latency_sum_us) / 1000.0 /
+                                   static_cast<double>(std::max<uint64_t>(1,
+                                                                          [&] {
+                                                                            uint64_t n = 0;
+                                                                            for (auto x : m.upstream_latency)
+                                                                              n += x;
+                                                                            return n;
+                                                                          }()))
+                             : 0.0}};
   const uint64_t lookups = m.cache_hits + m.cache_misses;
-  j["cache"] = {{"entries", in.cache->entries()},
-                {"hits", m.cache_hits},
-                {"misses", m.cache_misses},
-                {"hit_rate", lookups ? static_cast<double>(m.cache_hits) / static_cast<double>(lookups) : 0.0}};
+  j["cache"] = {
+      {"entries", in.cache->entries()},
+      {"hits", m.cache_hits},
+      {"misses", m.cache_misses},
+      {"hit_rate", lookups ? static_cast<double>(m.cache_hits) / static_cast<double>(lookups) : 0.0}};
   json q = json::object();
   for (int i = 0; i < static_cast<int>(util::Result::count_); ++i)
     q[util::result_name(static_cast<util::Result>(i))] = m.queries[static_cast<std::size_t>(i)];
-  j["queries"] = {{"total", total_queries(m)}, {"by_result", q}, {"qps_1m", in.qps_1m}, {"qps_15m", in.qps_15m}};
+  j["queries"] = {
+      {"total", total_queries(m)}, {"by_result", q}, {"qps_1m", in.qps_1m}, {"qps_15m", in.qps_15m}};
   if (in.monitor) {
     json by_cat = json::object(), by_group = json::object();
     for (const auto& [k, n] : in.monitor->blocked_counts()) {
@@ -178,7 +184,8 @@ std::string status_json(const StatusInputs& in) {
                   {"syslog_dropped", st.syslog_dropped.load()},
                   {"devices", st.devices_loaded.load()}};
     json inc = json::array();
-    for (const auto& r : in.monitor->recent_incidents()) inc.push_back({{"at", r.at}, {"category", r.category}});
+    for (const auto& r : in.monitor->recent_incidents())
+      inc.push_back({{"at", r.at}, {"category", r.category}});
     j["incidents"] = inc;
   }
   json http = json::array();
@@ -218,9 +225,7 @@ std::string metrics_text(const StatusInputs& in) {
     o += name_labels;
     o += buf;
   };
-  auto u = [&](const std::string& nl, uint64_t v) {
-    o += nl + " " + std::to_string(v) + "\n";
-  };
+  auto u = [&](const std::string& nl, uint64_t v) { o += nl + " " + std::to_string(v) + "\n"; };
   help("hedge_build_info", "gauge", "Hedge version.");
   o += std::string("hedge_build_info{version=\"") + kVersion + "\"} 1\n";
   help("hedge_uptime_seconds", "gauge", "Seconds since hedge serve started.");
@@ -287,7 +292,8 @@ std::string metrics_text(const StatusInputs& in) {
     help("hedge_incidents_total", "counter", "Safeguarding incidents raised since start.");
     u("hedge_incidents_total", st.incidents.load());
     help("hedge_incidents_unacknowledged", "gauge", "Safeguarding incidents not yet acknowledged.");
-    u("hedge_incidents_unacknowledged", static_cast<uint64_t>(std::max<int64_t>(0, st.unacked_incidents.load())));
+    u("hedge_incidents_unacknowledged",
+      static_cast<uint64_t>(std::max<int64_t>(0, st.unacked_incidents.load())));
     help("hedge_review_requests_total", "counter", "Block-page review requests stored since start.");
     u("hedge_review_requests_total", st.reviews.load());
     help("hedge_syslog_messages_total", "counter", "Syslog messages by outcome.");
@@ -305,9 +311,11 @@ std::string metrics_text(const StatusInputs& in) {
   help("hedge_http_requests_total", "counter", "HTTP responses by listener and status code.");
   for (const auto& [name, codes] : by_listener)
     for (const auto& [code, n] : codes)
-      u("hedge_http_requests_total{listener=\"" + label(name) + "\",status=\"" + std::to_string(code) + "\"}", n);
+      u("hedge_http_requests_total{listener=\"" + label(name) + "\",status=\"" + std::to_string(code) + "\"}",
+        n);
   help("hedge_http_connections_rejected_total", "counter", "HTTP connections refused by a connection cap.");
-  for (const auto& [name, c] : conns) u("hedge_http_connections_rejected_total{listener=\"" + label(name) + "\"}", c.first);
+  for (const auto& [name, c] : conns)
+    u("hedge_http_connections_rejected_total{listener=\"" + label(name) + "\"}", c.first);
   help("hedge_http_connections", "gauge", "Open HTTP connections.");
   for (const auto& [name, c] : conns) u("hedge_http_connections{listener=\"" + label(name) + "\"}", c.second);
   return o;

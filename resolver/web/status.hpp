@@ -27,9 +27,9 @@ int64_t bundle_max_age_s(const config::Config& cfg) noexcept;
 int64_t parse_iso_utc(const std::string& s) noexcept;
 
 struct StatusInputs {
-  int64_t now = 0;         // wall clock, unix s
-  int64_t started = 0;     // when serve started
-  int64_t now_ms = 0;      // loop clock
+  int64_t now = 0;      // wall clock, unix s
+  int64_t started = 0;  // when serve started
+  int64_t now_ms = 0;   // loop clock
   int64_t last_upstream_answer_ms = 0;
   double qps_1m = 0, qps_15m = 0;
   std::shared_ptr<const Snapshot> hold;  // keeps `snap` alive while rendering

@@ -33,7 +33,8 @@ std::string host_of(const http::Request& req) {
   if (!s.empty() && s.front() == '[') {
     const std::size_t close = s.find(']');
     s = close == std::string::npos ? std::string() : s.substr(1, close - 1);
-  } else if (const std::size_t colon = s.find(':'); colon != std::string::npos && s.find(':', colon + 1) == std::string::npos) {
+  } else if (const std::size_t colon = s.find(':');
+             colon != std::string::npos && s.find(':', colon + 1) == std::string::npos) {
     s.resize(colon);
   }
   while (!s.empty() && s.back() == '.') s.pop_back();
@@ -45,7 +46,8 @@ std::string host_of(const http::Request& req) {
 std::string clip(std::string s, std::size_t n) {
   if (s.size() > n) s.resize(n);
   // Control characters would only make the queue hard to read.
-  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != ' '; }),
+  s.erase(std::remove_if(s.begin(), s.end(),
+                         [](char c) { return static_cast<unsigned char>(c) < 0x20 && c != ' '; }),
           s.end());
   return s;
 }
@@ -53,7 +55,8 @@ std::string clip(std::string s, std::size_t n) {
 }  // namespace
 
 WebService::WebService(WebDeps d) : m_d(std::move(d)) {
-  m_block_routes.add("POST", kReviewPath, [this](http::Request&& r, http::Reply rep) { review(std::move(r), rep); });
+  m_block_routes.add("POST", kReviewPath,
+                     [this](http::Request&& r, http::Reply rep) { review(std::move(r), rep); });
   m_block_routes.fallback([this](http::Request&& r, http::Reply rep) { block_page(std::move(r), rep); });
   auto guarded = [this](auto fn) {
     return [this, fn](http::Request&& r, http::Reply rep) {
@@ -64,22 +67,24 @@ WebService::WebService(WebDeps d) : m_d(std::move(d)) {
       fn(rep);
     };
   };
-  m_status_routes.add("GET", "/health", guarded([this](const http::Reply& rep) {
-    const auto reasons = health_reasons(status_inputs());
-    std::string body;
-    for (const auto& r : reasons) body += r + "\n";
-    rep.send(http::text_response(reasons.empty() ? 200 : 503, reasons.empty() ? "ok\n" : body));
-  }));
+  m_status_routes.add(
+      "GET", "/health", guarded([this](const http::Reply& rep) {
+        const auto reasons = health_reasons(status_inputs());
+        std::string body;
+        for (const auto& r : reasons) body += r + "\n";
+        rep.send(http::text_response(reasons.empty() ? 200 : 503, reasons.empty() ? "ok\n" : body));
+      }));
   m_status_routes.add("GET", "/status", guarded([this](const http::Reply& rep) {
-    http::Response r(200, "application/json", status_json(status_inputs()));
-    r.set("Cache-Control", "no-store");
-    rep.send(std::move(r));
-  }));
+                        http::Response r(200, "application/json", status_json(status_inputs()));
+                        r.set("Cache-Control", "no-store");
+                        rep.send(std::move(r));
+                      }));
   m_status_routes.add("GET", "/metrics", guarded([this](const http::Reply& rep) {
-    http::Response r(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(status_inputs()));
-    r.set("Cache-Control", "no-store");
-    rep.send(std::move(r));
-  }));
+                        http::Response r(200, "text/plain; version=0.0.4; charset=utf-8",
+                                         metrics_text(status_inputs()));
+                        r.set("Cache-Control", "no-store");
+                        rep.send(std::move(r));
+                      }));
   m_status_routes.fallback([this](http::Request&& r, http::Reply rep) {
     if (!status_allowed(r)) {
       rep.send(http::text_response(403, "forbidden\n"));
@@ -130,7 +135,8 @@ void WebService::close() noexcept {
   m_block.clear();
   m_status.clear();
   if (m_tick) {
-    uv_close(reinterpret_cast<uv_handle_t*>(m_tick), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    uv_close(reinterpret_cast<uv_handle_t*>(m_tick),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
     m_tick = nullptr;
   }
 }
@@ -242,7 +248,8 @@ void WebService::block_page(http::Request&& req, http::Reply reply) {
       const lists::Category* c = snap->bundle->category_by_bit(bit);
       if (!c || c->confidential) continue;
       const std::string key = "category." + c->id;
-      in.category.push_back(in.lang != "en" && t.has(key) ? std::string(t[key]) : (c->name.empty() ? c->id : c->name));
+      in.category.push_back(in.lang != "en" && t.has(key) ? std::string(t[key])
+                                                          : (c->name.empty() ? c->id : c->name));
       in.category_ids.push_back(c->id);
     }
   }

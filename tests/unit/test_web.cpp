@@ -18,7 +18,8 @@
 using namespace hedge;
 
 TEST_CASE("html_escape and url decoding") {
-  CHECK(http::html_escape("<a href=\"x\">'&'</a>") == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+  CHECK(http::html_escape("<a href=\"x\">'&'</a>") ==
+        "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   CHECK(http::url_decode("a%20b+c%2", true) == "a b c%2");
   CHECK(http::url_decode("a%00b", false) == "ab");
   const auto f = http::parse_form("site=www.example.com&who=Class+4&reason=%3Cb%3E&empty");
@@ -48,8 +49,8 @@ TEST_CASE("language choice: query, Accept-Language q-values, default") {
 TEST_CASE("every English key has a Welsh text") {
   const auto& en = http::Texts::get("en");
   const auto& cy = http::Texts::get("cy");
-  for (const char* k : {"blocked_title", "blocked_ok", "next_ask", "form_send", "thanks_heading", "illegal_body",
-                        "notblocked_next", "rule_category", "rule_bypass"}) {
+  for (const char* k : {"blocked_title", "blocked_ok", "next_ask", "form_send", "thanks_heading",
+                        "illegal_body", "notblocked_next", "rule_category", "rule_bypass"}) {
     CHECK(cy.has(k));
     CHECK(en.has(k));
     CHECK(cy[k] != en[k]);
@@ -90,16 +91,18 @@ TEST_CASE("devices: dnsmasq, ISC dhcpd and CSV told apart by content") {
   CHECK(d.find("2001:db8::5")->name == "tablet-3");
   auto isc = monitor::parse_devices(
       "# dhcpd.leases\nlease 10.0.0.9 {\n  binding state active;\n  hardware ethernet AA:BB:CC:00:00:09;\n"
-      "  client-hostname \"ipad-9\";\n}\nlease 10.0.0.10 {\n  binding state active;\n  client-hostname \"old\";\n}\n"
+      "  client-hostname \"ipad-9\";\n}\nlease 10.0.0.10 {\n  binding state active;\n  client-hostname "
+      "\"old\";\n}\n"
       "lease 10.0.0.10 {\n  binding state free;\n}\n");
   CHECK(isc.format == monitor::DeviceFormat::isc);
   REQUIRE(isc.find("10.0.0.9"));
   CHECK(isc.find("10.0.0.9")->name == "ipad-9");
   CHECK(isc.find("10.0.0.9")->mac == "aa:bb:cc:00:00:09");
   CHECK(isc.find("10.0.0.10") == nullptr);  // the later block freed it
-  auto csv = monitor::parse_devices("ip,name\n10.1.1.1,Library PC 1\naa-bb-cc-dd-ee-ff,Head's iPad\nnonsense\n",
-                                    "IP address HW type Flags HW address Mask Device\n"
-                                    "10.1.1.2 0x1 0x2 aa:bb:cc:dd:ee:ff * eth0\n");
+  auto csv =
+      monitor::parse_devices("ip,name\n10.1.1.1,Library PC 1\naa-bb-cc-dd-ee-ff,Head's iPad\nnonsense\n",
+                             "IP address HW type Flags HW address Mask Device\n"
+                             "10.1.1.2 0x1 0x2 aa:bb:cc:dd:ee:ff * eth0\n");
   CHECK(csv.format == monitor::DeviceFormat::csv);
   CHECK(csv.find("10.1.1.1")->name == "Library PC 1");
   REQUIRE(csv.find("10.1.1.2"));
@@ -115,8 +118,9 @@ TEST_CASE("RFC 5424 line with escaped structured data") {
   m.sd = {{"category", "self-harm"}, {"qname", "a\"b]c\\d"}};
   m.text = "line1\nline2";
   const std::string s = monitor::format_syslog(m, "hedge-box", 42);
-  CHECK(s == "<129>1 2026-12-02T01:33:20Z hedge-box hedge 42 incident [hedge@32473 category=\"self-harm\" "
-             "qname=\"a\\\"b\\]c\\\\d\"] line1 line2");
+  CHECK(s ==
+        "<129>1 2026-12-02T02:53:20Z hedge-box hedge 42 incident [hedge@32473 category=\"self-harm\" "
+        "qname=\"a\\\"b\\]c\\\\d\"] line1 line2");
 }
 
 namespace {
@@ -154,13 +158,14 @@ TEST_CASE("event store: repeats in a minute on one row, incidents, retention on 
   REQUIRE(st.open(path, err));
   const int64_t t0 = 1796180000 - 1796180000 % 60;
   std::vector<store::WrittenEvent> w;
-  std::vector<store::EventRow> batch = {ev(t0, "10.0.0.1", "bet.example"), ev(t0 + 5, "10.0.0.1", "bet.example"),
-                                        ev(t0 + 70, "10.0.0.1", "bet.example"),
-                                        ev(t0, "10.0.0.2", "harm.example", "self-harm")};
+  std::vector<store::EventRow> batch = {
+      ev(t0, "10.0.0.1", "bet.example"), ev(t0 + 5, "10.0.0.1", "bet.example"),
+      ev(t0 + 70, "10.0.0.1", "bet.example"), ev(t0, "10.0.0.2", "harm.example", "self-harm")};
   std::vector<store::HourlyRow> hourly = {{t0 / 3600, "pupils", "gambling", 10, 3}};
   REQUIRE(st.write(batch, hourly, {}, w, err));
   CHECK(count(st, "SELECT count(*) FROM events") == 3);
-  CHECK(count(st, "SELECT count FROM events WHERE at = " + std::to_string(t0) + " AND client_ip = '10.0.0.1'") == 2);
+  CHECK(count(st, "SELECT count FROM events WHERE at = " + std::to_string(t0) +
+                      " AND client_ip = '10.0.0.1'") == 2);
   CHECK(w[1].new_row == false);
   CHECK(count(st, "SELECT count(*) FROM incidents") == 1);
   CHECK(st.unacked_incidents() == 1);
@@ -176,17 +181,19 @@ TEST_CASE("event store: repeats in a minute on one row, incidents, retention on 
   REQUIRE(audit.open(path, err));
   const auto inc = st.incidents(true);
   REQUIRE(inc.size() == 1);
-  REQUIRE(audit.audited_change(t0 + 100, "dsl", "incident.ack", "incident/" + std::to_string(inc[0].id), "seen", "{}",
-                               [&](store::Db& db, std::string& e) {
-                                 return store::EventStore::ack_on(db, inc[0].id, "dsl", "seen", t0 + 100, e);
-                               },
-                               err));
+  REQUIRE(audit.audited_change(
+      t0 + 100, "dsl", "incident.ack", "incident/" + std::to_string(inc[0].id), "seen", "{}",
+      [&](store::Db& db, std::string& e) {
+        return store::EventStore::ack_on(db, inc[0].id, "dsl", "seen", t0 + 100, e);
+      },
+      err));
   CHECK(st.unacked_incidents() == 0);
-  CHECK_FALSE(audit.audited_change(t0 + 101, "dsl", "incident.ack", "incident/x", "", "{}",
-                                   [&](store::Db& db, std::string& e) {
-                                     return store::EventStore::ack_on(db, inc[0].id, "dsl", "again", t0 + 101, e);
-                                   },
-                                   err));
+  CHECK_FALSE(audit.audited_change(
+      t0 + 101, "dsl", "incident.ack", "incident/x", "", "{}",
+      [&](store::Db& db, std::string& e) {
+        return store::EventStore::ack_on(db, inc[0].id, "dsl", "again", t0 + 101, e);
+      },
+      err));
   CHECK(err.find("already acknowledged") != std::string::npos);
   CHECK(audit.verify_audit().ok);
 
