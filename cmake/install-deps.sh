@@ -17,6 +17,8 @@ PACKAGES=(
   nginx openssl faketime libfaketime
   # hot-swap benchmark (tests/bench/hotswap.sh)
   dnsperf
+  # block page, status and monitoring tests (issue 8): headless browser, HTTP load, Prometheus tools
+  chromium fonts-dejavu-core wrk prometheus python3-prometheus-client curl
 )
 
 missing=()

@@ -20,4 +20,8 @@ int exception(int argc, char** argv);
 int audit(int argc, char** argv);
 int explain(int argc, char** argv);
 
+// resolver/monitor/events_cli.cpp
+int events(int argc, char** argv);
+int incident(int argc, char** argv);
+
 }  // namespace hedge::cli

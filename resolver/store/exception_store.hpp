@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -77,6 +78,13 @@ class ExceptionStore {
 
   std::vector<AuditEntry> audit(int64_t limit = 0);
   AuditVerify verify_audit();
+
+  // Any other audited change (incident ack, review decisions, users): runs
+  // `change` on this connection and appends its audit row in the same
+  // transaction, so there is one chain for every kind of event.
+  bool audited_change(int64_t now, const std::string& actor, const std::string& action,
+                      const std::string& object, const std::string& reason, const std::string& detail,
+                      const std::function<bool(Db&, std::string&)>& change, std::string& err);
 
  private:
   bool append_audit(int64_t now, const std::string& actor, const std::string& action,
