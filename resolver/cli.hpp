@@ -15,4 +15,8 @@ int exception(int argc, char** argv);
 int audit(int argc, char** argv);
 int explain(int argc, char** argv);
 
+// resolver/console/console_cli.cpp
+int user(int argc, char** argv);
+int report(int argc, char** argv);
+
 }  // namespace hedge::cli

@@ -22,6 +22,8 @@ constexpr Command commands[] = {
     {"exception", hedge::cli::exception, "temporary allow/deny: add|approve|revoke|list (audited)"},
     {"audit", hedge::cli::audit, "policy change log: list|verify (hash chain)"},
     {"explain", hedge::cli::explain, "why is NAME blocked: NAME --client IP [--at TIME]"},
+    {"user", hedge::cli::user, "console accounts: add|first|list|disable|enable|passwd (audited)"},
+    {"report", hedge::cli::report, "safeguarding|governor --from DATE --to DATE [--format html|csv]"},
 };
 
 void usage(FILE* out) {

@@ -72,6 +72,15 @@ class ExceptionStore {
   std::vector<AuditEntry> audit(int64_t limit = 0);
   AuditVerify verify_audit();
 
+  // One audit row in its own transaction, for changes that are not
+  // exceptions (console logins, user changes, incident acks, review
+  // decisions): the same chain for the CLI and the console.
+  bool record(int64_t now, const std::string& actor, const std::string& action, const std::string& object,
+              const std::string& reason, const std::string& detail, std::string& err);
+  // The connection, for store files that keep their tables in the same
+  // database (store/console_store); used only on the thread that owns this.
+  Db& db() noexcept { return m_db; }
+
  private:
   bool append_audit(int64_t now, const std::string& actor, const std::string& action,
                     const std::string& object, const std::string& reason, const std::string& detail,
