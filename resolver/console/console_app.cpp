@@ -411,7 +411,7 @@ Response ConsoleApp::do_logout(Ctx& c) {
 
 Response ConsoleApp::dashboard(Ctx& c) {
   std::vector<store::ReviewRequest> open;
-  std::vector<store::Incident> inc;
+  std::vector<store::IncidentRecord> inc;
   m_deps.store([&](store::ConsoleStore& st) {
     open = st.reviews("open", 50);
     inc = st.incidents(true, 50);
@@ -652,10 +652,10 @@ Response ConsoleApp::exception_action(Ctx& c, bool approve) {
 // ---- incidents ------------------------------------------------------------------------
 
 Response ConsoleApp::incidents(Ctx& c, bool csv) {
-  std::vector<store::Incident> all;
+  std::vector<store::IncidentRecord> all;
   m_deps.store([&](store::ConsoleStore& st) { all = st.incidents(false, csv ? 100000 : 300); });
   const bool names = c.has(Perm::illegal_names);
-  auto shown_name = [&](const store::Incident& i) {
+  auto shown_name = [&](const store::IncidentRecord& i) {
     const bool illegal = i.tier == "illegal" || illegal_category(i.category);
     return illegal && !names ? std::string("(hidden: only the DSL sees illegal-tier names)") : i.qname;
   };
@@ -730,9 +730,9 @@ Response ConsoleApp::events(Ctx& c, bool csv) {
   f.device = clean(c.q["device"]);
   f.category = clean(c.q["category"]);
   f.limit = csv ? 1000000 : 500;
-  const auto rows = m_deps.read_db ? store::query_events(*m_deps.read_db, f) : std::vector<store::EventRow>{};
+  const auto rows = m_deps.read_db ? store::query_events(*m_deps.read_db, f) : std::vector<store::BlockedEvent>{};
   const bool names = c.has(Perm::illegal_names);
-  auto name_of = [&](const store::EventRow& e) {
+  auto name_of = [&](const store::BlockedEvent& e) {
     return e.tier == "illegal" && !names ? std::string("(hidden: illegal tier)") : e.qname;
   };
   if (csv) {

@@ -114,7 +114,7 @@ bool ConsoleStore::add_user(const std::string& name, console::Role role, const s
     err = "cannot store the user: " + m_ex.db().errmsg();
     return false;
   }
-  return m_ex.record(now, by, "user.add", "user/" + name, "", user_json(name, role, false), err);
+  return m_ex.audited_change(now, by, "user.add", "user/" + name, "", user_json(name, role, false), nullptr, err);
 }
 
 bool ConsoleStore::set_password(const std::string& name, const std::string& pw_hash, const std::string& by,
@@ -132,7 +132,7 @@ bool ConsoleStore::set_password(const std::string& name, const std::string& pw_h
     err = m_ex.db().errmsg();
     return false;
   }
-  return m_ex.record(now, by, "user.passwd", "user/" + name, "", user_json(name, u->role, u->disabled), err);
+  return m_ex.audited_change(now, by, "user.passwd", "user/" + name, "", user_json(name, u->role, u->disabled), nullptr, err);
 }
 
 bool ConsoleStore::set_disabled(const std::string& name, bool disabled, const std::string& by, int64_t now,
@@ -150,8 +150,8 @@ bool ConsoleStore::set_disabled(const std::string& name, bool disabled, const st
     err = m_ex.db().errmsg();
     return false;
   }
-  return m_ex.record(now, by, disabled ? "user.disable" : "user.enable", "user/" + name, "",
-                     user_json(name, u->role, disabled), err);
+  return m_ex.audited_change(now, by, disabled ? "user.disable" : "user.enable", "user/" + name, "",
+                     user_json(name, u->role, disabled), nullptr, err);
 }
 
 std::optional<User> ConsoleStore::find_user(const std::string& name) {
@@ -227,8 +227,8 @@ void ConsoleStore::record_login(int64_t now, const std::string& user, const std:
     del.run();
   }
   std::string err;
-  m_ex.record(now, user, ok ? "login.ok" : "login.fail", "user/" + user, "",
-              nlohmann::json{{"client", client_ip}}.dump(), err);
+  m_ex.audited_change(now, user, ok ? "login.ok" : "login.fail", "user/" + user, "",
+              nlohmann::json{{"client", client_ip}}.dump(), nullptr, err);
 }
 
 int ConsoleStore::failures_for_user(const std::string& user, int64_t since) {
@@ -313,34 +313,33 @@ bool ConsoleStore::decide_review(int64_t id, const std::string& status, const st
     err = "review request #" + std::to_string(id) + " was already " + r->status + " by " + r->decided_by;
     return false;
   }
-  Transaction tx(m_ex.db());
-  if (!tx.ok()) {
-    err = "cannot start a transaction: " + m_ex.db().errmsg();
-    return false;
-  }
-  Stmt up(m_ex.db(),
-          "UPDATE review_requests SET status = ?, decided_at = ?, decided_by = ?, decision_note = ?, "
-          "exception_id = ? WHERE id = ? AND status = 'open'");
-  up.bind(1, status).bind(2, now).bind(3, by).bind(4, note).bind(5, exception_id).bind(6, id);
-  if (!up.run() || m_ex.db().changes() != 1) {
-    err = "cannot record the decision: " + m_ex.db().errmsg();
-    return false;
-  }
-  if (!tx.commit(err)) return false;
-  const nlohmann::json d = {{"site", r->site},     {"kind", r->kind},         {"group", r->grp},
-                            {"status", status},    {"exception", exception_id}};
-  return m_ex.record(now, by, "review." + status, "review/" + std::to_string(id), note, d.dump(), err);
+  const nlohmann::json d = {{"site", r->site}, {"kind", r->kind}, {"group", r->grp}, {"status", status},
+                            {"exception", exception_id}};
+  return m_ex.audited_change(
+      now, by, "review." + status, "review/" + std::to_string(id), note, d.dump(),
+      [&](Db& db, std::string& e) {
+        Stmt up(db,
+                "UPDATE review_requests SET status = ?, decided_at = ?, decided_by = ?, decision_note = ?, "
+                "exception_id = ? WHERE id = ? AND status = 'open'");
+        up.bind(1, status).bind(2, now).bind(3, by).bind(4, note).bind(5, exception_id).bind(6, id);
+        if (!up.run() || db.changes() != 1) {
+          e = "cannot record the decision: " + db.errmsg();
+          return false;
+        }
+        return true;
+      },
+      err);
 }
 
-std::vector<Incident> ConsoleStore::incidents(bool only_open, int64_t limit) {
-  std::vector<Incident> out;
+std::vector<IncidentRecord> ConsoleStore::incidents(bool only_open, int64_t limit) {
+  std::vector<IncidentRecord> out;
   if (!has_table("incidents")) return out;
   Stmt s(m_ex.db(),
          "SELECT id, at, client_ip, device, mac, grp, qname, category, tier, acked_at, acked_by, ack_note "
          "FROM incidents WHERE (? = 0 OR acked_at IS NULL) ORDER BY at DESC LIMIT ?");
   s.bind(1, int64_t{only_open ? 1 : 0}).bind(2, limit);
   while (s && s.step() == SQLITE_ROW) {
-    Incident i;
+    IncidentRecord i;
     i.id = s.i64(0);
     i.at = s.i64(1);
     i.client_ip = s.text(2);
@@ -364,18 +363,23 @@ bool ConsoleStore::ack_incident(int64_t id, const std::string& by, const std::st
     err = "say what was done (the action note is part of the safeguarding record)";
     return false;
   }
-  Stmt up(m_ex.db(),
-          "UPDATE incidents SET acked_at = ?, acked_by = ?, ack_note = ? WHERE id = ? AND acked_at IS NULL");
-  up.bind(1, now).bind(2, by).bind(3, note).bind(4, id);
-  if (!up.run()) {
-    err = m_ex.db().errmsg();
-    return false;
-  }
-  if (m_ex.db().changes() != 1) {
-    err = "incident #" + std::to_string(id) + " does not exist or is already acknowledged";
-    return false;
-  }
-  return m_ex.record(now, by, "incident.ack", "incident/" + std::to_string(id), note, "{}", err);
+  return m_ex.audited_change(
+      now, by, "incident.ack", "incident/" + std::to_string(id), note, "{}",
+      [&](Db& db, std::string& e) {
+        Stmt up(db,
+                "UPDATE incidents SET acked_at = ?, acked_by = ?, ack_note = ? WHERE id = ? AND acked_at IS NULL");
+        up.bind(1, now).bind(2, by).bind(3, note).bind(4, id);
+        if (!up.run()) {
+          e = db.errmsg();
+          return false;
+        }
+        if (db.changes() != 1) {
+          e = "incident #" + std::to_string(id) + " does not exist or is already acknowledged";
+          return false;
+        }
+        return true;
+      },
+      err);
 }
 
 bool ConsoleStore::add_check(Check& c, std::string& err) {
@@ -391,7 +395,7 @@ bool ConsoleStore::add_check(Check& c, std::string& err) {
   }
   c.id = m_ex.db().last_insert_id();
   const nlohmann::json d = {{"kind", c.kind}, {"what", c.what}, {"result", c.result}, {"action", c.action}};
-  return m_ex.record(c.at, c.by, "check.record", "check/" + std::to_string(c.id), "", d.dump(), err);
+  return m_ex.audited_change(c.at, c.by, "check.record", "check/" + std::to_string(c.id), "", d.dump(), nullptr, err);
 }
 
 std::vector<Check> ConsoleStore::checks(int64_t limit) {

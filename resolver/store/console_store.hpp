@@ -44,7 +44,7 @@ struct ReviewRequest {
   int64_t exception_id = 0;
 };
 
-struct Incident {
+struct IncidentRecord {
   int64_t id = 0, at = 0;
   std::string client_ip, device, mac, grp, qname, category, tier;
   int64_t acked_at = 0;
@@ -104,7 +104,7 @@ class ConsoleStore {
   bool decide_review(int64_t id, const std::string& status, const std::string& by, const std::string& note,
                      int64_t exception_id, int64_t now, std::string& err);
 
-  std::vector<Incident> incidents(bool only_open, int64_t limit = 200);
+  std::vector<IncidentRecord> incidents(bool only_open, int64_t limit = 200);
   bool ack_incident(int64_t id, const std::string& by, const std::string& note, int64_t now, std::string& err);
 
   bool add_check(Check& c, std::string& err);

@@ -374,18 +374,6 @@ int ExceptionStore::record_expiries(int64_t now, std::string& err) {
   return static_cast<int>(due.size());
 }
 
-bool ExceptionStore::record(int64_t now, const std::string& actor, const std::string& action,
-                            const std::string& object, const std::string& reason, const std::string& detail,
-                            std::string& err) {
-  Transaction tx(m_db);
-  if (!tx.ok()) {
-    err = "cannot start a transaction: " + m_db.errmsg();
-    return false;
-  }
-  if (!append_audit(now, actor, action, object, reason, detail, err)) return false;
-  return tx.commit(err);
-}
-
 std::vector<AuditEntry> ExceptionStore::audit(int64_t limit) {
   std::vector<AuditEntry> out;
   Stmt s(m_db,
@@ -460,6 +448,20 @@ AuditVerify ExceptionStore::verify_audit() {
   for (const auto& [id, detail] : state)
     bad("exception #" + std::to_string(id) + ": audited but missing (row deleted)");
   return r;
+}
+
+bool ExceptionStore::audited_change(int64_t now, const std::string& actor, const std::string& action,
+                                    const std::string& object, const std::string& reason,
+                                    const std::string& detail,
+                                    const std::function<bool(Db&, std::string&)>& change, std::string& err) {
+  Transaction tx(m_db);
+  if (!tx.ok()) {
+    err = "cannot start a transaction: " + m_db.errmsg();
+    return false;
+  }
+  if (change && !change(m_db, err)) return false;
+  if (!append_audit(now, actor, action, object, reason, detail, err)) return false;
+  return tx.commit(err);
 }
 
 }  // namespace hedge::store

@@ -26,8 +26,8 @@ std::vector<std::pair<std::string, int64_t>> top(std::unordered_map<std::string,
 
 }  // namespace
 
-std::vector<EventRow> query_events(const Db& db, const EventFilter& f) {
-  std::vector<EventRow> out;
+std::vector<BlockedEvent> query_events(const Db& db, const EventFilter& f) {
+  std::vector<BlockedEvent> out;
   if (!has_table(db, "events")) return out;
   Stmt s(db,
          "SELECT at, count, client_ip, device, mac, grp, qname, categories, tier, rule FROM events "

@@ -19,11 +19,11 @@ struct EventFilter {
   std::string grp, device, category;  // exact match when not empty (category: one of the row's ids)
   int64_t limit = 500;
 };
-struct EventRow {
+struct BlockedEvent {
   int64_t at = 0, count = 0;
   std::string client_ip, device, mac, grp, qname, categories, tier, rule;
 };
-std::vector<EventRow> query_events(const Db& db, const EventFilter& f);
+std::vector<BlockedEvent> query_events(const Db& db, const EventFilter& f);
 // Dashboard: blocked attempts per category since `from`.
 std::vector<std::pair<std::string, int64_t>> blocked_by_category(const Db& db, int64_t from);
 

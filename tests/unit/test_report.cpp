@@ -8,6 +8,7 @@
 #include "monitoring_fixture.hpp"
 #include "report/report_service.hpp"
 #include "store/console_store.hpp"
+#include "store/report_store.hpp"
 #include "store/sqlite.hpp"
 
 using namespace hedge;
@@ -109,7 +110,7 @@ std::vector<std::string> seed(store::Db& db, int64_t day0) {
                                             "ipad-year9-17", "laptop-staff-mrsx", "badsite-seeded.example",
                                             "casino-seeded.example", "illegal-seeded.example", "Jamie Pupil",
                                             "ms.reviewer"};
-  auto exec = [&](const std::string& sql) { REQUIRE_MESSAGE(db.exec(sql.c_str(), err), err + " in " + sql); };
+  auto exec = [&](const std::string& sql) { REQUIRE_MESSAGE(db.exec(sql.c_str(), err), std::string(err + " in " + sql)); };
   const std::string t = std::to_string(day0 + 3600 * 10);
   exec("INSERT INTO events(at,last_at,minute,client_ip,device,mac,grp,qname,qtype,categories,tier,rule,count) VALUES"
        "(" + t + "," + t + "," + t + "/60,'192.0.2.77','ipad-year9-17','02:00:5e:10:00:01','pupils',"

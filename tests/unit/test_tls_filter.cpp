@@ -143,7 +143,8 @@ TEST_CASE("tls: the certificate names the box's addresses; others fail verificat
   Client c(ctx->cert_path(), "other.example");
   net::TlsFilter f(*ctx);
   std::string plain;
-  CHECK(handshake(c, f, plain) == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED);
+  CHECK(handshake(c, f, plain) != 0);
+  CHECK((mbedtls_ssl_get_verify_result(&c.ssl) & MBEDTLS_X509_BADCERT_CN_MISMATCH) != 0);
 }
 
 TEST_CASE("tls: weak suites and TLS 1.1 are refused") {
