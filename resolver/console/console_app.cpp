@@ -934,7 +934,7 @@ h1{font-size:1.5rem;margin:8px 0 16px}h2{font-size:1.1rem;margin:16px 0 8px}
 .tile.warn{border-left-color:var(--warn)}
 .tile .v{display:block;font-size:1.6rem;font-weight:bold}.tile .l{color:var(--muted)}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.9rem;margin-bottom:16px}
-th,td{border:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top;word-break:break-word}
+th,td{border:1px solid var(--line);padding:6px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#eef1f4}td.n{text-align:right}
 tr.open td{background:#fff6f3}
 label{display:block;font-weight:bold;margin:8px 0 2px}

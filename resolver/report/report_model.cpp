@@ -2,6 +2,7 @@
 #include "report/report_model.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <set>
 #include <unordered_map>
@@ -273,6 +274,7 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
             hidden_blocked ? "Blocked attempts here count only categories with 5 or more. Allowed lookups are counted, never logged."
                            : "Allowed lookups are counted, never logged.",
             {"Group", "Blocked attempts", "Allowed lookups"}, {}};
+    for (const auto& [g, n] : by_group_allowed) by_group_blocked.try_emplace(g, 0);
     for (const auto& [g, n] : sorted_desc(by_group_blocked))
       t.rows.push_back({Cell::str(g.empty() ? "(none)" : g), Cell::num(n), Cell::num(by_group_allowed[g])});
     if (!t.rows.empty()) add_totals(t, true, false);
@@ -424,7 +426,9 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   };
   std::vector<int64_t> parts;
   for (const auto& [g, n] : by_group_allowed) parts.push_back(n);
-  s1 += ". " + total_words(allowed, hidden_of(parts)) + " other lookups were allowed (counted, not recorded).";
+  std::string allowed_words = total_words(allowed, hidden_of(parts));
+  if (!allowed_words.empty()) allowed_words[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(allowed_words[0])));
+  s1 += ". " + allowed_words + " other lookups were allowed (counted, not recorded).";
   parts.clear();
   {
     std::map<std::string, int64_t> per;
@@ -434,17 +438,30 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   const int64_t hidden_incidents = hidden_of(parts);
   const int64_t hidden_reviews = hidden_of({granted, declined, blocked_req, open_req});
   rep.summary.push_back(s1);
-  std::string s2 = d.incidents.empty()
-                       ? "There were no serious attempts (incidents) that needed the safeguarding lead."
-                       : "There were " + total_words(static_cast<int64_t>(d.incidents.size()), hidden_incidents) +
-                             " serious attempts (incidents); " +
-                             (incidents_open == 0 ? std::string("every one was reviewed and an action recorded.")
-                              : gov && hidden_incidents ? std::string("some still wait for review.")
-                                                        : count_words(incidents_open, k) + " still wait for review.");
+  const int64_t n_inc = static_cast<int64_t>(d.incidents.size());
+  std::string s2;
+  if (n_inc == 0) {
+    s2 = "There were no serious attempts (incidents) that needed the safeguarding lead.";
+  } else {
+    const std::string how_many = total_words(n_inc, hidden_incidents);
+    s2 = (n_inc == 1 && !gov ? std::string("There was 1 serious attempt (an incident); ")
+                             : "There were " + how_many + " serious attempts (incidents); ");
+    if (incidents_open == 0) s2 += n_inc == 1 && !gov ? "it was reviewed and an action recorded." : "every one was reviewed and an action recorded.";
+    else if (gov && hidden_incidents) s2 += "some still wait for review.";
+    else s2 += count_words(incidents_open, k) + (incidents_open == 1 ? " still waits for review." : " still wait for review.");
+  }
   rep.summary.push_back(s2);
-  rep.summary.push_back("Staff or pupils asked for " + total_words(static_cast<int64_t>(d.reviews.size()), hidden_reviews) +
-                        " reviews of the filter; " + count_words(granted, k) +
-                        " led to a site being unblocked for a limited time, always approved by two people.");
+  const int64_t n_rev = static_cast<int64_t>(d.reviews.size());
+  if (n_rev == 0) {
+    rep.summary.push_back("Nobody asked for a review of the filter in this period.");
+  } else {
+    rep.summary.push_back("Staff or pupils asked for " + total_words(n_rev, hidden_reviews) +
+                          (n_rev == 1 && !gov ? " review" : " reviews") + " of the filter; " +
+                          (granted == 0 ? std::string("none")
+                                        : count_words(granted, k)) +
+                          " led to a site being unblocked for a limited time" +
+                          (granted ? ", each approved as the school's rules require." : "."));
+  }
   std::string s4 = d.checks.empty() ? "No filtering checks were recorded in this period: one should be done at least each term."
                                     : count_words(static_cast<int64_t>(d.checks.size()), k) + " filtering checks were recorded" +
                                           (checks_failed == 0 ? std::string(", all as expected.")

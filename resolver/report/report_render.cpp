@@ -24,7 +24,7 @@ p.meta{color:var(--muted);margin:0}
 .summary{background:#f2f6fb;border-left:4px solid var(--accent);padding:8px 16px;margin:16px 0}
 .summary p{margin:8px 0}
 table{border-collapse:collapse;width:100%;margin:4px 0 8px;font-size:.9rem}
-th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;word-break:break-word}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#eef1f4}
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.sup{color:#6b4e00;font-style:italic}
@@ -159,7 +159,13 @@ std::string render_svg(const Chart& c, int width, int height) {
                       x + bw * 0.4, y - 3);
         o += buf;
       }
-      if (i % label_every == 0) {
+      if (i % label_every == 0 && n <= 12) {
+        std::snprintf(buf, sizeof buf,
+                      "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\" fill=\"#444\">",
+                      x + bw * 0.4, top + ph + 16);
+        o += buf;
+        o += escape(c.labels[i]) + "</text>";
+      } else if (i % label_every == 0) {
         std::snprintf(buf, sizeof buf,
                       "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"end\" fill=\"#444\" "
                       "transform=\"rotate(-45 %.1f %d)\">",

@@ -14,7 +14,19 @@ bool has_table(const Db& db, const char* name) {
   return s && s.step() == SQLITE_ROW;
 }
 
-std::vector<std::pair<std::string, int64_t>> top(std::unordered_map<std::string, int64_t>& m, std::size_t n) {
+// Counts by name, looked up by string_view (no copy per row; millions of rows).
+struct SvHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using Counts = std::unordered_map<std::string, int64_t, SvHash, std::equal_to<>>;
+void add(Counts& m, std::string_view k, int64_t n) {
+  const auto it = m.find(k);
+  if (it != m.end()) it->second += n;
+  else m.emplace(std::string(k), n);
+}
+
+std::vector<std::pair<std::string, int64_t>> top(Counts& m, std::size_t n) {
   std::vector<std::pair<std::string, int64_t>> v(m.begin(), m.end());
   const std::size_t k = std::min(n, v.size());
   std::partial_sort(v.begin(), v.begin() + static_cast<long>(k), v.end(), [](const auto& a, const auto& b) {
@@ -73,21 +85,34 @@ bool load_report_data(const Db& db, report::Kind kind, int64_t from, int64_t to,
   if (!gov && has_table(db, "events")) {
     // One pass over the period's events (index events_at), aggregated here:
     // cheaper than two GROUP BY sorts over millions of rows.
-    Stmt s(db, "SELECT qname, device, client_ip, tier, count FROM events WHERE at >= ? AND at < ?");
+    // For a long period a sequential scan of the table beats walking the
+    // events_at index (which visits rows in time order, i.e. all over the
+    // file): 0.8 s against 10 s for 90 days of a 1,500-pupil school. `+at`
+    // keeps SQLite off the index.
+    bool scan = false;
+    {
+      Stmt span(db, "SELECT MIN(at), MAX(at) FROM events");
+      if (span && span.step() == SQLITE_ROW && !span.null(0)) {
+        const int64_t lo = std::max(from, span.i64(0)), hi = std::min(to, span.i64(1) + 1);
+        scan = hi > lo && (hi - lo) * 4 > (span.i64(1) + 1 - span.i64(0));
+      }
+    }
+    Stmt s(db, scan ? "SELECT qname, device, client_ip, tier, count FROM events WHERE +at >= ? AND +at < ?"
+                    : "SELECT qname, device, client_ip, tier, count FROM events WHERE at >= ? AND at < ?");
     if (!s) {
       err = "events: " + db.errmsg();
       return false;
     }
     s.bind(1, from).bind(2, to);
-    std::unordered_map<std::string, int64_t> names, devices;
+    Counts names, devices;
     names.reserve(1 << 14);
     devices.reserve(1 << 12);
     while (s.step() == SQLITE_ROW) {
       const int64_t n = s.i64(4);
-      std::string dev = s.text(1);
-      if (dev.empty()) dev = s.text(2);
-      devices[dev] += n;
-      if (s.text(3) != "illegal") names[s.text(0)] += n;  // illegal-tier names never leave the DSL's page
+      std::string_view dev = s.view(1);
+      if (dev.empty()) dev = s.view(2);
+      add(devices, dev, n);
+      if (s.view(3) != "illegal") add(names, s.view(0), n);  // illegal-tier names never leave the DSL's page
     }
     out.top_names = top(names, 20);
     out.top_devices = top(devices, 20);

@@ -70,6 +70,13 @@ class Stmt {
   }
   int64_t i64(int col) const noexcept { return sqlite3_column_int64(m_stmt, col); }
   bool null(int col) const noexcept { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+  // The column's text without a copy; valid until the next step()/reset().
+  std::string_view view(int col) const noexcept {
+    const auto* p = sqlite3_column_text(m_stmt, col);
+    return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, col)))
+             : std::string_view();
+  }
   std::string text(int col) const {
     const auto* p = sqlite3_column_text(m_stmt, col);
     return p ? std::string(reinterpret_cast<const char*>(p),
