@@ -67,7 +67,8 @@ std::string session_cookie(std::string_view value, int64_t max_age) {
   std::string c(kSessionCookie);
   c += '=';
   c += value;
-  c += "; Path=/; Max-Age=" + std::to_string(max_age < 0 ? 0 : max_age) + "; HttpOnly; Secure; SameSite=Strict";
+  c += "; Path=/; Max-Age=" + std::to_string(max_age < 0 ? 0 : max_age) +
+       "; HttpOnly; Secure; SameSite=Strict";
   return c;
 }
 

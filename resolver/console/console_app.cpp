@@ -60,7 +60,9 @@ std::string url_encode(std::string_view s) {
   return o;
 }
 
-std::string sha_hex(std::string_view s) { return util::to_hex(util::sha256(s)); }
+std::string sha_hex(std::string_view s) {
+  return util::to_hex(util::sha256(s));
+}
 
 // Trims, drops control characters and caps the length of a typed field.
 std::string clean(std::string_view s) {
@@ -187,7 +189,8 @@ Response ConsoleApp::handle(const Request& rq) {
       const auto ct = rq.headers.count("content-type") ? rq.headers.at("content-type") : std::string();
       if (!ct.starts_with("application/x-www-form-urlencoded"))
         r = text(415, "Forms must be sent as application/x-www-form-urlencoded.\n");
-      else c.form = parse_form(rq.body);
+      else
+        c.form = parse_form(rq.body);
     }
     if (r.status == 200) {
       const auto ck = rq.headers.count("cookie") ? rq.headers.at("cookie") : std::string();
@@ -198,8 +201,8 @@ Response ConsoleApp::handle(const Request& rq) {
         m_deps.store([&](store::ConsoleStore& st) {
           s = st.session(id);
           if (!s) return;
-          if (s->user.disabled || session_state(s->created, s->last_seen, c.now, m_settings.sessions) !=
-                                      SessionState::valid) {
+          if (s->user.disabled ||
+              session_state(s->created, s->last_seen, c.now, m_settings.sessions) != SessionState::valid) {
             st.delete_session(id);
             s.reset();
             return;
@@ -243,8 +246,9 @@ Response ConsoleApp::route(Ctx& c) {
   }
   // CSRF: every POST from a logged-in page carries the session's token.
   if (post && !util::constant_time_equal(c.form.count("csrf") ? c.form.at("csrf") : "", c.session->csrf))
-    return html(403, page(c, "Form expired", "<p>This form has expired or did not come from the console. Go back, "
-                                             "reload the page and try again.</p>"));
+    return html(403, page(c, "Form expired",
+                          "<p>This form has expired or did not come from the console. Go back, "
+                          "reload the page and try again.</p>"));
   if (p == "/logout" && post) return do_logout(c);
   if (p == "/" && !post && c.session->user.role == Role::governor) return redirect("/reports");
   struct Route {
@@ -267,15 +271,18 @@ Response ConsoleApp::route(Ctx& c) {
   };
   for (const auto& r : routes) {
     if (p != r.path || post != r.post) continue;
-    if (!c.has(r.perm)) return html(403, page(c, "Not allowed", "<p>Your account cannot open this page.</p>"));
+    if (!c.has(r.perm))
+      return html(403, page(c, "Not allowed", "<p>Your account cannot open this page.</p>"));
     return (this->*r.fn)(c);
   }
   auto guard = [&](Perm perm, auto fn) {
     if (!c.has(perm)) return html(403, page(c, "Not allowed", "<p>Your account cannot open this page.</p>"));
     return fn();
   };
-  if (p == "/exceptions/approve" && post) return guard(Perm::exception_approve, [&] { return exception_action(c, true); });
-  if (p == "/exceptions/revoke" && post) return guard(Perm::exception_revoke, [&] { return exception_action(c, false); });
+  if (p == "/exceptions/approve" && post)
+    return guard(Perm::exception_approve, [&] { return exception_action(c, true); });
+  if (p == "/exceptions/revoke" && post)
+    return guard(Perm::exception_revoke, [&] { return exception_action(c, false); });
   if (p == "/incidents" && !post) return guard(Perm::incident_view, [&] { return incidents(c, false); });
   if (p == "/incidents.csv" && !post) return guard(Perm::incident_view, [&] { return incidents(c, true); });
   if (p == "/events" && !post) return guard(Perm::events_view, [&] { return events(c, false); });
@@ -287,28 +294,35 @@ Response ConsoleApp::route(Ctx& c) {
 // ---- layout ------------------------------------------------------------------
 
 std::string ConsoleApp::page(const Ctx& c, const std::string& title, const std::string& body) const {
-  std::string o = "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                  "<title>" + escape(title) + " - Hedge console</title>"
-                  "<link rel=\"stylesheet\" href=\"/console.css\"></head><body>"
-                  "<a class=\"skip\" href=\"#main\">Skip to content</a><header class=\"top\"><div class=\"brand\">"
-                  "Hedge <span>safeguarding console</span></div>";
+  std::string o =
+      "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>" +
+      escape(title) +
+      " - Hedge console</title>"
+      "<link rel=\"stylesheet\" href=\"/console.css\"></head><body>"
+      "<a class=\"skip\" href=\"#main\">Skip to content</a><header class=\"top\"><div class=\"brand\">"
+      "Hedge <span>safeguarding console</span></div>";
   if (c.session) {
     struct Item {
       const char* href;
       const char* label;
       Perm perm;
     };
-    static const Item items[] = {{"/", "Dashboard", Perm::dashboard},       {"/reviews", "Review queue", Perm::review_view},
+    static const Item items[] = {{"/", "Dashboard", Perm::dashboard},
+                                 {"/reviews", "Review queue", Perm::review_view},
                                  {"/exceptions", "Exceptions", Perm::exception_view},
-                                 {"/incidents", "Incidents", Perm::incident_view}, {"/events", "Blocked attempts", Perm::events_view},
-                                 {"/checks", "Filtering checks", Perm::checks_view}, {"/report", "Report a site", Perm::dashboard},
+                                 {"/incidents", "Incidents", Perm::incident_view},
+                                 {"/events", "Blocked attempts", Perm::events_view},
+                                 {"/checks", "Filtering checks", Perm::checks_view},
+                                 {"/report", "Report a site", Perm::dashboard},
                                  {"/reports", "Reports", Perm::report_governor}};
     o += "<nav aria-label=\"Main\"><ul>";
     for (const auto& i : items) {
       if (!c.has(i.perm)) continue;
       const bool cur = c.rq.path == i.href;
-      o += std::string("<li><a href=\"") + i.href + "\"" + (cur ? " aria-current=\"page\"" : "") + ">" + i.label + "</a></li>";
+      o += std::string("<li><a href=\"") + i.href + "\"" + (cur ? " aria-current=\"page\"" : "") + ">" +
+           i.label + "</a></li>";
     }
     o += "</ul></nav><form class=\"who\" method=\"post\" action=\"/logout\">" + c.csrf_field() + "<span>" +
          escape(c.session->user.name) + " (" + to_string(c.session->user.role) +
@@ -327,9 +341,14 @@ Response ConsoleApp::login_page(Ctx& c, const std::string& error, int status) {
   std::string b;
   if (!error.empty()) b += "<p class=\"error\" role=\"alert\">" + escape(error) + "</p>";
   b += "<form class=\"login card\" method=\"post\" action=\"/login\">"
-       "<input type=\"hidden\" name=\"csrf\" value=\"" + pre + "\">"
-       "<input type=\"hidden\" name=\"next\" value=\"" + escape(next) + "\">"
-       "<label for=\"user\">Account name</label><input id=\"user\" name=\"user\" autocomplete=\"username\" required>"
+       "<input type=\"hidden\" name=\"csrf\" value=\"" +
+       pre +
+       "\">"
+       "<input type=\"hidden\" name=\"next\" value=\"" +
+       escape(next) +
+       "\">"
+       "<label for=\"user\">Account name</label><input id=\"user\" name=\"user\" autocomplete=\"username\" "
+       "required>"
        "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" "
        "autocomplete=\"current-password\" required>"
        "<button type=\"submit\">Log in</button></form>"
@@ -395,7 +414,8 @@ Response ConsoleApp::do_login(Ctx& c) {
   if (user->role == Role::governor) next = "/reports";
   Response r = redirect(next);
   r.headers.emplace_back("Set-Cookie", session_cookie(token, m_settings.sessions.absolute_seconds));
-  r.headers.emplace_back("Set-Cookie", std::string(kPreCookie) + "=; Path=/login; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+  r.headers.emplace_back(
+      "Set-Cookie", std::string(kPreCookie) + "=; Path=/login; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
   return r;
 }
 
@@ -430,8 +450,9 @@ Response ConsoleApp::dashboard(Ctx& c) {
   const std::string health = m_deps.health ? m_deps.health() : "unknown";
   std::string b = "<div class=\"tiles\">";
   auto tile = [&](const std::string& label, const std::string& value, const std::string& href, bool warn) {
-    b += "<a class=\"tile" + std::string(warn ? " warn" : "") + "\" href=\"" + href + "\"><span class=\"v\">" +
-         escape(value) + "</span><span class=\"l\">" + escape(label) + "</span></a>";
+    b += "<a class=\"tile" + std::string(warn ? " warn" : "") + "\" href=\"" + href +
+         "\"><span class=\"v\">" + escape(value) + "</span><span class=\"l\">" + escape(label) +
+         "</span></a>";
   };
   tile("Filter health", health, "/", health != "ok");
   tile("Blocked today", std::to_string(nday), "/events", false);
@@ -450,16 +471,18 @@ Response ConsoleApp::dashboard(Ctx& c) {
     ch.suppressed.push_back({false});
   }
   b += "<section class=\"card\"><h2>" + escape(ch.title) + "</h2>";
-  if (wk.empty()) b += "<p>Nothing was blocked in the last 7 days.</p>";
+  if (wk.empty())
+    b += "<p>Nothing was blocked in the last 7 days.</p>";
   else {
-    b += report::render_svg(ch, 900, 240) + "<table><thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Today</th>"
+    b += report::render_svg(ch, 900, 240) +
+         "<table><thead><tr><th scope=\"col\">Category</th><th scope=\"col\">Today</th>"
          "<th scope=\"col\">Last 7 days</th></tr></thead><tbody>";
     for (const auto& [k, v] : wk) {
       int64_t t = 0;
       for (const auto& [k2, v2] : day)
         if (k2 == k) t = v2;
-      b += "<tr><td>" + escape(cat_name(k)) + "</td><td class=\"n\">" + std::to_string(t) + "</td><td class=\"n\">" +
-           std::to_string(v) + "</td></tr>";
+      b += "<tr><td>" + escape(cat_name(k)) + "</td><td class=\"n\">" + std::to_string(t) +
+           "</td><td class=\"n\">" + std::to_string(v) + "</td></tr>";
     }
     b += "</tbody></table>";
   }
@@ -476,8 +499,9 @@ Response ConsoleApp::reviews(Ctx& c) {
     done = st.reviews("", 50);
   });
   const bool can = c.has(Perm::review_decide);
-  std::string b = "<p>Requests from the block page (&ldquo;please review&rdquo;) and reports of sites that should be "
-                  "blocked. Unblocking makes a time-limited exception for one group";
+  std::string b =
+      "<p>Requests from the block page (&ldquo;please review&rdquo;) and reports of sites that should be "
+      "blocked. Unblocking makes a time-limited exception for one group";
   if (m_settings.exception_rules.require_approval) b += ", which a second person must approve";
   b += ".</p>";
   if (open.empty()) b += "<p class=\"ok\">No open requests.</p>";
@@ -486,10 +510,13 @@ Response ConsoleApp::reviews(Ctx& c) {
   for (const auto& r : open) {
     const std::string id = std::to_string(r.id);
     b += "<article class=\"card req\"><h2>" + escape(r.site) + " <small>" +
-         (r.kind == "report" ? "reported as unsuitable" : "asked to unblock") + "</small></h2><dl>"
-         "<dt>When</dt><dd>" + escape(when(r.at)) + "</dd><dt>Who</dt><dd>" + escape(r.who.empty() ? "(not given)" : r.who) +
-         "</dd><dt>Group</dt><dd>" + escape(r.grp.empty() ? "(unknown)" : r.grp) + "</dd><dt>Device</dt><dd>" +
-         escape(r.client_ip) + "</dd><dt>Reason</dt><dd>" + escape(r.reason.empty() ? "(none given)" : r.reason) + "</dd>";
+         (r.kind == "report" ? "reported as unsuitable" : "asked to unblock") +
+         "</small></h2><dl>"
+         "<dt>When</dt><dd>" +
+         escape(when(r.at)) + "</dd><dt>Who</dt><dd>" + escape(r.who.empty() ? "(not given)" : r.who) +
+         "</dd><dt>Group</dt><dd>" + escape(r.grp.empty() ? "(unknown)" : r.grp) +
+         "</dd><dt>Device</dt><dd>" + escape(r.client_ip) + "</dd><dt>Reason</dt><dd>" +
+         escape(r.reason.empty() ? "(none given)" : r.reason) + "</dd>";
     if (m_deps.explain) b += "<dt>Filter now</dt><dd>" + escape(m_deps.explain(r.site, r.grp)) + "</dd>";
     b += "</dl>";
     if (can) {
@@ -501,36 +528,48 @@ Response ConsoleApp::reviews(Ctx& c) {
       b += "<div class=\"actions\">";
       if (r.kind == "report") {
         b += "<form method=\"post\" action=\"/reviews/decide\">" + c.csrf_field() +
-             "<input type=\"hidden\" name=\"id\" value=\"" + id + "\"><input type=\"hidden\" name=\"action\" value=\"block\">"
-             "<label for=\"g" + id + "\">Block for</label><select id=\"g" + id + "\" name=\"group\">" + opts +
-             "</select><label for=\"bn" + id + "\">Note</label><input id=\"bn" + id + "\" name=\"note\" required>"
+             "<input type=\"hidden\" name=\"id\" value=\"" + id +
+             "\"><input type=\"hidden\" name=\"action\" value=\"block\">"
+             "<label for=\"g" +
+             id + "\">Block for</label><select id=\"g" + id + "\" name=\"group\">" + opts +
+             "</select><label for=\"bn" + id + "\">Note</label><input id=\"bn" + id +
+             "\" name=\"note\" required>"
              "<button type=\"submit\">Block this site</button></form>";
       } else {
         b += "<form method=\"post\" action=\"/reviews/decide\">" + c.csrf_field() +
-             "<input type=\"hidden\" name=\"id\" value=\"" + id + "\"><input type=\"hidden\" name=\"action\" value=\"grant\">"
-             "<label for=\"g" + id + "\">Unblock for</label><select id=\"g" + id + "\" name=\"group\">" + opts +
+             "<input type=\"hidden\" name=\"id\" value=\"" + id +
+             "\"><input type=\"hidden\" name=\"action\" value=\"grant\">"
+             "<label for=\"g" +
+             id + "\">Unblock for</label><select id=\"g" + id + "\" name=\"group\">" + opts +
              "</select><label for=\"d" + id + "\">Days (at most " +
              std::to_string(m_settings.exception_rules.max_lifetime / 86400) + ")</label><input id=\"d" + id +
              "\" name=\"days\" type=\"number\" min=\"1\" max=\"" +
-             std::to_string(m_settings.exception_rules.max_lifetime / 86400) + "\" value=\"1\" required>"
-             "<label for=\"n" + id + "\">Reason</label><input id=\"n" + id + "\" name=\"note\" required>"
+             std::to_string(m_settings.exception_rules.max_lifetime / 86400) +
+             "\" value=\"1\" required>"
+             "<label for=\"n" +
+             id + "\">Reason</label><input id=\"n" + id +
+             "\" name=\"note\" required>"
              "<button type=\"submit\">Unblock for a time</button></form>";
       }
-      b += "<form method=\"post\" action=\"/reviews/decide\">" + c.csrf_field() + "<input type=\"hidden\" name=\"id\" value=\"" +
-           id + "\"><input type=\"hidden\" name=\"action\" value=\"decline\"><label for=\"dn" + id +
-           "\">Note</label><input id=\"dn" + id + "\" name=\"note\" required><button type=\"submit\" class=\"secondary\">"
+      b += "<form method=\"post\" action=\"/reviews/decide\">" + c.csrf_field() +
+           "<input type=\"hidden\" name=\"id\" value=\"" + id +
+           "\"><input type=\"hidden\" name=\"action\" value=\"decline\"><label for=\"dn" + id +
+           "\">Note</label><input id=\"dn" + id +
+           "\" name=\"note\" required><button type=\"submit\" class=\"secondary\">"
            "Decline</button></form></div>";
     }
     b += "</article>";
   }
   b += "<h2>Recent decisions</h2><table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Site</th>"
-       "<th scope=\"col\">Kind</th><th scope=\"col\">Decision</th><th scope=\"col\">By</th><th scope=\"col\">Note</th>"
+       "<th scope=\"col\">Kind</th><th scope=\"col\">Decision</th><th scope=\"col\">By</th><th "
+       "scope=\"col\">Note</th>"
        "</tr></thead><tbody>";
   for (const auto& r : done) {
     if (r.status == "open") continue;
-    b += "<tr><td>" + escape(when(r.decided_at)) + "</td><td>" + escape(r.site) + "</td><td>" + escape(r.kind) +
-         "</td><td>" + escape(r.status) + (r.exception_id ? " (exception #" + std::to_string(r.exception_id) + ")" : "") +
-         "</td><td>" + escape(r.decided_by) + "</td><td>" + escape(r.decision_note) + "</td></tr>";
+    b += "<tr><td>" + escape(when(r.decided_at)) + "</td><td>" + escape(r.site) + "</td><td>" +
+         escape(r.kind) + "</td><td>" + escape(r.status) +
+         (r.exception_id ? " (exception #" + std::to_string(r.exception_id) + ")" : "") + "</td><td>" +
+         escape(r.decided_by) + "</td><td>" + escape(r.decision_note) + "</td></tr>";
   }
   b += "</tbody></table>";
   return html(200, page(c, "Review queue", b));
@@ -543,14 +582,18 @@ Response ConsoleApp::decide(Ctx& c) {
   std::string group = clean(c.form["group"]);
   std::string err;
   bool ok = false;
-  if (note.empty()) err = "A note (the reason) is required.";
-  else if (action != "decline" && action != "grant" && action != "block") err = "Unknown decision.";
+  if (note.empty())
+    err = "A note (the reason) is required.";
+  else if (action != "decline" && action != "grant" && action != "block")
+    err = "Unknown decision.";
   else if (action != "decline" && group != "*" &&
            std::find(m_settings.groups.begin(), m_settings.groups.end(), group) == m_settings.groups.end())
     err = "Unknown group '" + group + "'.";
   const int64_t days = to_i64(c.form["days"]);
-  if (err.empty() && action == "grant" && (days < 1 || days * 86400 > m_settings.exception_rules.max_lifetime))
-    err = "An unblock lasts from 1 to " + std::to_string(m_settings.exception_rules.max_lifetime / 86400) + " days.";
+  if (err.empty() && action == "grant" &&
+      (days < 1 || days * 86400 > m_settings.exception_rules.max_lifetime))
+    err = "An unblock lasts from 1 to " + std::to_string(m_settings.exception_rules.max_lifetime / 86400) +
+          " days.";
   int64_t exception_id = 0;
   if (err.empty()) {
     m_deps.store([&](store::ConsoleStore& st) {
@@ -584,8 +627,10 @@ Response ConsoleApp::decide(Ctx& c) {
       ok = st.decide_review(id, status, c.user(), note, exception_id, c.now, err);
     });
   }
-  if (!ok) return html(400, page(c, "Could not decide", "<p class=\"error\" role=\"alert\">" + escape(err) +
-                                                             "</p><p><a href=\"/reviews\">Back to the queue</a></p>"));
+  if (!ok)
+    return html(400, page(c, "Could not decide",
+                          "<p class=\"error\" role=\"alert\">" + escape(err) +
+                              "</p><p><a href=\"/reviews\">Back to the queue</a></p>"));
   if (action == "grant" && m_settings.exception_rules.require_approval)
     return redirect("/exceptions?made=" + std::to_string(exception_id));
   return redirect("/reviews");
@@ -598,37 +643,45 @@ Response ConsoleApp::exceptions(Ctx& c) {
   m_deps.store([&](store::ConsoleStore& st) { all = st.exceptions().load_all(); });
   std::reverse(all.begin(), all.end());
   const bool ra = m_settings.exception_rules.require_approval;
-  std::string b = ra ? "<p>Two-person rule: an unblock takes effect only when a second, different account approves it.</p>"
+  std::string b = ra ? "<p>Two-person rule: an unblock takes effect only when a second, different account "
+                       "approves it.</p>"
                      : "<p>Exceptions take effect at once.</p>";
   if (c.q.count("made"))
     b += "<p class=\"ok\" role=\"status\">Exception #" + escape(c.q["made"]) +
          " was made and waits for a second person to approve it.</p>";
   b += "<table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Site</th><th scope=\"col\">Group</th>"
-       "<th scope=\"col\">Kind</th><th scope=\"col\">Asked by</th><th scope=\"col\">Why</th><th scope=\"col\">Approved by"
-       "</th><th scope=\"col\">Until</th><th scope=\"col\">State</th><th scope=\"col\">Action</th></tr></thead><tbody>";
+       "<th scope=\"col\">Kind</th><th scope=\"col\">Asked by</th><th scope=\"col\">Why</th><th "
+       "scope=\"col\">Approved by"
+       "</th><th scope=\"col\">Until</th><th scope=\"col\">State</th><th "
+       "scope=\"col\">Action</th></tr></thead><tbody>";
   for (const auto& e : all) {
     const std::string id = std::to_string(e.id);
-    std::string state = e.revoked                            ? "revoked by " + e.revoked_by
-                        : (e.expires && c.now >= e.expires)  ? "expired"
-                        : (ra && e.kind == policy::ExceptionKind::allow && !e.approved) ? "waiting for approval"
-                                                                                       : "active";
+    std::string state = e.revoked                           ? "revoked by " + e.revoked_by
+                        : (e.expires && c.now >= e.expires) ? "expired"
+                        : (ra && e.kind == policy::ExceptionKind::allow && !e.approved)
+                            ? "waiting for approval"
+                            : "active";
     std::string act;
     const bool live = !e.revoked && !(e.expires && c.now >= e.expires);
-    if (live && ra && !e.approved && e.kind == policy::ExceptionKind::allow && c.has(Perm::exception_approve) &&
-        e.requester != c.user())
+    if (live && ra && !e.approved && e.kind == policy::ExceptionKind::allow &&
+        c.has(Perm::exception_approve) && e.requester != c.user())
       act += "<form method=\"post\" action=\"/exceptions/approve\">" + c.csrf_field() +
-             "<input type=\"hidden\" name=\"id\" value=\"" + id + "\"><button type=\"submit\">Approve</button></form>";
+             "<input type=\"hidden\" name=\"id\" value=\"" + id +
+             "\"><button type=\"submit\">Approve</button></form>";
     else if (live && ra && !e.approved && e.kind == policy::ExceptionKind::allow && e.requester == c.user())
       act += "<span class=\"meta\">needs another person</span>";
     if (live && c.has(Perm::exception_revoke))
       act += "<form method=\"post\" action=\"/exceptions/revoke\">" + c.csrf_field() +
              "<input type=\"hidden\" name=\"id\" value=\"" + id + "\"><label class=\"sr\" for=\"r" + id +
-             "\">Reason</label><input id=\"r" + id + "\" name=\"reason\" placeholder=\"reason\" required>"
+             "\">Reason</label><input id=\"r" + id +
+             "\" name=\"reason\" placeholder=\"reason\" required>"
              "<button type=\"submit\" class=\"secondary\">Revoke</button></form>";
-    b += "<tr><td>" + id + "</td><td>" + escape(e.name) + "</td><td>" + escape(e.group == "*" ? "every group" : e.group) +
-         "</td><td>" + policy::to_string(e.kind) + "</td><td>" + escape(e.requester) + "</td><td>" + escape(e.reason) +
-         "</td><td>" + escape(e.approver.empty() ? "-" : e.approver) + "</td><td>" +
-         escape(e.expires ? when(e.expires) : "no expiry") + "</td><td>" + escape(state) + "</td><td>" + act + "</td></tr>";
+    b += "<tr><td>" + id + "</td><td>" + escape(e.name) + "</td><td>" +
+         escape(e.group == "*" ? "every group" : e.group) + "</td><td>" + policy::to_string(e.kind) +
+         "</td><td>" + escape(e.requester) + "</td><td>" + escape(e.reason) + "</td><td>" +
+         escape(e.approver.empty() ? "-" : e.approver) + "</td><td>" +
+         escape(e.expires ? when(e.expires) : "no expiry") + "</td><td>" + escape(state) + "</td><td>" + act +
+         "</td></tr>";
   }
   b += "</tbody></table>";
   return html(200, page(c, "Exceptions", b));
@@ -643,9 +696,10 @@ Response ConsoleApp::exception_action(Ctx& c, bool approve) {
     ok = approve ? st.exceptions().approve(id, c.user(), c.now, err)
                  : st.exceptions().revoke(id, c.user(), reason, c.now, err);
   });
-  if (!ok) return html(400, page(c, approve ? "Could not approve" : "Could not revoke",
-                                 "<p class=\"error\" role=\"alert\">" + escape(err) +
-                                     "</p><p><a href=\"/exceptions\">Back to exceptions</a></p>"));
+  if (!ok)
+    return html(400, page(c, approve ? "Could not approve" : "Could not revoke",
+                          "<p class=\"error\" role=\"alert\">" + escape(err) +
+                              "</p><p><a href=\"/exceptions\">Back to exceptions</a></p>"));
   return redirect("/exceptions");
 }
 
@@ -663,33 +717,42 @@ Response ConsoleApp::incidents(Ctx& c, bool csv) {
     std::string o = csv_row({"id", "when", "group", "device", "address", "mac", "category", "tier", "site",
                              "acknowledged_at", "acknowledged_by", "action"});
     for (const auto& i : all)
-      o += csv_row({std::to_string(i.id), when(i.at), i.grp, i.device, i.client_ip, i.mac, cat_name(i.category), i.tier,
-                    shown_name(i), i.acked_at ? when(i.acked_at) : "", i.acked_by, i.ack_note});
+      o += csv_row({std::to_string(i.id), when(i.at), i.grp, i.device, i.client_ip, i.mac,
+                    cat_name(i.category), i.tier, shown_name(i), i.acked_at ? when(i.acked_at) : "",
+                    i.acked_by, i.ack_note});
     Response r;
     r.headers.emplace_back("Content-Type", "text/csv; charset=utf-8");
     r.headers.emplace_back("Content-Disposition", "attachment; filename=\"hedge-incidents.csv\"");
     r.body = std::move(o);
     return r;
   }
-  std::string b = "<p>Attempts to reach illegal content and the categories the school asked to be alerted about. "
-                  "Acknowledge each with what was done; this is part of the safeguarding record. "
-                  "<a href=\"/incidents.csv\">Download as CSV</a></p>";
-  if (all.empty()) b += "<p class=\"ok\">No incidents recorded.</p>";
+  std::string b =
+      "<p>Attempts to reach illegal content and the categories the school asked to be alerted about. "
+      "Acknowledge each with what was done; this is part of the safeguarding record. "
+      "<a href=\"/incidents.csv\">Download as CSV</a></p>";
+  if (all.empty())
+    b += "<p class=\"ok\">No incidents recorded.</p>";
   else {
-    b += "<table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Group</th><th scope=\"col\">Device</th>"
-         "<th scope=\"col\">Category</th><th scope=\"col\">Site</th><th scope=\"col\">Acknowledged</th></tr></thead><tbody>";
+    b += "<table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Group</th><th "
+         "scope=\"col\">Device</th>"
+         "<th scope=\"col\">Category</th><th scope=\"col\">Site</th><th "
+         "scope=\"col\">Acknowledged</th></tr></thead><tbody>";
     for (const auto& i : all) {
       std::string ackc;
       if (i.acked_at)
         ackc = escape(i.acked_by + ", " + when(i.acked_at)) + "<br>" + escape(i.ack_note);
       else if (c.has(Perm::incident_ack))
-        ackc = "<form method=\"post\" action=\"/incidents/ack\">" + c.csrf_field() + "<input type=\"hidden\" name=\"id\" value=\"" +
-               std::to_string(i.id) + "\"><label for=\"a" + std::to_string(i.id) + "\">What was done</label><input id=\"a" +
-               std::to_string(i.id) + "\" name=\"note\" required><button type=\"submit\">Acknowledge</button></form>";
-      else ackc = "<strong>not yet</strong>";
-      b += std::string("<tr") + (i.acked_at ? "" : " class=\"open\"") + "><td>" + escape(when(i.at)) + "</td><td>" +
-           escape(i.grp) + "</td><td>" + escape(i.device.empty() ? i.client_ip : i.device + " (" + i.client_ip + ")") +
-           "</td><td>" + escape(cat_name(i.category)) + "</td><td>" + escape(shown_name(i)) + "</td><td>" + ackc + "</td></tr>";
+        ackc = "<form method=\"post\" action=\"/incidents/ack\">" + c.csrf_field() +
+               "<input type=\"hidden\" name=\"id\" value=\"" + std::to_string(i.id) + "\"><label for=\"a" +
+               std::to_string(i.id) + "\">What was done</label><input id=\"a" + std::to_string(i.id) +
+               "\" name=\"note\" required><button type=\"submit\">Acknowledge</button></form>";
+      else
+        ackc = "<strong>not yet</strong>";
+      b += std::string("<tr") + (i.acked_at ? "" : " class=\"open\"") + "><td>" + escape(when(i.at)) +
+           "</td><td>" + escape(i.grp) + "</td><td>" +
+           escape(i.device.empty() ? i.client_ip : i.device + " (" + i.client_ip + ")") + "</td><td>" +
+           escape(cat_name(i.category)) + "</td><td>" + escape(shown_name(i)) + "</td><td>" + ackc +
+           "</td></tr>";
     }
     b += "</tbody></table>";
   }
@@ -702,8 +765,10 @@ Response ConsoleApp::ack(Ctx& c) {
   std::string err;
   bool ok = false;
   m_deps.store([&](store::ConsoleStore& st) { ok = st.ack_incident(id, c.user(), note, c.now, err); });
-  if (!ok) return html(400, page(c, "Could not acknowledge", "<p class=\"error\" role=\"alert\">" + escape(err) +
-                                                                 "</p><p><a href=\"/incidents\">Back</a></p>"));
+  if (!ok)
+    return html(400, page(c, "Could not acknowledge",
+                          "<p class=\"error\" role=\"alert\">" + escape(err) +
+                              "</p><p><a href=\"/incidents\">Back</a></p>"));
   return redirect("/incidents");
 }
 
@@ -730,16 +795,18 @@ Response ConsoleApp::events(Ctx& c, bool csv) {
   f.device = clean(c.q["device"]);
   f.category = clean(c.q["category"]);
   f.limit = csv ? 1000000 : 500;
-  const auto rows = m_deps.read_db ? store::query_events(*m_deps.read_db, f) : std::vector<store::BlockedEvent>{};
+  const auto rows =
+      m_deps.read_db ? store::query_events(*m_deps.read_db, f) : std::vector<store::BlockedEvent>{};
   const bool names = c.has(Perm::illegal_names);
   auto name_of = [&](const store::BlockedEvent& e) {
     return e.tier == "illegal" && !names ? std::string("(hidden: illegal tier)") : e.qname;
   };
   if (csv) {
-    std::string o = csv_row({"when", "count", "group", "device", "address", "mac", "site", "categories", "tier", "rule"});
+    std::string o =
+        csv_row({"when", "count", "group", "device", "address", "mac", "site", "categories", "tier", "rule"});
     for (const auto& e : rows)
-      o += csv_row({when(e.at), std::to_string(e.count), e.grp, e.device, e.client_ip, e.mac, name_of(e), e.categories,
-                    e.tier, e.rule});
+      o += csv_row({when(e.at), std::to_string(e.count), e.grp, e.device, e.client_ip, e.mac, name_of(e),
+                    e.categories, e.tier, e.rule});
     Response r;
     r.headers.emplace_back("Content-Type", "text/csv; charset=utf-8");
     r.headers.emplace_back("Content-Disposition", "attachment; filename=\"hedge-blocked-attempts.csv\"");
@@ -748,24 +815,32 @@ Response ConsoleApp::events(Ctx& c, bool csv) {
   }
   std::string cats = "<option value=\"\">any</option>";
   for (const auto& t : lists::builtin_taxonomy())
-    cats += "<option value=\"" + escape(t.id) + "\"" + (t.id == f.category ? " selected" : "") + ">" + escape(t.name) + "</option>";
+    cats += "<option value=\"" + escape(t.id) + "\"" + (t.id == f.category ? " selected" : "") + ">" +
+            escape(t.name) + "</option>";
   std::string groups = "<option value=\"\">any</option>";
   for (const auto& g : m_settings.groups)
     groups += "<option" + std::string(g == f.grp ? " selected" : "") + ">" + escape(g) + "</option>";
-  const std::string qs = "from=" + url_encode(report::format_date(fd)) + "&to=" + url_encode(report::format_date(td)) +
-                         "&group=" + url_encode(f.grp) + "&device=" + url_encode(f.device) + "&category=" + url_encode(f.category);
-  std::string b = "<form class=\"filters card\" method=\"get\" action=\"/events\">"
-                  "<label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"" +
-                  report::format_date(fd) + "\"><label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"" +
-                  report::format_date(td) + "\"><label for=\"group\">Group</label><select id=\"group\" name=\"group\">" + groups +
-                  "</select><label for=\"device\">Device or address</label><input id=\"device\" name=\"device\" value=\"" +
-                  escape(f.device) + "\"><label for=\"category\">Category</label><select id=\"category\" name=\"category\">" + cats +
-                  "</select><button type=\"submit\">Show</button></form>";
+  const std::string qs = "from=" + url_encode(report::format_date(fd)) +
+                         "&to=" + url_encode(report::format_date(td)) + "&group=" + url_encode(f.grp) +
+                         "&device=" + url_encode(f.device) + "&category=" + url_encode(f.category);
+  std::string b =
+      "<form class=\"filters card\" method=\"get\" action=\"/events\">"
+      "<label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"" +
+      report::format_date(fd) +
+      "\"><label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"" +
+      report::format_date(td) + "\"><label for=\"group\">Group</label><select id=\"group\" name=\"group\">" +
+      groups +
+      "</select><label for=\"device\">Device or address</label><input id=\"device\" name=\"device\" "
+      "value=\"" +
+      escape(f.device) +
+      "\"><label for=\"category\">Category</label><select id=\"category\" name=\"category\">" + cats +
+      "</select><button type=\"submit\">Show</button></form>";
   if (!err.empty()) b += "<p class=\"error\" role=\"alert\">" + escape(err) + " Showing the last 7 days.</p>";
   b += "<p>" + std::to_string(rows.size()) + (rows.size() == 500 ? " (the newest 500)" : "") +
        " rows. <a href=\"/events.csv?" + escape(qs) + "\">Download as CSV</a></p>";
   b += "<table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Times</th><th scope=\"col\">Group</th>"
-       "<th scope=\"col\">Device</th><th scope=\"col\">Site</th><th scope=\"col\">Category</th></tr></thead><tbody>";
+       "<th scope=\"col\">Device</th><th scope=\"col\">Site</th><th "
+       "scope=\"col\">Category</th></tr></thead><tbody>";
   for (const auto& e : rows) {
     std::string cn;
     std::size_t i = 0;
@@ -774,8 +849,9 @@ Response ConsoleApp::events(Ctx& c, bool csv) {
       cn += (cn.empty() ? "" : ", ") + cat_name(e.categories.substr(i, j - i));
       i = j + 1;
     }
-    b += "<tr><td>" + escape(when(e.at)) + "</td><td class=\"n\">" + std::to_string(e.count) + "</td><td>" + escape(e.grp) +
-         "</td><td>" + escape(e.device.empty() ? e.client_ip : e.device + " (" + e.client_ip + ")") + "</td><td>" +
+    b += "<tr><td>" + escape(when(e.at)) + "</td><td class=\"n\">" + std::to_string(e.count) + "</td><td>" +
+         escape(e.grp) + "</td><td>" +
+         escape(e.device.empty() ? e.client_ip : e.device + " (" + e.client_ip + ")") + "</td><td>" +
          escape(name_of(e)) + "</td><td>" + escape(cn.empty() ? e.rule : cn) + "</td></tr>";
   }
   b += "</tbody></table>";
@@ -787,20 +863,24 @@ Response ConsoleApp::events(Ctx& c, bool csv) {
 Response ConsoleApp::checks(Ctx& c) {
   std::vector<store::Check> all;
   m_deps.store([&](store::ConsoleStore& st) { all = st.checks(200); });
-  std::string b = "<p>The DfE filtering standard asks for a record of checks: when, who, what was tested, the result "
-                  "and any action.</p>";
+  std::string b =
+      "<p>The DfE filtering standard asks for a record of checks: when, who, what was tested, the result "
+      "and any action.</p>";
   if (c.has(Perm::checks_record))
     b += "<form class=\"card\" method=\"post\" action=\"/checks\">" + c.csrf_field() +
          "<h2>Record a check</h2><label for=\"what\">What was tested (device, group, sites)</label>"
-         "<input id=\"what\" name=\"what\" required><label for=\"result\">Result</label><select id=\"result\" name=\"result\">"
+         "<input id=\"what\" name=\"what\" required><label for=\"result\">Result</label><select "
+         "id=\"result\" name=\"result\">"
          "<option>as expected</option><option>not as expected</option></select>"
          "<label for=\"action\">Action taken (if any)</label><input id=\"action\" name=\"action\">"
          "<button type=\"submit\">Record</button></form>";
   b += "<table><thead><tr><th scope=\"col\">When</th><th scope=\"col\">By</th><th scope=\"col\">Kind</th>"
-       "<th scope=\"col\">What was tested</th><th scope=\"col\">Result</th><th scope=\"col\">Action</th></tr></thead><tbody>";
+       "<th scope=\"col\">What was tested</th><th scope=\"col\">Result</th><th "
+       "scope=\"col\">Action</th></tr></thead><tbody>";
   for (const auto& k : all)
-    b += "<tr><td>" + escape(when(k.at)) + "</td><td>" + escape(k.by) + "</td><td>" + escape(k.kind) + "</td><td>" +
-         escape(k.what) + "</td><td>" + escape(k.result) + "</td><td>" + escape(k.action) + "</td></tr>";
+    b += "<tr><td>" + escape(when(k.at)) + "</td><td>" + escape(k.by) + "</td><td>" + escape(k.kind) +
+         "</td><td>" + escape(k.what) + "</td><td>" + escape(k.result) + "</td><td>" + escape(k.action) +
+         "</td></tr>";
   b += "</tbody></table>";
   if (all.empty()) b += "<p>No checks recorded yet.</p>";
   return html(200, page(c, "Filtering checks", b));
@@ -817,7 +897,9 @@ Response ConsoleApp::add_check(Ctx& c) {
   std::string err;
   bool ok = false;
   m_deps.store([&](store::ConsoleStore& st) { ok = st.add_check(k, err); });
-  if (!ok) return html(400, page(c, "Could not record", "<p class=\"error\" role=\"alert\">" + escape(err) + "</p>"));
+  if (!ok)
+    return html(400,
+                page(c, "Could not record", "<p class=\"error\" role=\"alert\">" + escape(err) + "</p>"));
   return redirect("/checks");
 }
 
@@ -850,10 +932,12 @@ Response ConsoleApp::report_site(Ctx& c) {
   }
   std::string b = msg +
                   "<p>Found a site that is not blocked but should be? Tell the safeguarding lead here.</p>"
-                  "<form class=\"card\" method=\"post\" action=\"/report\">" + c.csrf_field() +
+                  "<form class=\"card\" method=\"post\" action=\"/report\">" +
+                  c.csrf_field() +
                   "<label for=\"site\">Web address</label><input id=\"site\" name=\"site\" required "
                   "placeholder=\"www.example.com\"><label for=\"what\">What is wrong with it</label>"
-                  "<textarea id=\"what\" name=\"what\" rows=\"3\"></textarea><button type=\"submit\">Send the report</button></form>";
+                  "<textarea id=\"what\" name=\"what\" rows=\"3\"></textarea><button type=\"submit\">Send "
+                  "the report</button></form>";
   return html(200, page(c, "Report an unsuitable site", b));
 }
 
@@ -863,23 +947,28 @@ Response ConsoleApp::reports(Ctx& c) {
   const auto lt = m_tz.local(c.now);
   const int64_t today = (lt.local - lt.sod) / 86400;
   const std::string from = report::format_date(today - 29), to = report::format_date(today);
-  std::string b = "<p>Choose a period. The report opens as a page you can print (use <em>Print, Save as PDF</em>) or "
-                  "download as CSV. The same reports come from <code>hedge report</code> on the box.</p>";
+  std::string b =
+      "<p>Choose a period. The report opens as a page you can print (use <em>Print, Save as PDF</em>) or "
+      "download as CSV. The same reports come from <code>hedge report</code> on the box.</p>";
   auto form = [&](const char* kind, const char* title, const char* what) {
-    b += std::string("<form class=\"card\" method=\"get\" action=\"/reports/view\"><h2>") + title + "</h2><p>" + what +
-         "</p><input type=\"hidden\" name=\"kind\" value=\"" + kind + "\"><label for=\"f" + kind +
-         "\">From</label><input id=\"f" + kind + "\" name=\"from\" type=\"date\" value=\"" + from + "\" required><label for=\"t" +
-         kind + "\">To</label><input id=\"t" + kind + "\" name=\"to\" type=\"date\" value=\"" + to +
+    b += std::string("<form class=\"card\" method=\"get\" action=\"/reports/view\"><h2>") + title +
+         "</h2><p>" + what + "</p><input type=\"hidden\" name=\"kind\" value=\"" + kind +
+         "\"><label for=\"f" + kind + "\">From</label><input id=\"f" + kind +
+         "\" name=\"from\" type=\"date\" value=\"" + from + "\" required><label for=\"t" + kind +
+         "\">To</label><input id=\"t" + kind + "\" name=\"to\" type=\"date\" value=\"" + to +
          "\" required><label for=\"fmt" + kind + "\">Format</label><select id=\"fmt" + kind +
-         "\" name=\"format\"><option value=\"html\">Page (print to PDF)</option><option value=\"csv\">CSV</option></select>"
+         "\" name=\"format\"><option value=\"html\">Page (print to PDF)</option><option "
+         "value=\"csv\">CSV</option></select>"
          "<button type=\"submit\">Make the report</button></form>";
   };
   if (c.has(Perm::report_safeguarding))
     form("safeguarding", "Safeguarding report",
-         "For the DSL: attempts by day and category, top blocked sites, groups and devices, incidents and actions, "
+         "For the DSL: attempts by day and category, top blocked sites, groups and devices, incidents and "
+         "actions, "
          "review requests, exceptions, list updates and checks.");
   form("governor", "Governor report",
-       "For governors: the same period with no names, devices or addresses; counts under 5 are shown as &lt;5.");
+       "For governors: the same period with no names, devices or addresses; counts under 5 are shown as "
+       "&lt;5.");
   return html(200, page(c, "Reports", b));
 }
 
@@ -895,18 +984,19 @@ Response ConsoleApp::report_view(Ctx& c) {
   rq.school = m_settings.school;
   rq.lists_version = m_settings.lists_version;
   rq.html.back_link = "/reports";
-  rq.html.csv_link = "/reports/view?kind=" + url_encode(c.q["kind"]) + "&from=" + url_encode(rq.from) + "&to=" +
-                     url_encode(rq.to) + "&format=csv";
+  rq.html.csv_link = "/reports/view?kind=" + url_encode(c.q["kind"]) + "&from=" + url_encode(rq.from) +
+                     "&to=" + url_encode(rq.to) + "&format=csv";
   std::string out, err;
   if (!m_deps.read_db) return text(503, "The store is not available.\n");
   if (!report::make_report(*m_deps.read_db, m_tz, rq, c.now, out, err))
-    return html(400, page(c, "Report", "<p class=\"error\" role=\"alert\">" + escape(err) +
-                                           "</p><p><a href=\"/reports\">Back</a></p>"));
+    return html(400, page(c, "Report",
+                          "<p class=\"error\" role=\"alert\">" + escape(err) +
+                              "</p><p><a href=\"/reports\">Back</a></p>"));
   Response r;
   if (rq.format == report::Format::csv) {
     r.headers.emplace_back("Content-Type", "text/csv; charset=utf-8");
-    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"hedge-" + c.q["kind"] + "-" + rq.from + "-" +
-                                                      rq.to + ".csv\"");
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"hedge-" + c.q["kind"] + "-" +
+                                                      rq.from + "-" + rq.to + ".csv\"");
   } else {
     r.headers.emplace_back("Content-Type", "text/html; charset=utf-8");
   }

@@ -28,7 +28,7 @@
 namespace hedge::console {
 
 struct Request {
-  std::string method, path, query;  // path without the query; query without '?'
+  std::string method, path, query;             // path without the query; query without '?'
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::string client_ip;
@@ -45,12 +45,13 @@ struct ConsoleSettings {
   SessionRules sessions;
   LoginRules logins;
   store::ExceptionRules exception_rules;  // [policy] require_approval, exception_max_days...
-  std::vector<std::string> groups;         // configured group names (forms offer these)
-  std::string lists_version;               // shown on the dashboard and in reports
+  std::vector<std::string> groups;        // configured group names (forms offer these)
+  std::string lists_version;              // shown on the dashboard and in reports
 };
 
 struct ConsoleDeps {
-  std::function<void(const std::function<void(store::ConsoleStore&)>&)> store;  // runs on the store thread, waits
+  std::function<void(const std::function<void(store::ConsoleStore&)>&)>
+      store;  // runs on the store thread, waits
   const store::Db* read_db = nullptr;
   std::function<int64_t()> now;
   // "Current decision from the real policy" for a name and group (e.g.

@@ -15,10 +15,10 @@
 #include <fstream>
 #include <map>
 #include <string>
-#include <toml++/toml.h>
 #include <vector>
 
 #include "cli.hpp"
+#include "config/config.hpp"
 #include "console/auth.hpp"
 #include "policy/policy_config.hpp"
 #include "report/report_service.hpp"
@@ -89,21 +89,21 @@ struct Cfg {
   bool ok = false;
 };
 
+// The same loader as `hedge serve` (like `hedge exception`): the CLI needs
+// no upstream, so only a missing resolv.conf nameserver is tolerated.
 Cfg load_cfg(const std::string& path) {
   Cfg c;
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::fprintf(stderr, "%s:%u: %s\n", path.c_str(), static_cast<unsigned>(e.source().begin.line),
-                 std::string(e.description()).c_str());
-    return c;
+  config::Config cfg;
+  util::ConfigErrors errs(path);
+  config::load_config(path, cfg, errs);
+  bool ok = true;
+  for (const auto& e : errs.list()) {
+    if (e.key == "upstream.servers" && e.line == 0) continue;
+    std::fprintf(stderr, "%s\n", e.str().c_str());
+    ok = false;
   }
-  config::ConfigErrors errs(path);
-  policy::parse_policy_config(root, errs, c.policy);
-  if (auto s = root.at_path("console.school_name").value<std::string>()) c.school = *s;
-  for (const auto& e : errs.list()) std::fprintf(stderr, "%s\n", e.str().c_str());
-  c.ok = errs.empty();
+  c.policy = std::move(cfg.policy);
+  c.ok = ok;
   return c;
 }
 
@@ -165,12 +165,13 @@ std::string generate_password() {
 }
 
 int user_usage() {
-  std::fprintf(stderr,
-               "usage: hedge user add NAME --role technician|dsl|viewer|governor [--password-file FILE]\n"
-               "       hedge user first NAME --role ROLE --password-out FILE   (only when no account exists)\n"
-               "       hedge user list | disable NAME | enable NAME | passwd NAME [--password-file FILE]\n"
-               "       (all take --config FILE, default %s)\n",
-               kDefaultConfig);
+  std::fprintf(
+      stderr,
+      "usage: hedge user add NAME --role technician|dsl|viewer|governor [--password-file FILE]\n"
+      "       hedge user first NAME --role ROLE --password-out FILE   (only when no account exists)\n"
+      "       hedge user list | disable NAME | enable NAME | passwd NAME [--password-file FILE]\n"
+      "       (all take --config FILE, default %s)\n",
+      kDefaultConfig);
   return 2;
 }
 
@@ -198,7 +199,8 @@ int user(int argc, char** argv) {
     if (!o.pos.empty()) return user_usage();
     std::printf("%-24s %-11s %s\n", "NAME", "ROLE", "STATE");
     for (const auto& u : st.users())
-      std::printf("%-24s %-11s %s\n", u.name.c_str(), console::to_string(u.role), u.disabled ? "disabled" : "active");
+      std::printf("%-24s %-11s %s\n", u.name.c_str(), console::to_string(u.role),
+                  u.disabled ? "disabled" : "active");
     return 0;
   }
   if (o.pos.size() != 1) return user_usage();

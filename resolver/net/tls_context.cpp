@@ -38,11 +38,12 @@ const int kSuites[] = {MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
                        0};
 
 bool file_exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
 
-bool write_file(const std::string& path, const unsigned char* data, std::size_t n, mode_t mode, std::string& err) {
+bool write_file(const std::string& path, const unsigned char* data, std::size_t n, mode_t mode,
+                std::string& err) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
@@ -92,8 +93,10 @@ std::string subject_alt_names(const std::vector<std::string>& dns, const std::ve
   for (const auto& a : addrs) {
     unsigned char buf[16];
     std::size_t n = 0;
-    if (inet_pton(AF_INET, a.c_str(), buf) == 1) n = 4;
-    else if (inet_pton(AF_INET6, a.c_str(), buf) == 1) n = 16;
+    if (inet_pton(AF_INET, a.c_str(), buf) == 1)
+      n = 4;
+    else if (inet_pton(AF_INET6, a.c_str(), buf) == 1)
+      n = 16;
     if (n == 0) continue;
     body += static_cast<char>(0x87);
     der_len(body, n);
@@ -119,16 +122,16 @@ struct Drbg {
   Drbg(const Drbg&) = delete;
   Drbg& operator=(const Drbg&) = delete;
   int seed(const char* pers) {
-    return mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, reinterpret_cast<const unsigned char*>(pers),
-                                 std::strlen(pers));
+    return mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
+                                 reinterpret_cast<const unsigned char*>(pers), std::strlen(pers));
   }
 };
 
 }  // namespace
 
 bool generate_self_signed(const std::string& cert_path, const std::string& key_path,
-                          const std::vector<std::string>& dns_names, const std::vector<std::string>& addresses,
-                          std::string& err) {
+                          const std::vector<std::string>& dns_names,
+                          const std::vector<std::string>& addresses, std::string& err) {
   Drbg rng;
   mbedtls_pk_context key;
   mbedtls_pk_init(&key);
@@ -170,22 +173,26 @@ bool generate_self_signed(const std::string& cert_path, const std::string& key_p
     if ((rc = mbedtls_x509write_crt_set_key_usage(&crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE)) != 0) break;
     if ((rc = mbedtls_x509write_crt_set_subject_key_identifier(&crt)) != 0) break;
     const std::string san = subject_alt_names(dns_names, addresses);
-    if ((rc = mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
-                                                  reinterpret_cast<const unsigned char*>(san.data()), san.size())) != 0)
+    if ((rc = mbedtls_x509write_crt_set_extension(
+             &crt, MBEDTLS_OID_SUBJECT_ALT_NAME, MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+             reinterpret_cast<const unsigned char*>(san.data()), san.size())) != 0)
       break;
     // extKeyUsage = SEQUENCE { id-kp-serverAuth }
     const std::string eku = std::string("\x30\x0a\x06\x08", 4) + std::string(MBEDTLS_OID_SERVER_AUTH, 8);
-    if ((rc = mbedtls_x509write_crt_set_extension(&crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
-                                                  reinterpret_cast<const unsigned char*>(eku.data()), eku.size())) != 0)
+    if ((rc = mbedtls_x509write_crt_set_extension(
+             &crt, MBEDTLS_OID_EXTENDED_KEY_USAGE, MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
+             reinterpret_cast<const unsigned char*>(eku.data()), eku.size())) != 0)
       break;
     std::vector<unsigned char> pem(8192);
-    if ((rc = mbedtls_x509write_crt_pem(&crt, pem.data(), pem.size(), mbedtls_ctr_drbg_random, &rng.drbg)) != 0) break;
+    if ((rc = mbedtls_x509write_crt_pem(&crt, pem.data(), pem.size(), mbedtls_ctr_drbg_random, &rng.drbg)) !=
+        0)
+      break;
     std::vector<unsigned char> kpem(4096);
     if ((rc = mbedtls_pk_write_key_pem(&key, kpem.data(), kpem.size())) != 0) break;
-    if (!write_file(key_path, kpem.data(), std::strlen(reinterpret_cast<char*>(kpem.data())), 0600, err)) break;
-    if (!write_file(cert_path, pem.data(), std::strlen(reinterpret_cast<char*>(pem.data())), 0644, err)) break;
+    if (!write_file(key_path, kpem.data(), std::strlen(reinterpret_cast<char*>(kpem.data())), 0600, err))
+      break;
+    if (!write_file(cert_path, pem.data(), std::strlen(reinterpret_cast<char*>(pem.data())), 0644, err))
+      break;
     ok = true;
   } while (false);
   if (!ok && err.empty()) err = "generating the console certificate: " + tls_error(rc);
@@ -249,7 +256,8 @@ std::unique_ptr<TlsContext> TlsContext::create(const TlsSettings& s, bool& gener
     return nullptr;
   }
   mbedtls_ssl_conf_rng(&c->m_conf, mbedtls_ctr_drbg_random, &c->m_drbg);
-  mbedtls_ssl_conf_min_version(&c->m_conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);  // TLS 1.2
+  mbedtls_ssl_conf_min_version(&c->m_conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                               MBEDTLS_SSL_MINOR_VERSION_3);  // TLS 1.2
   mbedtls_ssl_conf_ciphersuites(&c->m_conf, kSuites);
   mbedtls_ssl_conf_renegotiation(&c->m_conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
   if ((rc = mbedtls_ssl_conf_own_cert(&c->m_conf, &c->m_crt, &c->m_key)) != 0) {

@@ -20,8 +20,8 @@
 namespace hedge::net {
 
 struct TlsSettings {
-  std::string cert_path, key_path;  // both set: the school's own (PEM); else generated:
-  std::string generate_dir;         // where console-tls.crt / console-tls.key are kept
+  std::string cert_path, key_path;     // both set: the school's own (PEM); else generated:
+  std::string generate_dir;            // where console-tls.crt / console-tls.key are kept
   std::vector<std::string> dns_names;  // subjectAltName dNSName entries
   std::vector<std::string> addresses;  // subjectAltName iPAddress entries (v4/v6 text)
 };
@@ -54,7 +54,7 @@ class TlsContext {
 // Writes a new P-256 key and a self-signed certificate (10 years) with the
 // given subjectAltNames as PEM files (key mode 0600). Exposed for tests.
 bool generate_self_signed(const std::string& cert_path, const std::string& key_path,
-                          const std::vector<std::string>& dns_names, const std::vector<std::string>& addresses,
-                          std::string& err);
+                          const std::vector<std::string>& dns_names,
+                          const std::vector<std::string>& addresses, std::string& err);
 
 }  // namespace hedge::net

@@ -29,7 +29,9 @@ TlsFilter::TlsFilter(TlsContext& ctx) {
   m_ok = true;
 }
 
-TlsFilter::~TlsFilter() { mbedtls_ssl_free(&m_ssl); }
+TlsFilter::~TlsFilter() {
+  mbedtls_ssl_free(&m_ssl);
+}
 
 int TlsFilter::on_send(void* self, const unsigned char* buf, size_t len) {
   auto* f = static_cast<TlsFilter*>(self);

@@ -11,7 +11,7 @@ namespace hedge::report {
 
 namespace {
 
-constexpr int64_t kSmall = 5;  // governor: counts 1..4 are shown as "<5"
+constexpr int64_t kSmall = 5;            // governor: counts 1..4 are shown as "<5"
 constexpr std::size_t kChartSeries = 8;  // more categories than this are stacked as "other"
 
 std::string local_time(const policy::TimeZone& tz, int64_t t) {
@@ -46,8 +46,8 @@ std::string cat_name(const BuildOptions& o, const std::string& id) {
 }
 
 bool is_illegal(const BuildOptions& o, const std::string& category, const std::string& tier) {
-  return tier == "illegal" ||
-         std::find(o.illegal_categories.begin(), o.illegal_categories.end(), category) != o.illegal_categories.end();
+  return tier == "illegal" || std::find(o.illegal_categories.begin(), o.illegal_categories.end(), category) !=
+                                  o.illegal_categories.end();
 }
 
 // "N" or, for the governor report, "fewer than 5" for 1..4.
@@ -95,7 +95,8 @@ std::string format_date(int64_t days) {
   return buf;
 }
 
-void date_range(const policy::TimeZone& tz, int64_t from_days, int64_t to_days, int64_t& start, int64_t& end) {
+void date_range(const policy::TimeZone& tz, int64_t from_days, int64_t to_days, int64_t& start,
+                int64_t& end) {
   start = tz.to_unix(from_days * 86400);
   end = tz.to_unix((to_days + 1) * 86400);
 }
@@ -158,8 +159,10 @@ void suppress_small(Table& t) {
       Cell& tot = t.rows[r][ncols - 1];
       const bool any = std::any_of(small[r].begin(), small[r].begin() + static_cast<long>(ncols - 1),
                                    [](bool b) { return b; });
-      if (any) omit(tot);
-      else if (tot.numeric && tot.n > 0 && tot.n < kSmall) mark(tot);
+      if (any)
+        omit(tot);
+      else if (tot.numeric && tot.n > 0 && tot.n < kSmall)
+        mark(tot);
     }
   }
   if (row_total) {
@@ -167,11 +170,15 @@ void suppress_small(Table& t) {
     for (std::size_t c = 1; c < tr.size(); ++c) {
       bool any = false;
       for (std::size_t r = 0; r < nrows; ++r) {
-        if (c == ncols - 1 && col_total) any = any || t.rows[r][c].omitted || t.rows[r][c].suppressed;
-        else any = any || small[r][c];
+        if (c == ncols - 1 && col_total)
+          any = any || t.rows[r][c].omitted || t.rows[r][c].suppressed;
+        else
+          any = any || small[r][c];
       }
-      if (any) omit(tr[c]);
-      else if (tr[c].numeric && tr[c].n > 0 && tr[c].n < kSmall) mark(tr[c]);
+      if (any)
+        omit(tr[c]);
+      else if (tr[c].numeric && tr[c].n > 0 && tr[c].n < kSmall)
+        mark(tr[c]);
     }
   }
 }
@@ -225,7 +232,8 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
     for (std::size_t i = 0; i < cats.size() && i < kChartSeries; ++i) series.push_back(cats[i].first);
     const bool other = cats.size() > kChartSeries;
     if (gov) {
-      ch.title = hidden_blocked ? "Blocked attempts each week (categories with 5 or more)" : "Blocked attempts each week";
+      ch.title = hidden_blocked ? "Blocked attempts each week (categories with 5 or more)"
+                                : "Blocked attempts each week";
       ch.series = {"blocked"};
       for (int64_t w = first; w <= last; w += 7) {
         int64_t n = 0;
@@ -248,8 +256,10 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
         if (it != by_day.end()) {
           for (const auto& [c, n] : it->second) {
             const auto pos = std::find(series.begin(), series.end(), c);
-            if (pos != series.end()) v[static_cast<std::size_t>(pos - series.begin())] += n;
-            else if (other) v.back() += n;
+            if (pos != series.end())
+              v[static_cast<std::size_t>(pos - series.begin())] += n;
+            else if (other)
+              v.back() += n;
           }
         }
         ch.labels.push_back(format_date(dd).substr(5));
@@ -264,16 +274,21 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   {
     Table t{"by-category", "Blocked attempts by category", "", {"Category", "Blocked attempts"}, {}};
     for (const auto& [c, n] : cats) t.rows.push_back({Cell::str(cat_name(o, c)), Cell::num(n)});
-    if (t.rows.empty()) t.note = "No blocked attempts in this period.";
-    else add_totals(t, true, false);
+    if (t.rows.empty())
+      t.note = "No blocked attempts in this period.";
+    else
+      add_totals(t, true, false);
     if (gov) suppress_small(t);
     rep.tables.push_back(std::move(t));
   }
   {
-    Table t{"by-group", "By group",
-            hidden_blocked ? "Blocked attempts here count only categories with 5 or more. Allowed lookups are counted, never logged."
+    Table t{"by-group",
+            "By group",
+            hidden_blocked ? "Blocked attempts here count only categories with 5 or more. Allowed lookups "
+                             "are counted, never logged."
                            : "Allowed lookups are counted, never logged.",
-            {"Group", "Blocked attempts", "Allowed lookups"}, {}};
+            {"Group", "Blocked attempts", "Allowed lookups"},
+            {}};
     for (const auto& [g, n] : by_group_allowed) by_group_blocked.try_emplace(g, 0);
     for (const auto& [g, n] : sorted_desc(by_group_blocked))
       t.rows.push_back({Cell::str(g.empty() ? "(none)" : g), Cell::num(n), Cell::num(by_group_allowed[g])});
@@ -284,7 +299,8 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
 
   // ---- names and devices (safeguarding only) ------------------------------
   if (!gov) {
-    Table n{"top-names", "Most blocked sites", "Illegal-tier names are never listed.", {"Site", "Attempts"}, {}};
+    Table n{
+        "top-names", "Most blocked sites", "Illegal-tier names are never listed.", {"Site", "Attempts"}, {}};
     for (const auto& [name, c] : d.top_names) n.rows.push_back({Cell::str(name), Cell::num(c)});
     rep.tables.push_back(std::move(n));
     Table dv{"top-devices", "Devices with the most blocked attempts", "", {"Device", "Attempts"}, {}};
@@ -303,17 +319,25 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
       ++p.first;
       if (i.acked_at) ++p.second;
     }
-    Table t{"incidents", "Serious attempts (incidents)",
-            "Each incident was reviewed by the Designated Safeguarding Lead; details are in the safeguarding record.",
-            {"Category", "Incidents", "Acknowledged with an action"}, {}};
+    Table t{"incidents",
+            "Serious attempts (incidents)",
+            "Each incident was reviewed by the Designated Safeguarding Lead; details are in the safeguarding "
+            "record.",
+            {"Category", "Incidents", "Acknowledged with an action"},
+            {}};
     for (const auto& [c, p] : per) t.rows.push_back({Cell::str(c), Cell::num(p.first), Cell::num(p.second)});
-    if (!t.rows.empty()) add_totals(t, true, false);
-    else t.note = "No incidents in this period.";
+    if (!t.rows.empty())
+      add_totals(t, true, false);
+    else
+      t.note = "No incidents in this period.";
     suppress_small(t);
     rep.tables.push_back(std::move(t));
   } else {
-    Table t{"incidents", "Incidents and actions", "Names in the illegal tier are withheld in reports.",
-            {"When", "Group", "Device", "Category", "Site", "Acknowledged by", "Action taken"}, {}};
+    Table t{"incidents",
+            "Incidents and actions",
+            "Names in the illegal tier are withheld in reports.",
+            {"When", "Group", "Device", "Category", "Site", "Acknowledged by", "Action taken"},
+            {}};
     for (const auto& i : d.incidents) {
       t.rows.push_back({Cell::str(local_time(tz, i.at)), Cell::str(i.grp),
                         Cell::str(i.device.empty() ? i.client_ip : i.device + " (" + i.client_ip + ")"),
@@ -329,10 +353,14 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   // ---- review requests and exceptions ---------------------------------------
   int64_t granted = 0, declined = 0, blocked_req = 0, open_req = 0;
   for (const auto& r : d.reviews) {
-    if (r.status == "granted") ++granted;
-    else if (r.status == "declined") ++declined;
-    else if (r.status == "blocked") ++blocked_req;
-    else ++open_req;
+    if (r.status == "granted")
+      ++granted;
+    else if (r.status == "declined")
+      ++declined;
+    else if (r.status == "blocked")
+      ++blocked_req;
+    else
+      ++open_req;
   }
   if (gov) {
     Table t{"reviews", "Requests to review the filter", "", {"Outcome", "Requests"}, {}};
@@ -352,20 +380,26 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
     suppress_small(x);
     rep.tables.push_back(std::move(x));
   } else {
-    Table t{"reviews", "Review requests", "", {"When", "Kind", "Site", "Who", "Reason", "Decision", "By", "Note"}, {}};
+    Table t{"reviews",
+            "Review requests",
+            "",
+            {"When", "Kind", "Site", "Who", "Reason", "Decision", "By", "Note"},
+            {}};
     for (const auto& r : d.reviews)
-      t.rows.push_back({Cell::str(local_time(tz, r.at)), Cell::str(r.kind), Cell::str(r.site), Cell::str(r.who),
-                        Cell::str(r.reason), Cell::str(r.status), Cell::str(r.decided_by),
+      t.rows.push_back({Cell::str(local_time(tz, r.at)), Cell::str(r.kind), Cell::str(r.site),
+                        Cell::str(r.who), Cell::str(r.reason), Cell::str(r.status), Cell::str(r.decided_by),
                         Cell::str(r.decision_note)});
     if (t.rows.empty()) t.note = "No review requests in this period.";
     rep.tables.push_back(std::move(t));
-    Table x{"exceptions", "Exceptions made",
+    Table x{"exceptions",
+            "Exceptions made",
             "",
             {"Made", "Site", "Group", "Kind", "Asked by", "Approved by", "Until", "Reason"},
             {}};
     for (const auto& e : d.exceptions)
-      x.rows.push_back({Cell::str(local_time(tz, e.created)), Cell::str(e.name), Cell::str(e.grp), Cell::str(e.kind),
-                        Cell::str(e.requester), Cell::str(e.approver.empty() ? "-" : e.approver),
+      x.rows.push_back({Cell::str(local_time(tz, e.created)), Cell::str(e.name), Cell::str(e.grp),
+                        Cell::str(e.kind), Cell::str(e.requester),
+                        Cell::str(e.approver.empty() ? "-" : e.approver),
                         Cell::str(e.expires ? local_time(tz, e.expires) : "no expiry"), Cell::str(e.reason)});
     if (x.rows.empty()) x.note = "No exceptions in this period.";
     rep.tables.push_back(std::move(x));
@@ -373,35 +407,42 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
 
   // ---- list updates and checks ----------------------------------------------
   {
-    Table t{"updates", "List updates", d.lists_version.empty() ? "" : "Lists in use now: version " + d.lists_version,
-            gov ? std::vector<std::string>{"When", "What"} : std::vector<std::string>{"When", "What", "Detail"},
-            {}};
+    Table t{
+        "updates",
+        "List updates",
+        d.lists_version.empty() ? "" : "Lists in use now: version " + d.lists_version,
+        gov ? std::vector<std::string>{"When", "What"} : std::vector<std::string>{"When", "What", "Detail"},
+        {}};
     for (const auto& u : d.updates) {
       std::vector<Cell> row{Cell::str(local_time(tz, u.at)), Cell::str(u.action)};
       if (!gov) row.push_back(Cell::str(u.detail));
       t.rows.push_back(std::move(row));
     }
-    if (t.rows.empty()) t.note += (t.note.empty() ? "" : ". ") + std::string("No list updates recorded in this period.");
+    if (t.rows.empty())
+      t.note += (t.note.empty() ? "" : ". ") + std::string("No list updates recorded in this period.");
     rep.tables.push_back(std::move(t));
   }
   int64_t checks_failed = 0;
   for (const auto& c : d.checks)
     if (c.result != "as expected" && c.result.find("as expected") == std::string::npos) ++checks_failed;
   {
-    Table t{"checks", "Filtering checks",
+    Table t{"checks",
+            "Filtering checks",
             "",
             gov ? std::vector<std::string>{"When", "Kind", "Result"}
                 : std::vector<std::string>{"When", "By", "Kind", "What was tested", "Result", "Action"},
             {}};
     for (const auto& c : d.checks) {
       if (gov)
-        t.rows.push_back({Cell::str(local_time(tz, c.at).substr(0, 10)), Cell::str(c.kind == "builtin" ? "built-in" : "manual"),
-                          Cell::str(c.result.find("as expected") != std::string::npos && c.result.rfind("not", 0) != 0
-                                        ? "as expected"
-                                        : "needs attention")});
+        t.rows.push_back(
+            {Cell::str(local_time(tz, c.at).substr(0, 10)),
+             Cell::str(c.kind == "builtin" ? "built-in" : "manual"),
+             Cell::str(c.result.find("as expected") != std::string::npos && c.result.rfind("not", 0) != 0
+                           ? "as expected"
+                           : "needs attention")});
       else
-        t.rows.push_back({Cell::str(local_time(tz, c.at)), Cell::str(c.by), Cell::str(c.kind), Cell::str(c.what),
-                          Cell::str(c.result), Cell::str(c.action)});
+        t.rows.push_back({Cell::str(local_time(tz, c.at)), Cell::str(c.by), Cell::str(c.kind),
+                          Cell::str(c.what), Cell::str(c.result), Cell::str(c.action)});
     }
     if (t.rows.empty()) t.note = "No filtering checks were recorded in this period.";
     rep.tables.push_back(std::move(t));
@@ -413,7 +454,8 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   // a part is hidden, say "at least" the visible parts.
   auto total_words = [&](int64_t total, int64_t hidden) {
     if (!gov || hidden == 0) return count_words(total, k);
-    return total - hidden > 0 ? "at least " + std::to_string(total - hidden) : std::string("a small number of");
+    return total - hidden > 0 ? "at least " + std::to_string(total - hidden)
+                              : std::string("a small number of");
   };
   std::string s1 = "From " + rep.period + ", the filter stopped " + total_words(blocked, hidden_blocked) +
                    " attempts to reach blocked sites";
@@ -427,7 +469,8 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   std::vector<int64_t> parts;
   for (const auto& [g, n] : by_group_allowed) parts.push_back(n);
   std::string allowed_words = total_words(allowed, hidden_of(parts));
-  if (!allowed_words.empty()) allowed_words[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(allowed_words[0])));
+  if (!allowed_words.empty())
+    allowed_words[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(allowed_words[0])));
   s1 += ". " + allowed_words + " other lookups were allowed (counted, not recorded).";
   parts.clear();
   {
@@ -446,9 +489,14 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
     const std::string how_many = total_words(n_inc, hidden_incidents);
     s2 = (n_inc == 1 && !gov ? std::string("There was 1 serious attempt (an incident); ")
                              : "There were " + how_many + " serious attempts (incidents); ");
-    if (incidents_open == 0) s2 += n_inc == 1 && !gov ? "it was reviewed and an action recorded." : "every one was reviewed and an action recorded.";
-    else if (gov && hidden_incidents) s2 += "some still wait for review.";
-    else s2 += count_words(incidents_open, k) + (incidents_open == 1 ? " still waits for review." : " still wait for review.");
+    if (incidents_open == 0)
+      s2 += n_inc == 1 && !gov ? "it was reviewed and an action recorded."
+                               : "every one was reviewed and an action recorded.";
+    else if (gov && hidden_incidents)
+      s2 += "some still wait for review.";
+    else
+      s2 += count_words(incidents_open, k) +
+            (incidents_open == 1 ? " still waits for review." : " still wait for review.");
   }
   rep.summary.push_back(s2);
   const int64_t n_rev = static_cast<int64_t>(d.reviews.size());
@@ -457,20 +505,21 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   } else {
     rep.summary.push_back("Staff or pupils asked for " + total_words(n_rev, hidden_reviews) +
                           (n_rev == 1 && !gov ? " review" : " reviews") + " of the filter; " +
-                          (granted == 0 ? std::string("none")
-                                        : count_words(granted, k)) +
+                          (granted == 0 ? std::string("none") : count_words(granted, k)) +
                           " led to a site being unblocked for a limited time" +
                           (granted ? ", each approved as the school's rules require." : "."));
   }
-  std::string s4 = d.checks.empty() ? "No filtering checks were recorded in this period: one should be done at least each term."
-                                    : count_words(static_cast<int64_t>(d.checks.size()), k) + " filtering checks were recorded" +
-                                          (checks_failed == 0 ? std::string(", all as expected.")
-                                                              : ", of which " + count_words(checks_failed, k) +
-                                                                    " found something that needed attention.");
+  std::string s4 =
+      d.checks.empty()
+          ? "No filtering checks were recorded in this period: one should be done at least each term."
+          : count_words(static_cast<int64_t>(d.checks.size()), k) + " filtering checks were recorded" +
+                (checks_failed == 0 ? std::string(", all as expected.")
+                                    : ", of which " + count_words(checks_failed, k) +
+                                          " found something that needed attention.");
   rep.summary.push_back(s4);
-  rep.summary.push_back(d.updates.empty() ? "The block lists were not updated in this period."
-                                          : "The block lists were updated " +
-                                                std::to_string(d.updates.size()) + " times.");
+  rep.summary.push_back(d.updates.empty()
+                            ? "The block lists were not updated in this period."
+                            : "The block lists were updated " + std::to_string(d.updates.size()) + " times.");
   return rep;
 }
 

@@ -79,10 +79,10 @@ struct Table {
 // A stacked bar chart: one bar per label, one stack segment per series.
 struct Chart {
   std::string title;
-  std::vector<std::string> labels;              // x axis (days or weeks)
-  std::vector<std::string> series;              // categories
-  std::vector<std::vector<int64_t>> values;     // [label][series]
-  std::vector<std::vector<bool>> suppressed;    // [label][series] (governor)
+  std::vector<std::string> labels;            // x axis (days or weeks)
+  std::vector<std::string> series;            // categories
+  std::vector<std::vector<int64_t>> values;   // [label][series]
+  std::vector<std::vector<bool>> suppressed;  // [label][series] (governor)
 };
 
 struct Report {
@@ -99,7 +99,7 @@ struct BuildOptions {
   std::string from_date, to_date;  // YYYY-MM-DD as asked (inclusive)
   int64_t generated_at = 0;
   std::map<std::string, std::string> category_names;  // id -> human name (missing: the id)
-  std::vector<std::string> illegal_categories;         // ids of the illegal tier (never named to anyone)
+  std::vector<std::string> illegal_categories;        // ids of the illegal tier (never named to anyone)
 };
 
 Report build_report(const ReportData& d, const policy::TimeZone& tz, const BuildOptions& o);

@@ -9,8 +9,8 @@ namespace hedge::report {
 namespace {
 
 // Colour-blind-safe palette (Okabe-Ito), dark enough for white text gaps.
-constexpr const char* kColours[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7",
-                                    "#D55E00", "#56B4E9", "#8a7a00", "#555555", "#999999"};
+constexpr const char* kColours[] = {"#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00",
+                                    "#56B4E9", "#8a7a00", "#555555", "#999999"};
 
 constexpr const char* kCss = R"(
 :root{--ink:#1b1b1b;--muted:#555;--line:#c8c8c8;--accent:#0b5394;--bg:#fff}
@@ -84,8 +84,8 @@ std::string escape(std::string_view s) {
 
 std::string csv_field(std::string_view s) {
   std::string v(s);
-  if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r') &&
-      v != "-")
+  if (!v.empty() &&
+      (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r') && v != "-")
     v.insert(v.begin(), '\'');
   if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
   std::string o = "\"";
@@ -117,10 +117,11 @@ std::string render_svg(const Chart& c, int width, int height) {
   if (axis == 0) axis = 1;
   std::string o;
   char buf[256];
-  std::snprintf(buf, sizeof buf,
-                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
-                "aria-label=\"",
-                width, height);
+  std::snprintf(
+      buf, sizeof buf,
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"100%%\" role=\"img\" "
+      "aria-label=\"",
+      width, height);
   o += buf;
   o += escape(c.title) + "\">";
   o += "<title>" + escape(c.title) + "</title>";
@@ -155,7 +156,9 @@ std::string render_svg(const Chart& c, int width, int height) {
         o += escape(c.labels[i] + ": " + c.series[s] + " " + fmt_num(c.values[i][s])) + "</title></rect>";
       }
       if (any_sup) {
-        std::snprintf(buf, sizeof buf, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\" fill=\"#6b4e00\">&lt;5</text>",
+        std::snprintf(buf, sizeof buf,
+                      "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" text-anchor=\"middle\" "
+                      "fill=\"#6b4e00\">&lt;5</text>",
                       x + bw * 0.4, y - 3);
         o += buf;
       }
@@ -175,29 +178,33 @@ std::string render_svg(const Chart& c, int width, int height) {
       }
     }
   }
-  std::snprintf(buf, sizeof buf, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#333\"/>", left, left + pw,
-                top + ph, top + ph);
+  std::snprintf(buf, sizeof buf, "<line x1=\"%d\" x2=\"%d\" y1=\"%d\" y2=\"%d\" stroke=\"#333\"/>", left,
+                left + pw, top + ph, top + ph);
   o += buf;
   o += "</svg>";
   return o;
 }
 
 std::string render_html(const Report& r, const HtmlOptions& opt) {
-  std::string o = "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
-                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
-  o += "<title>" + escape(r.title + " - " + r.period) + "</title><style>" + kCss + "</style></head><body><main>";
+  std::string o =
+      "<!doctype html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
+  o += "<title>" + escape(r.title + " - " + r.period) + "</title><style>" + kCss +
+       "</style></head><body><main>";
   if (!opt.back_link.empty() || !opt.csv_link.empty()) {
     o += "<nav class=\"screen\">";
     if (!opt.back_link.empty()) o += "<a href=\"" + escape(opt.back_link) + "\">Back to the console</a>";
     if (!opt.csv_link.empty()) o += "<a href=\"" + escape(opt.csv_link) + "\">Download as CSV</a>";
     o += "<span>Use your browser's Print, then Save as PDF, for a clean copy.</span></nav>";
   }
-  o += "<header class=\"report\"><h1>" + escape(r.title) + "</h1><p class=\"meta\">" + escape(r.school) + " &middot; " +
-       escape(r.period) + "</p><p class=\"meta\">Made by Hedge on " + escape(r.generated) + "</p></header>";
+  o += "<header class=\"report\"><h1>" + escape(r.title) + "</h1><p class=\"meta\">" + escape(r.school) +
+       " &middot; " + escape(r.period) + "</p><p class=\"meta\">Made by Hedge on " + escape(r.generated) +
+       "</p></header>";
   o += "<section class=\"summary\" aria-label=\"Summary\"><h2>Summary</h2>";
   for (const auto& p : r.summary) o += "<p>" + escape(p) + "</p>";
   if (r.kind == Kind::governor)
-    o += "<p>To protect pupils' privacy this report names no person, device, address or website, and any count "
+    o += "<p>To protect pupils' privacy this report names no person, device, address or website, and any "
+         "count "
          "from 1 to 4 is shown as &ldquo;&lt;5&rdquo;.</p>";
   o += "</section>";
   for (const auto& c : r.charts) {
@@ -205,8 +212,8 @@ std::string render_html(const Report& r, const HtmlOptions& opt) {
     if (c.series.size() > 1) {
       o += "<ul class=\"legend\">";
       for (std::size_t s = 0; s < c.series.size(); ++s)
-        o += std::string("<li><span style=\"background:") + kColours[s % 9] + "\"></span>" + escape(c.series[s]) +
-             "</li>";
+        o += std::string("<li><span style=\"background:") + kColours[s % 9] + "\"></span>" +
+             escape(c.series[s]) + "</li>";
       o += "</ul>";
     }
     o += "</figure>";
@@ -222,7 +229,10 @@ std::string render_html(const Report& r, const HtmlOptions& opt) {
         const bool total = !row.empty() && row.front().text == "Total";
         o += total ? "<tr class=\"total\">" : "<tr>";
         for (const auto& c : row) {
-          const char* cls = c.suppressed ? " class=\"n sup\"" : c.omitted ? " class=\"n omit\"" : c.numeric ? " class=\"n\"" : "";
+          const char* cls = c.suppressed ? " class=\"n sup\""
+                            : c.omitted  ? " class=\"n omit\""
+                            : c.numeric  ? " class=\"n\""
+                                         : "";
           o += std::string("<td") + cls + ">" + escape(cell_text(c)) + "</td>";
         }
         o += "</tr>";
@@ -244,7 +254,8 @@ std::string render_csv(const Report& r) {
     for (const auto& row : t.rows) {
       for (std::size_t i = 0; i < row.size(); ++i) {
         const auto& c = row[i];
-        o += (i ? "," : "") + csv_field(c.numeric && !c.suppressed && !c.omitted ? std::to_string(c.n) : c.text);
+        o += (i ? "," : "") +
+             csv_field(c.numeric && !c.suppressed && !c.omitted ? std::to_string(c.n) : c.text);
       }
       o += "\r\n";
     }

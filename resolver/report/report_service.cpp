@@ -7,9 +7,12 @@
 namespace hedge::report {
 
 bool parse_kind(std::string_view s, Kind& k) noexcept {
-  if (s == "safeguarding") k = Kind::safeguarding;
-  else if (s == "governor") k = Kind::governor;
-  else return false;
+  if (s == "safeguarding")
+    k = Kind::safeguarding;
+  else if (s == "governor")
+    k = Kind::governor;
+  else
+    return false;
   return true;
 }
 

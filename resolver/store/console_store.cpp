@@ -107,14 +107,18 @@ bool ConsoleStore::add_user(const std::string& name, console::Role role, const s
     err = "user '" + name + "' already exists";
     return false;
   }
-  Stmt ins(m_ex.db(),
-           "INSERT INTO console_user(name, role, pw_hash, created, pw_changed) VALUES(?,?,?,?,?)");
-  ins.bind(1, name).bind(2, std::string_view(console::to_string(role))).bind(3, pw_hash).bind(4, now).bind(5, now);
+  Stmt ins(m_ex.db(), "INSERT INTO console_user(name, role, pw_hash, created, pw_changed) VALUES(?,?,?,?,?)");
+  ins.bind(1, name)
+      .bind(2, std::string_view(console::to_string(role)))
+      .bind(3, pw_hash)
+      .bind(4, now)
+      .bind(5, now);
   if (!ins.run()) {
     err = "cannot store the user: " + m_ex.db().errmsg();
     return false;
   }
-  return m_ex.audited_change(now, by, "user.add", "user/" + name, "", user_json(name, role, false), nullptr, err);
+  return m_ex.audited_change(now, by, "user.add", "user/" + name, "", user_json(name, role, false), nullptr,
+                             err);
 }
 
 bool ConsoleStore::set_password(const std::string& name, const std::string& pw_hash, const std::string& by,
@@ -132,7 +136,8 @@ bool ConsoleStore::set_password(const std::string& name, const std::string& pw_h
     err = m_ex.db().errmsg();
     return false;
   }
-  return m_ex.audited_change(now, by, "user.passwd", "user/" + name, "", user_json(name, u->role, u->disabled), nullptr, err);
+  return m_ex.audited_change(now, by, "user.passwd", "user/" + name, "",
+                             user_json(name, u->role, u->disabled), nullptr, err);
 }
 
 bool ConsoleStore::set_disabled(const std::string& name, bool disabled, const std::string& by, int64_t now,
@@ -151,7 +156,7 @@ bool ConsoleStore::set_disabled(const std::string& name, bool disabled, const st
     return false;
   }
   return m_ex.audited_change(now, by, disabled ? "user.disable" : "user.enable", "user/" + name, "",
-                     user_json(name, u->role, disabled), nullptr, err);
+                             user_json(name, u->role, disabled), nullptr, err);
 }
 
 std::optional<User> ConsoleStore::find_user(const std::string& name) {
@@ -191,8 +196,9 @@ bool ConsoleStore::create_session(const Session& ses, const std::string& client_
 }
 
 std::optional<Session> ConsoleStore::session(const std::string& id_hash) {
-  Stmt s(m_ex.db(), std::string("SELECT s.id_hash, s.csrf, s.created, s.last_seen, ") + kUserCols +
-                        " FROM console_session s JOIN console_user u ON u.id = s.user_id WHERE s.id_hash = ?");
+  Stmt s(m_ex.db(),
+         std::string("SELECT s.id_hash, s.csrf, s.created, s.last_seen, ") + kUserCols +
+             " FROM console_session s JOIN console_user u ON u.id = s.user_id WHERE s.id_hash = ?");
   s.bind(1, id_hash);
   if (!s || s.step() != SQLITE_ROW) return std::nullopt;
   Session r;
@@ -228,7 +234,7 @@ void ConsoleStore::record_login(int64_t now, const std::string& user, const std:
   }
   std::string err;
   m_ex.audited_change(now, user, ok ? "login.ok" : "login.fail", "user/" + user, "",
-              nlohmann::json{{"client", client_ip}}.dump(), nullptr, err);
+                      nlohmann::json{{"client", client_ip}}.dump(), nullptr, err);
 }
 
 int ConsoleStore::failures_for_user(const std::string& user, int64_t since) {
@@ -299,7 +305,8 @@ bool ConsoleStore::add_review(ReviewRequest& r, std::string& err) {
 }
 
 bool ConsoleStore::decide_review(int64_t id, const std::string& status, const std::string& by,
-                                 const std::string& note, int64_t exception_id, int64_t now, std::string& err) {
+                                 const std::string& note, int64_t exception_id, int64_t now,
+                                 std::string& err) {
   if (status != "declined" && status != "granted" && status != "blocked") {
     err = "unknown decision '" + status + "'";
     return false;
@@ -313,7 +320,10 @@ bool ConsoleStore::decide_review(int64_t id, const std::string& status, const st
     err = "review request #" + std::to_string(id) + " was already " + r->status + " by " + r->decided_by;
     return false;
   }
-  const nlohmann::json d = {{"site", r->site}, {"kind", r->kind}, {"group", r->grp}, {"status", status},
+  const nlohmann::json d = {{"site", r->site},
+                            {"kind", r->kind},
+                            {"group", r->grp},
+                            {"status", status},
                             {"exception", exception_id}};
   return m_ex.audited_change(
       now, by, "review." + status, "review/" + std::to_string(id), note, d.dump(),
@@ -367,7 +377,8 @@ bool ConsoleStore::ack_incident(int64_t id, const std::string& by, const std::st
       now, by, "incident.ack", "incident/" + std::to_string(id), note, "{}",
       [&](Db& db, std::string& e) {
         Stmt up(db,
-                "UPDATE incidents SET acked_at = ?, acked_by = ?, ack_note = ? WHERE id = ? AND acked_at IS NULL");
+                "UPDATE incidents SET acked_at = ?, acked_by = ?, ack_note = ? WHERE id = ? AND acked_at IS "
+                "NULL");
         up.bind(1, now).bind(2, by).bind(3, note).bind(4, id);
         if (!up.run()) {
           e = db.errmsg();
@@ -395,12 +406,14 @@ bool ConsoleStore::add_check(Check& c, std::string& err) {
   }
   c.id = m_ex.db().last_insert_id();
   const nlohmann::json d = {{"kind", c.kind}, {"what", c.what}, {"result", c.result}, {"action", c.action}};
-  return m_ex.audited_change(c.at, c.by, "check.record", "check/" + std::to_string(c.id), "", d.dump(), nullptr, err);
+  return m_ex.audited_change(c.at, c.by, "check.record", "check/" + std::to_string(c.id), "", d.dump(),
+                             nullptr, err);
 }
 
 std::vector<Check> ConsoleStore::checks(int64_t limit) {
   std::vector<Check> out;
-  Stmt s(m_ex.db(), "SELECT id, at, by, kind, what, result, action FROM filtering_check ORDER BY at DESC LIMIT ?");
+  Stmt s(m_ex.db(),
+         "SELECT id, at, by, kind, what, result, action FROM filtering_check ORDER BY at DESC LIMIT ?");
   s.bind(1, limit);
   while (s && s.step() == SQLITE_ROW)
     out.push_back(Check{s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6)});
@@ -441,13 +454,15 @@ std::vector<Alert> ConsoleStore::due_alerts(int64_t now, int64_t limit) {
 }
 
 void ConsoleStore::alert_sent(int64_t id, int64_t now) {
-  Stmt up(m_ex.db(), "UPDATE alert_queue SET sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?");
+  Stmt up(m_ex.db(),
+          "UPDATE alert_queue SET sent_at = ?, attempts = attempts + 1, last_error = '' WHERE id = ?");
   up.bind(1, now).bind(2, id);
   up.run();
 }
 
 void ConsoleStore::alert_failed(int64_t id, const std::string& error, int64_t next_at) {
-  Stmt up(m_ex.db(), "UPDATE alert_queue SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?");
+  Stmt up(m_ex.db(),
+          "UPDATE alert_queue SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?");
   up.bind(1, error).bind(2, next_at).bind(3, id);
   up.run();
 }

@@ -75,8 +75,8 @@ class ConsoleStore {
   ExceptionStore& exceptions() noexcept { return m_ex; }
 
   // Users (each change audited with `by` as the actor).
-  bool add_user(const std::string& name, console::Role role, const std::string& pw_hash, const std::string& by,
-                int64_t now, std::string& err);
+  bool add_user(const std::string& name, console::Role role, const std::string& pw_hash,
+                const std::string& by, int64_t now, std::string& err);
   bool set_password(const std::string& name, const std::string& pw_hash, const std::string& by, int64_t now,
                     std::string& err);
   bool set_disabled(const std::string& name, bool disabled, const std::string& by, int64_t now,
@@ -105,7 +105,8 @@ class ConsoleStore {
                      int64_t exception_id, int64_t now, std::string& err);
 
   std::vector<IncidentRecord> incidents(bool only_open, int64_t limit = 200);
-  bool ack_incident(int64_t id, const std::string& by, const std::string& note, int64_t now, std::string& err);
+  bool ack_incident(int64_t id, const std::string& by, const std::string& note, int64_t now,
+                    std::string& err);
 
   bool add_check(Check& c, std::string& err);
   std::vector<Check> checks(int64_t limit = 100);

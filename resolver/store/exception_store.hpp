@@ -79,8 +79,8 @@ class ExceptionStore {
   // Any other audited change (incident ack, review decisions, users): runs
   // `change` on this connection and appends its audit row in the same
   // transaction, so there is one chain for every kind of event.
-  bool audited_change(int64_t now, const std::string& actor, const std::string& action, const std::string& object,
-                      const std::string& reason, const std::string& detail,
+  bool audited_change(int64_t now, const std::string& actor, const std::string& action,
+                      const std::string& object, const std::string& reason, const std::string& detail,
                       const std::function<bool(Db&, std::string&)>& change, std::string& err);
 
  private:

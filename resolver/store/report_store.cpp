@@ -22,8 +22,10 @@ struct SvHash {
 using Counts = std::unordered_map<std::string, int64_t, SvHash, std::equal_to<>>;
 void add(Counts& m, std::string_view k, int64_t n) {
   const auto it = m.find(k);
-  if (it != m.end()) it->second += n;
-  else m.emplace(std::string(k), n);
+  if (it != m.end())
+    it->second += n;
+  else
+    m.emplace(std::string(k), n);
 }
 
 std::vector<std::pair<std::string, int64_t>> top(Counts& m, std::size_t n) {
@@ -48,17 +50,18 @@ std::vector<BlockedEvent> query_events(const Db& db, const EventFilter& f) {
   s.bind(1, f.from).bind(2, f.to).bind(3, f.grp).bind(4, f.grp).bind(5, f.device).bind(6, f.device);
   s.bind(7, f.device).bind(8, f.category).bind(9, f.category).bind(10, f.limit);
   while (s && s.step() == SQLITE_ROW)
-    out.push_back({s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7), s.text(8),
-                   s.text(9)});
+    out.push_back({s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6), s.text(7),
+                   s.text(8), s.text(9)});
   return out;
 }
 
 std::vector<std::pair<std::string, int64_t>> blocked_by_category(const Db& db, int64_t from) {
   std::vector<std::pair<std::string, int64_t>> out;
   if (!has_table(db, "hourly")) return out;
-  Stmt s(db,
-         "SELECT category, SUM(blocked) FROM hourly WHERE hour >= ? GROUP BY category HAVING SUM(blocked) > 0 "
-         "ORDER BY 2 DESC");
+  Stmt s(
+      db,
+      "SELECT category, SUM(blocked) FROM hourly WHERE hour >= ? GROUP BY category HAVING SUM(blocked) > 0 "
+      "ORDER BY 2 DESC");
   s.bind(1, from / 3600);
   while (s && s.step() == SQLITE_ROW) out.emplace_back(s.text(0), s.i64(1));
   return out;
@@ -79,8 +82,7 @@ bool load_report_data(const Db& db, report::Kind kind, int64_t from, int64_t to,
       return false;
     }
     s.bind(1, from / 3600).bind(2, (to + 3599) / 3600);
-    while (s.step() == SQLITE_ROW)
-      out.hourly.push_back({s.i64(0), s.text(1), s.text(2), s.i64(3), s.i64(4)});
+    while (s.step() == SQLITE_ROW) out.hourly.push_back({s.i64(0), s.text(1), s.text(2), s.i64(3), s.i64(4)});
   }
   if (!gov && has_table(db, "events")) {
     // One pass over the period's events (index events_at), aggregated here:
@@ -143,9 +145,10 @@ bool load_report_data(const Db& db, report::Kind kind, int64_t from, int64_t to,
     }
   }
   if (has_table(db, "review_requests")) {
-    Stmt s(db,
-           "SELECT id, at, kind, site, who, reason, grp, status, decided_by, decision_note FROM review_requests "
-           "WHERE at >= ? AND at < ? ORDER BY at");
+    Stmt s(
+        db,
+        "SELECT id, at, kind, site, who, reason, grp, status, decided_by, decision_note FROM review_requests "
+        "WHERE at >= ? AND at < ? ORDER BY at");
     s.bind(1, from).bind(2, to);
     while (s && s.step() == SQLITE_ROW) {
       report::ReportData::Review r;
@@ -165,9 +168,10 @@ bool load_report_data(const Db& db, report::Kind kind, int64_t from, int64_t to,
     }
   }
   if (has_table(db, "exception")) {
-    Stmt s(db,
-           "SELECT id, created, expires, approved, name, grp, kind, requester, approver, reason FROM exception "
-           "WHERE created >= ? AND created < ? ORDER BY created");
+    Stmt s(
+        db,
+        "SELECT id, created, expires, approved, name, grp, kind, requester, approver, reason FROM exception "
+        "WHERE created >= ? AND created < ? ORDER BY created");
     s.bind(1, from).bind(2, to);
     while (s && s.step() == SQLITE_ROW) {
       report::ReportData::Exception e;
@@ -187,15 +191,17 @@ bool load_report_data(const Db& db, report::Kind kind, int64_t from, int64_t to,
     }
   }
   if (has_table(db, "audit")) {
-    Stmt s(db,
-           "SELECT at, action, detail FROM audit WHERE at >= ? AND at < ? AND (action LIKE 'lists.%' OR action "
-           "LIKE 'update.%' OR action LIKE 'rollback%') ORDER BY seq");
+    Stmt s(
+        db,
+        "SELECT at, action, detail FROM audit WHERE at >= ? AND at < ? AND (action LIKE 'lists.%' OR action "
+        "LIKE 'update.%' OR action LIKE 'rollback%') ORDER BY seq");
     s.bind(1, from).bind(2, to);
     while (s && s.step() == SQLITE_ROW) out.updates.push_back({s.i64(0), s.text(1), gov ? "" : s.text(2)});
   }
   if (has_table(db, "filtering_check")) {
     Stmt s(db,
-           "SELECT at, by, kind, what, result, action FROM filtering_check WHERE at >= ? AND at < ? ORDER BY at");
+           "SELECT at, by, kind, what, result, action FROM filtering_check WHERE at >= ? AND at < ? ORDER BY "
+           "at");
     s.bind(1, from).bind(2, to);
     while (s && s.step() == SQLITE_ROW) {
       report::ReportData::Check c;

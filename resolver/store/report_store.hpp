@@ -15,7 +15,7 @@ namespace hedge::store {
 
 // The console's events page: blocked attempts matching a filter, newest first.
 struct EventFilter {
-  int64_t from = 0, to = 0;  // unix seconds, to exclusive
+  int64_t from = 0, to = 0;           // unix seconds, to exclusive
   std::string grp, device, category;  // exact match when not empty (category: one of the row's ids)
   int64_t limit = 500;
 };

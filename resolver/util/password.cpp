@@ -23,10 +23,10 @@ bool derive(std::string_view password, const std::vector<uint8_t>& salt, uint32_
   mbedtls_md_context_t md;
   mbedtls_md_init(&md);
   const mbedtls_md_info_t* info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-  bool ok = info && mbedtls_md_setup(&md, info, 1) == 0 &&
-            mbedtls_pkcs5_pbkdf2_hmac(&md, reinterpret_cast<const unsigned char*>(password.data()),
-                                      password.size(), salt.data(), salt.size(), iterations, out.size(),
-                                      out.data()) == 0;
+  bool ok =
+      info && mbedtls_md_setup(&md, info, 1) == 0 &&
+      mbedtls_pkcs5_pbkdf2_hmac(&md, reinterpret_cast<const unsigned char*>(password.data()), password.size(),
+                                salt.data(), salt.size(), iterations, out.size(), out.data()) == 0;
   mbedtls_md_free(&md);
   return ok;
 }

@@ -15,18 +15,29 @@ TEST_CASE("console: role table") {
     bool ok;
   };
   const Row rows[] = {
-      {Role::dsl, Perm::illegal_names, true},          {Role::dsl, Perm::incident_ack, true},
-      {Role::dsl, Perm::exception_approve, true},      {Role::dsl, Perm::report_governor, true},
-      {Role::technician, Perm::illegal_names, false},  {Role::technician, Perm::incident_ack, false},
-      {Role::technician, Perm::exception_approve, true}, {Role::technician, Perm::review_decide, true},
+      {Role::dsl, Perm::illegal_names, true},
+      {Role::dsl, Perm::incident_ack, true},
+      {Role::dsl, Perm::exception_approve, true},
+      {Role::dsl, Perm::report_governor, true},
+      {Role::technician, Perm::illegal_names, false},
+      {Role::technician, Perm::incident_ack, false},
+      {Role::technician, Perm::exception_approve, true},
+      {Role::technician, Perm::review_decide, true},
       {Role::technician, Perm::report_safeguarding, true},
-      {Role::viewer, Perm::dashboard, true},           {Role::viewer, Perm::events_view, true},
-      {Role::viewer, Perm::review_decide, false},      {Role::viewer, Perm::exception_approve, false},
-      {Role::viewer, Perm::exception_revoke, false},   {Role::viewer, Perm::incident_ack, false},
-      {Role::viewer, Perm::checks_record, false},      {Role::viewer, Perm::illegal_names, false},
-      {Role::governor, Perm::report_governor, true},   {Role::governor, Perm::dashboard, false},
-      {Role::governor, Perm::events_view, false},      {Role::governor, Perm::report_safeguarding, false},
-      {Role::governor, Perm::incident_view, false},    {Role::governor, Perm::review_view, false},
+      {Role::viewer, Perm::dashboard, true},
+      {Role::viewer, Perm::events_view, true},
+      {Role::viewer, Perm::review_decide, false},
+      {Role::viewer, Perm::exception_approve, false},
+      {Role::viewer, Perm::exception_revoke, false},
+      {Role::viewer, Perm::incident_ack, false},
+      {Role::viewer, Perm::checks_record, false},
+      {Role::viewer, Perm::illegal_names, false},
+      {Role::governor, Perm::report_governor, true},
+      {Role::governor, Perm::dashboard, false},
+      {Role::governor, Perm::events_view, false},
+      {Role::governor, Perm::report_safeguarding, false},
+      {Role::governor, Perm::incident_view, false},
+      {Role::governor, Perm::review_view, false},
   };
   for (const auto& r : rows) {
     CAPTURE(console::to_string(r.role));
@@ -35,7 +46,8 @@ TEST_CASE("console: role table") {
   }
   // Every permission of the governor other than its report is refused.
   for (int p = 0; p <= static_cast<int>(Perm::report_governor); ++p)
-    CHECK(console::allowed(Role::governor, static_cast<Perm>(p)) == (static_cast<Perm>(p) == Perm::report_governor));
+    CHECK(console::allowed(Role::governor, static_cast<Perm>(p)) ==
+          (static_cast<Perm>(p) == Perm::report_governor));
 }
 
 TEST_CASE("console: roles parse") {
@@ -95,13 +107,15 @@ TEST_CASE("password: hash and verify") {
   // Same password, different salt.
   CHECK(util::hash_password("correct horse battery", 2000) != h);
   // Malformed and weak encodings are refused, never "verified".
-  for (const char* bad : {"", "pbkdf2-sha256", "pbkdf2-sha256$2000$zz$00", "md5$1$00$00",
-                          "pbkdf2-sha256$10$0011$0000000000000000000000000000000000000000000000000000000000000000",
-                          "pbkdf2-sha256$2000$0011$00$extra"})
+  for (const char* bad :
+       {"", "pbkdf2-sha256", "pbkdf2-sha256$2000$zz$00", "md5$1$00$00",
+        "pbkdf2-sha256$10$0011$0000000000000000000000000000000000000000000000000000000000000000",
+        "pbkdf2-sha256$2000$0011$00$extra"})
     CHECK_FALSE(util::verify_password("x", bad));
   // The published PBKDF2-HMAC-SHA256 test vector: P="password", S="salt", c=4096, dkLen=32.
   CHECK(util::verify_password(
-      "password", "pbkdf2-sha256$4096$73616c74$c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"));
+      "password",
+      "pbkdf2-sha256$4096$73616c74$c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"));
 }
 
 TEST_CASE("password: tokens") {

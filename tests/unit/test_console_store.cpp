@@ -18,7 +18,8 @@ TEST_CASE("console store: users, sessions, audit") {
   CHECK(st.add_user("dsl1", console::Role::dsl, h, "cli:root", 100, err));
   CHECK_FALSE(st.add_user("dsl1", console::Role::viewer, h, "cli:root", 100, err));
   CHECK(err.find("exists") != std::string::npos);
-  for (const char* bad : {"", "Admin", "-x", "a b", "a<b", "ä"}) CHECK_FALSE(st.add_user(bad, console::Role::dsl, h, "x", 1, err));
+  for (const char* bad : {"", "Admin", "-x", "a b", "a<b", "ä"})
+    CHECK_FALSE(st.add_user(bad, console::Role::dsl, h, "x", 1, err));
   CHECK(st.add_user("gov.one", console::Role::governor, h, "cli:root", 101, err));
   CHECK(st.user_count() == 2);
   auto u = st.find_user("dsl1");

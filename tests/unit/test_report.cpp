@@ -48,12 +48,9 @@ TEST_CASE("report: suppress_small rules") {
   // One column plus a Total row: counts 1..4 become <5; 0 and 5+ stay; the
   // total is omitted when it includes a suppressed cell, else shown.
   const Case cases[] = {
-      {{10, 20}, "a|10|\nb|20|\nTotal|30|\n"},
-      {{10, 4}, "a|10|\nb|<5|\nTotal|not shown|\n"},
-      {{5, 0}, "a|5|\nb|0|\nTotal|5|\n"},
-      {{1, 2}, "a|<5|\nb|<5|\nTotal|not shown|\n"},
-      {{0, 3}, "a|0|\nb|<5|\nTotal|not shown|\n"},
-      {{0, 0}, "a|0|\nb|0|\nTotal|0|\n"},
+      {{10, 20}, "a|10|\nb|20|\nTotal|30|\n"},     {{10, 4}, "a|10|\nb|<5|\nTotal|not shown|\n"},
+      {{5, 0}, "a|5|\nb|0|\nTotal|5|\n"},          {{1, 2}, "a|<5|\nb|<5|\nTotal|not shown|\n"},
+      {{0, 3}, "a|0|\nb|<5|\nTotal|not shown|\n"}, {{0, 0}, "a|0|\nb|0|\nTotal|0|\n"},
   };
   for (const auto& c : cases) {
     Table t = table({{"a", {c.col[0]}}, {"b", {c.col[1]}}}, 1);
@@ -79,7 +76,8 @@ TEST_CASE("report: dates") {
   int64_t d = 0;
   CHECK(report::parse_date("2026-09-01", d));
   CHECK(report::format_date(d) == "2026-09-01");
-  for (const char* bad : {"2026-02-30", "2026-13-01", "26-09-01", "2026/09/01", "2026-09-1", "", "abcd-ef-gh"})
+  for (const char* bad :
+       {"2026-02-30", "2026-13-01", "26-09-01", "2026/09/01", "2026-09-1", "", "abcd-ef-gh"})
     CHECK_FALSE(report::parse_date(bad, d));
   std::string err;
   CHECK(report::check_period("2026-09-01", "2026-09-01", err));
@@ -106,27 +104,43 @@ namespace {
 std::vector<std::string> seed(store::Db& db, int64_t day0) {
   std::string err;
   REQUIRE_MESSAGE(db.exec(test::kMonitoringSchema, err), err);
-  const std::vector<std::string> secrets = {"192.0.2.77",   "198.51.100.23",     "02:00:5e:10:00:01",
-                                            "ipad-year9-17", "laptop-staff-mrsx", "badsite-seeded.example",
-                                            "casino-seeded.example", "illegal-seeded.example", "Jamie Pupil",
+  const std::vector<std::string> secrets = {"192.0.2.77",
+                                            "198.51.100.23",
+                                            "02:00:5e:10:00:01",
+                                            "ipad-year9-17",
+                                            "laptop-staff-mrsx",
+                                            "badsite-seeded.example",
+                                            "casino-seeded.example",
+                                            "illegal-seeded.example",
+                                            "Jamie Pupil",
                                             "ms.reviewer"};
-  auto exec = [&](const std::string& sql) { REQUIRE_MESSAGE(db.exec(sql.c_str(), err), std::string(err + " in " + sql)); };
+  auto exec = [&](const std::string& sql) {
+    REQUIRE_MESSAGE(db.exec(sql.c_str(), err), std::string(err + " in " + sql));
+  };
   const std::string t = std::to_string(day0 + 3600 * 10);
-  exec("INSERT INTO events(at,last_at,minute,client_ip,device,mac,grp,qname,qtype,categories,tier,rule,count) VALUES"
-       "(" + t + "," + t + "," + t + "/60,'192.0.2.77','ipad-year9-17','02:00:5e:10:00:01','pupils',"
-       "'badsite-seeded.example',1,'pornography','school','category',12),"
-       "(" + t + "," + t + "," + t + "/60+1,'198.51.100.23','laptop-staff-mrsx','','staff','casino-seeded.example',1,"
-       "'gambling','school','category',3)");
+  exec(
+      "INSERT INTO events(at,last_at,minute,client_ip,device,mac,grp,qname,qtype,categories,tier,rule,count) "
+      "VALUES"
+      "(" +
+      t + "," + t + "," + t +
+      "/60,'192.0.2.77','ipad-year9-17','02:00:5e:10:00:01','pupils',"
+      "'badsite-seeded.example',1,'pornography','school','category',12),"
+      "(" +
+      t + "," + t + "," + t +
+      "/60+1,'198.51.100.23','laptop-staff-mrsx','','staff','casino-seeded.example',1,"
+      "'gambling','school','category',3)");
   // hourly: pornography 12 for pupils (shown), gambling 3 for staff (suppressed), allowed 1000/2.
   const std::string h = std::to_string((day0 + 36000) / 3600);
-  exec("INSERT INTO hourly(hour,grp,category,allowed,blocked) VALUES(" + h + ",'pupils','pornography',1000,12),(" +
-       h + ",'staff','gambling',2,3)");
+  exec("INSERT INTO hourly(hour,grp,category,allowed,blocked) VALUES(" + h +
+       ",'pupils','pornography',1000,12),(" + h + ",'staff','gambling',2,3)");
   exec("INSERT INTO incidents(at,client_ip,device,mac,grp,qname,category,tier) VALUES(" + t +
-       ",'192.0.2.77','ipad-year9-17','02:00:5e:10:00:01','pupils','illegal-seeded.example','child-abuse','illegal')");
+       ",'192.0.2.77','ipad-year9-17','02:00:5e:10:00:01','pupils','illegal-seeded.example','child-abuse','"
+       "illegal')");
   exec("INSERT INTO review_requests(at,kind,site,client_ip,grp,who,reason) VALUES(" + t +
        ",'unblock','badsite-seeded.example','192.0.2.77','pupils','Jamie Pupil','for homework')");
   exec("INSERT INTO review_requests(at,kind,site,client_ip,grp,who,reason,status,decided_by) VALUES(" + t +
-       ",'report','casino-seeded.example','198.51.100.23','staff','','should be blocked','blocked','ms.reviewer')");
+       ",'report','casino-seeded.example','198.51.100.23','staff','','should be "
+       "blocked','blocked','ms.reviewer')");
   return secrets;
 }
 
@@ -139,8 +153,9 @@ TEST_CASE("report: governor report names no one and suppresses small counts") {
     store::ConsoleStore cs;  // creates exception, audit and console tables
     std::string err;
     REQUIRE_MESSAGE(cs.open(path, err), err);
-    store::Check c{0, 0, "ms.reviewer", "manual", "tested casino-seeded.example from ipad-year9-17",
-                   "as expected", "none"};
+    store::Check c{
+        0,     0, "ms.reviewer", "manual", "tested casino-seeded.example from ipad-year9-17", "as expected",
+        "none"};
     int64_t day0 = 0;
     report::parse_date("2026-10-05", day0);
     c.at = day0 * 86400 + 7200;
@@ -176,8 +191,8 @@ TEST_CASE("report: governor report names no one and suppresses small counts") {
   }
   // Every numeric cell of every governor table is 0, 5+ or suppressed.
   report::ReportData data;
-  REQUIRE(store::load_report_data(db, report::Kind::governor, day * 86400 - 86400 * 10, day * 86400 + 86400 * 20, data,
-                                  err));
+  REQUIRE(store::load_report_data(db, report::Kind::governor, day * 86400 - 86400 * 10,
+                                  day * 86400 + 86400 * 20, data, err));
   report::BuildOptions o;
   o.kind = report::Kind::governor;
   o.from_date = "2026-09-25";

@@ -121,7 +121,8 @@ TEST_CASE("tls: generated certificate, handshake, data both ways") {
   REQUIRE(mbedtls_ssl_write(&c.ssl, reinterpret_cast<const unsigned char*>(req), sizeof req - 1) > 0);
   const std::string in = std::move(c.to_server);
   c.to_server.clear();
-  REQUIRE(f.feed({reinterpret_cast<const uint8_t*>(in.data()), in.size()}, plain) == net::TlsFilter::Status::ok);
+  REQUIRE(f.feed({reinterpret_cast<const uint8_t*>(in.data()), in.size()}, plain) ==
+          net::TlsFilter::Status::ok);
   CHECK(plain == req);
   REQUIRE(f.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
   c.from_server += f.take_output();
@@ -191,8 +192,8 @@ TEST_CASE("tls: plain HTTP on the TLS port is recognised") {
 TEST_CASE("tls: the school's own certificate and key; mismatched settings") {
   test::TempDir tmp;
   std::string err;
-  REQUIRE(net::generate_self_signed(tmp.path + "/own.crt", tmp.path + "/own.key", {"filter.school.example"}, {},
-                                    err));
+  REQUIRE(net::generate_self_signed(tmp.path + "/own.crt", tmp.path + "/own.key", {"filter.school.example"},
+                                    {}, err));
   net::TlsSettings s;
   s.cert_path = tmp.path + "/own.crt";
   s.key_path = tmp.path + "/own.key";
