@@ -23,5 +23,8 @@ int explain(int argc, char** argv);
 // resolver/monitor/events_cli.cpp
 int events(int argc, char** argv);
 int incident(int argc, char** argv);
+// resolver/console/console_cli.cpp
+int user(int argc, char** argv);
+int report(int argc, char** argv);
 
 }  // namespace hedge::cli

@@ -27,6 +27,8 @@ constexpr Command commands[] = {
     {"explain", hedge::cli::explain, "why is NAME blocked: NAME --client IP [--at TIME]"},
     {"events", hedge::cli::events, "monitoring log: list|export [--since T] [--until T] [--format csv|json]"},
     {"incident", hedge::cli::incident, "safeguarding incidents: list | ack ID --by WHO --note TEXT"},
+    {"user", hedge::cli::user, "console accounts: add|first|list|disable|enable|passwd (audited)"},
+    {"report", hedge::cli::report, "safeguarding|governor --from DATE --to DATE [--format html|csv]"},
 };
 
 void usage(FILE* out) {

@@ -51,6 +51,9 @@ class ExceptionStore {
   // Opens or creates the database (WAL, schema). False and err on failure.
   bool open(const std::string& path, std::string& err);
   bool is_open() const noexcept { return static_cast<bool>(m_db); }
+  // The connection, for store files that keep their tables in the same
+  // database (store/console_store); used only on the thread that owns this.
+  Db& db() noexcept { return m_db; }
 
   // Every exception (active, pending, expired, revoked); the snapshot filters by time.
   std::vector<policy::Exception> load_all();
