@@ -22,6 +22,7 @@ constexpr Command commands[] = {
     {"exception", hedge::cli::exception, "temporary allow/deny: add|approve|revoke|list (audited)"},
     {"audit", hedge::cli::audit, "policy change log: list|verify (hash chain)"},
     {"explain", hedge::cli::explain, "why is NAME blocked: NAME --client IP [--at TIME]"},
+    {"netconf", hedge::cli::netconf, "the appliance's network file from [network]: --config FILE"},
 };
 
 void usage(FILE* out) {

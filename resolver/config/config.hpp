@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/errors.hpp"
+#include "config/network.hpp"
 #include "policy/policy_config.hpp"
 #include "util/address.hpp"
 
@@ -70,6 +71,7 @@ struct Config {
   std::string log_level = "info";
   std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the policy clock
   policy::PolicyConfig policy;  // [[schedule]], [[group]], [policy], [store] (policy/policy_config)
+  NetworkConfig network;        // [network]: the appliance's own interface (config/network)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.
