@@ -13,6 +13,8 @@ PACKAGES=(
   zlib1g-dev
   # real peers and clients for the tests
   nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
+  # the appliance checks in make test (systemd-analyze verify/security of board/ units)
+  systemd
 )
 
 missing=()

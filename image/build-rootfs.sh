@@ -15,12 +15,14 @@ mkdir -p "$out"
 
 MIRROR=${HEDGE_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${HEDGE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
-: "${SOURCE_DATE_EPOCH:=$(git -C "$here" log -1 --format=%ct 2>/dev/null || date +%s)}"
+# The rootfs has its own epoch (board/common/rootfs-epoch; bump it with the package
+# list), not the commit's: otherwise every commit would rebuild the ~20-minute rootfs.
+SOURCE_DATE_EPOCH=$(sed -n '1s/[^0-9]//gp' "$here/board/common/rootfs-epoch")
 export SOURCE_DATE_EPOCH
 
 packages=$(sed -e 's/#.*//' -e '/^\s*$/d' "$here/board/common/packages" | tr '\n' ',' | sed 's/,$//')
 modules=$(sed -e 's/#.*//' -e '/^\s*$/d' "$here/board/common/initramfs-modules")
-key=$( { cat "$0" "$here/board/common/packages" "$here/board/common/initramfs-modules"
+key=$( { cat "$0" "$here/board/common/packages" "$here/board/common/initramfs-modules" "$here/board/common/rootfs-epoch"
          echo "$MIRROR $SECURITY $SOURCE_DATE_EPOCH"; } | sha256sum | cut -c1-16)
 tarball="$out/rootfs-$key.tar"
 if [ -s "$tarball" ]; then

@@ -54,7 +54,8 @@ bool same_subnet(const Prefix& p, const util::SockAddr& other) {
   const std::string x = ip_bytes(p.addr), y = ip_bytes(other);
   for (int bit = 0; bit < p.len; ++bit) {
     const auto m = static_cast<unsigned char>(0x80u >> (bit % 8));
-    if ((static_cast<unsigned char>(x[bit / 8]) & m) != (static_cast<unsigned char>(y[bit / 8]) & m)) return false;
+    if ((static_cast<unsigned char>(x[bit / 8]) & m) != (static_cast<unsigned char>(y[bit / 8]) & m))
+      return false;
   }
   return true;
 }
@@ -98,7 +99,8 @@ void parse_network(const toml::table& root, ConfigErrors& errs, NetworkConfig& o
     const std::string_view key = k.str();
     if (key != "mode" && key != "address" && key != "gateway" && key != "dns" && key != "hostname" &&
         key != "interface")
-      errs.add(v, "network." + std::string(key), "unknown key (known: mode, address, gateway, dns, hostname, interface)");
+      errs.add(v, "network." + std::string(key),
+               "unknown key (known: mode, address, gateway, dns, hostname, interface)");
   }
   auto str = [&](std::string_view key) -> std::optional<std::string> {
     const toml::node* n = t->get(key);
@@ -130,7 +132,8 @@ void parse_network(const toml::table& root, ConfigErrors& errs, NetworkConfig& o
     out.gateway = *g;
     auto ga = util::parse_ip(*g);
     if (!ga)
-      errs.add(*t->get("gateway"), "network.gateway", "'" + *g + "' is not an IP address (e.g. \"192.168.1.1\")");
+      errs.add(*t->get("gateway"), "network.gateway",
+               "'" + *g + "' is not an IP address (e.g. \"192.168.1.1\")");
     else if (prefix && !same_subnet(*prefix, *ga))
       errs.add(*t->get("gateway"), "network.gateway",
                "'" + *g + "' is not in the same network as address '" + out.address + "'");
@@ -167,15 +170,19 @@ void parse_network(const toml::table& root, ConfigErrors& errs, NetworkConfig& o
   }
   if (auto i = str("interface")) {
     bool ok = !i->empty() && i->size() <= 15;
-    for (char c : *i) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+    for (char c : *i)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
     if (!ok)
-      errs.add(*t->get("interface"), "network.interface", "'" + *i + "' is not an interface name (e.g. \"eth0\")");
+      errs.add(*t->get("interface"), "network.interface",
+               "'" + *i + "' is not an interface name (e.g. \"eth0\")");
     else
       out.interface = *i;
   }
   if (out.is_static) {
-    if (out.address.empty()) errs.add(*node, "network.address", "mode = \"static\" needs an address, e.g. \"192.168.1.53/24\"");
-    if (out.gateway.empty()) errs.add(*node, "network.gateway", "mode = \"static\" needs a gateway, e.g. \"192.168.1.1\"");
+    if (out.address.empty())
+      errs.add(*node, "network.address", "mode = \"static\" needs an address, e.g. \"192.168.1.53/24\"");
+    if (out.gateway.empty())
+      errs.add(*node, "network.gateway", "mode = \"static\" needs a gateway, e.g. \"192.168.1.1\"");
   } else {
     if (const toml::node* n = t->get("address"))
       errs.add(*n, "network.address", "is only used with mode = \"static\" (DHCP gives the address)");

@@ -14,15 +14,15 @@
 namespace hedge::config {
 
 struct NetworkConfig {
-  bool present = false;       // a [network] table was in the file
-  bool is_static = false;     // mode = "static" (default "dhcp")
-  std::string address;        // static: "192.0.2.53/24" as written
-  std::string gateway;        // static: "192.0.2.1"
-  std::vector<std::string> dns;          // as written
-  std::vector<util::SockAddr> dns_addrs; // port 53; Hedge's upstreams when [upstream] servers is absent
+  bool present = false;                   // a [network] table was in the file
+  bool is_static = false;                 // mode = "static" (default "dhcp")
+  std::string address;                    // static: "192.0.2.53/24" as written
+  std::string gateway;                    // static: "192.0.2.1"
+  std::vector<std::string> dns;           // as written
+  std::vector<util::SockAddr> dns_addrs;  // port 53; Hedge's upstreams when [upstream] servers is absent
   int dns_line = 0;
-  std::string hostname;       // optional; letters, digits and '-'
-  std::string interface;      // optional; default: the first wired interface (en*, eth*)
+  std::string hostname;   // optional; letters, digits and '-'
+  std::string interface;  // optional; default: the first wired interface (en*, eth*)
 };
 
 // Reads root["network"] (if any) into out; every problem goes to errs.

@@ -33,7 +33,8 @@ TEST_CASE("network: errors name the line and the key") {
       {"[network]\nmode = \"static\"\naddress = \"192.168.1.53/24\"\ngateway = \"192.168.1.1\"", ""},
       {"[network]\nmode = \"static\"\naddress = \"2001:db8::53/64\"\ngateway = \"2001:db8::1\"", ""},
       {"[network]\nmode = \"dhcp\"\ndns = [\"192.168.1.1\", \"2001:db8::53\"]\nhostname = \"hedge-1\"", ""},
-      {"[network]\nmode = \"Static\"", "hedge.toml:2: network.mode: must be \"dhcp\" or \"static\", not \"Static\"\n"},
+      {"[network]\nmode = \"Static\"",
+       "hedge.toml:2: network.mode: must be \"dhcp\" or \"static\", not \"Static\"\n"},
       {"[network]\nmode = \"static\"\ngateway = \"192.168.1.1\"",
        "hedge.toml:1: network.address: mode = \"static\" needs an address, e.g. \"192.168.1.53/24\"\n"},
       {"[network]\nmode = \"static\"\naddress = \"192.168.1.53/24\"",
@@ -43,10 +44,12 @@ TEST_CASE("network: errors name the line and the key") {
       {"[network]\nmode = \"static\"\naddress = \"192.168.1.53/33\"\ngateway = \"192.168.1.1\"",
        "hedge.toml:3: network.address: '192.168.1.53/33' prefix length must be between 1 and 32\n"},
       {"[network]\nmode = \"static\"\naddress = \"192.168.1.0/24\"\ngateway = \"192.168.1.1\"",
-       "hedge.toml:3: network.address: '192.168.1.0/24' is the network's own or broadcast address, not one for the "
+       "hedge.toml:3: network.address: '192.168.1.0/24' is the network's own or broadcast address, not one "
+       "for the "
        "box\n"},
       {"[network]\nmode = \"static\"\naddress = \"192.168.1.53/24\"\ngateway = \"192.168.2.1\"",
-       "hedge.toml:4: network.gateway: '192.168.2.1' is not in the same network as address '192.168.1.53/24'\n"},
+       "hedge.toml:4: network.gateway: '192.168.2.1' is not in the same network as address "
+       "'192.168.1.53/24'\n"},
       {"[network]\nmode = \"static\"\naddress = \"192.168.1.53/24\"\ngateway = \"router\"",
        "hedge.toml:4: network.gateway: 'router' is not an IP address (e.g. \"192.168.1.1\")\n"},
       {"[network]\naddress = \"192.168.1.53/24\"",
@@ -58,7 +61,8 @@ TEST_CASE("network: errors name the line and the key") {
       {"[network]\nhostname = \"my box\"",
        "hedge.toml:2: network.hostname: 'my box' must be 1-63 letters, digits or '-'\n"},
       {"[network]\nmodee = \"dhcp\"",
-       "hedge.toml:2: network.modee: unknown key (known: mode, address, gateway, dns, hostname, interface)\n"},
+       "hedge.toml:2: network.modee: unknown key (known: mode, address, gateway, dns, hostname, "
+       "interface)\n"},
       {"network = 5", "hedge.toml:1: network: must be a table ([network])\n"},
   };
   for (const auto& r : rows) {
@@ -70,7 +74,8 @@ TEST_CASE("network: errors name the line and the key") {
 TEST_CASE("network: dns are the upstreams when [upstream] servers is absent") {
   Config c;
   ConfigErrors errs("hedge.toml");
-  REQUIRE(load_config_text("[network]\ndns = [\"198.51.100.53\", \"198.51.100.54:5353\"]\n", "hedge.toml", c, errs));
+  REQUIRE(load_config_text("[network]\ndns = [\"198.51.100.53\", \"198.51.100.54:5353\"]\n", "hedge.toml", c,
+                           errs));
   REQUIRE(c.upstream.servers.size() == 2);
   CHECK(c.upstream.servers[0].str() == "198.51.100.53:53");
   CHECK(c.upstream.servers[1].str() == "198.51.100.54:5353");
