@@ -90,7 +90,7 @@ image: build cross
 image-test: build
 	@test -e $(IMAGE_OUT)/hedge-qemu-virt.img || $(MAKE) --no-print-directory image BOARD=qemu-virt
 	@./cmake/install-image-deps.sh
-	@python3 image/boot_test.py --image $(IMAGE_OUT)/hedge-qemu-virt.img --workdir $(IMAGE_OUT)/test
+	@/usr/bin/python3 image/boot_test.py --image $(IMAGE_OUT)/hedge-qemu-virt.img --workdir $(IMAGE_OUT)/test
 
 deb: build cross
 	@IMAGE_OUT=$(IMAGE_OUT) BUILD=$(BUILD) CROSS_BUILD=$(CROSS_BUILD) ./image/build-deb.sh

@@ -155,6 +155,13 @@ if [ -f "board/$board/enable" ]; then
   systemctl --root="$root" enable --quiet $(sed 's/#.*//' "board/$board/enable")
 fi
 
+# The units against the image's own tree (catches a missing binary or an ordering cycle).
+units=$(ls "$root"/usr/lib/systemd/system/hedge*.service "$root"/usr/lib/systemd/system/hedge*.timer)
+verify=$(systemd-analyze verify --root="$root" $units "$root/usr/lib/systemd/system/multi-user.target" 2>&1 || true)
+[ -z "$verify" ] || { echo "image: systemd-analyze verify --root found problems:" >&2; echo "$verify" >&2; exit 1; }
+systemd-analyze security --offline=yes --root="$root" --no-pager "$root/usr/lib/systemd/system/hedge.service" 2>&1 \
+  | sed -n 's/.*Overall exposure level for hedge.service: /image: hedge.service exposure /p' >&2
+
 # --- boot partition --------------------------------------------------------
 kver=$(ls "$root/lib/modules" | sort -V | tail -n1)
 bootdir="$root/boot/firmware"
