@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
-#include "config/errors.hpp"
+#include "util/errors.hpp"
 #include "util/address.hpp"
 
 namespace hedge::config {
+
+using util::ConfigErrors;
 
 struct NetworkConfig {
   bool present = false;                   // a [network] table was in the file
