@@ -95,9 +95,9 @@ class Console:
                 time.sleep(0.5)
         return False
 
-    def _read_until(self, pattern, timeout):
+    def _read_until(self, pattern, timeout, flags=0):
         end = time.time() + timeout
-        rx = re.compile(pattern)
+        rx = re.compile(pattern, flags)
         while time.time() < end:
             m = rx.search(self.buf)
             if m:
@@ -131,7 +131,7 @@ class Console:
         b, e = f"::B{self.n}::", f"::E{self.n}::"
         self.buf = b""
         self.sock.sendall(f"echo {b}; ( {cmd} ) 2>&1; echo {e}$?\r".encode())
-        m = self._read_until(re.escape(b.encode()) + rb"\r?\n(.*?)" + re.escape(e.encode()) + rb"(\d+)", timeout)
+        m = self._read_until(re.escape(b.encode()) + rb"\r?\n(.*?)" + re.escape(e.encode()) + rb"(\d+)", timeout, re.S)
         if not m:
             return False, "(no answer from the guest shell)"
         return m.group(2) == b"0", m.group(1).decode(errors="replace").replace("\r", "").strip()

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "util/errors.hpp"
 #include "util/address.hpp"
+#include "util/errors.hpp"
 
 namespace hedge::config {
 

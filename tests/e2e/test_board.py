@@ -45,7 +45,7 @@ def stub_tree(tmp):
     os.makedirs(os.path.join(root, "usr/bin"))
     os.makedirs(os.path.join(root, "bin"))
     shutil.copy(HEDGE, os.path.join(root, "usr/bin/hedge"))
-    shutil.copy("/bin/kill", os.path.join(root, "bin/kill"))
+    shutil.copy("/bin/sh", os.path.join(root, "bin/sh"))  # ExecReload
     shutil.copytree(os.path.join(BOARD, "sbin"), os.path.join(root, "usr/lib/hedge"))
     return root, unitdir
 
