@@ -15,6 +15,10 @@ PACKAGES=(
   nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
   # the appliance checks in make test (systemd-analyze verify/security of board/ units)
   systemd
+  # hedge update tests: a real HTTPS origin, certificates, a clock moved in time
+  nginx openssl faketime libfaketime
+  # hot-swap benchmark (tests/bench/hotswap.sh)
+  dnsperf
 )
 
 missing=()
@@ -38,4 +42,8 @@ fi
 # The nsd package starts a system nsd on port 53; tests start their own on loopback ports.
 if command -v systemctl >/dev/null && systemctl is-active -q nsd 2>/dev/null; then
   $SUDO systemctl disable --now nsd >/dev/null 2>&1 || true
+fi
+# The nginx package starts a system nginx on port 80; the update tests start their own on loopback ports.
+if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
 fi

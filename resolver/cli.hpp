@@ -11,6 +11,11 @@ int verify(int argc, char** argv);   // blocklists/sign_cli.cpp
 int lists(int argc, char** argv);    // blocklists/compile_cli.cpp (lists lookup)
 int netconf(int argc, char** argv);  // resolver/config/network_cli.cpp ([network] -> networkd)
 
+// blocklists/update/update_cli.cpp
+int update(int argc, char** argv);
+int rollback(int argc, char** argv);
+int publish(int argc, char** argv);
+
 // resolver/policy/policy_cli.cpp
 int exception(int argc, char** argv);
 int audit(int argc, char** argv);

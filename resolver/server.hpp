@@ -16,6 +16,7 @@
 
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
+#include "net/control_socket.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
@@ -112,6 +113,12 @@ class Server final : public net::Responder {
   bool m_started = false, m_stopping = false;
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
+  // Control socket (`hedge update` asks for a reload and waits for the result).
+  net::ControlSocket* m_control = nullptr;
+  std::vector<net::ControlSocket::Reply> m_reload_waiters, m_next_waiters;
+  void start_control(const config::Config& cfg);
+  void on_control(std::string_view cmd, net::ControlSocket::Reply reply);
+  void answer_waiters(const std::string& line);
 };
 
 }  // namespace hedge

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/network.hpp"
+#include "config/update_config.hpp"
 #include "policy/policy_config.hpp"
 #include "util/address.hpp"
 #include "util/errors.hpp"
@@ -76,6 +77,7 @@ struct Config {
   std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the policy clock
   policy::PolicyConfig policy;  // [[schedule]], [[group]], [policy], [store] (policy/policy_config)
   NetworkConfig network;        // [network]: the appliance's own interface (config/network)
+  UpdateConfig update;          // [update] (config/update_config)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.
