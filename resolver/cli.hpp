@@ -9,6 +9,7 @@ int compile(int argc, char** argv);  // blocklists/compile_cli.cpp
 int keygen(int argc, char** argv);   // blocklists/sign_cli.cpp
 int verify(int argc, char** argv);   // blocklists/sign_cli.cpp
 int lists(int argc, char** argv);    // blocklists/compile_cli.cpp (lists lookup)
+int netconf(int argc, char** argv);  // resolver/config/network_cli.cpp ([network] -> networkd)
 
 // blocklists/update/update_cli.cpp
 int update(int argc, char** argv);

@@ -29,6 +29,7 @@ constexpr Command commands[] = {
     {"incident", hedge::cli::incident, "safeguarding incidents: list | ack ID --by WHO --note TEXT"},
     {"user", hedge::cli::user, "console accounts: add|first|list|disable|enable|passwd (audited)"},
     {"report", hedge::cli::report, "safeguarding|governor --from DATE --to DATE [--format html|csv]"},
+    {"netconf", hedge::cli::netconf, "the appliance's network file from [network]: --config FILE"},
 };
 
 void usage(FILE* out) {
