@@ -32,6 +32,8 @@ run: deps build samples
 	@mkdir -p $(BUILD)/run
 	@{ cat $(RUN_CONFIG); printf '\n[store]\npath = "%s"\n' "$(RUN_STORE)"; } > $(BUILD)/run/hedge.toml
 	@echo "hedge: serving on 127.0.0.1:5300 (UDP+TCP); try: dig @127.0.0.1 -p 5300 example.com"
+	@echo "hedge: block page http://127.0.0.1:8080/ (try: curl -H 'Host: pornhub.com' http://127.0.0.1:8080/),"
+	@echo "       status http://127.0.0.1:8053/health, /status, /metrics"
 	@echo "hedge: store $(RUN_STORE); e.g. ./$(BUILD)/hedge exception list --config $(BUILD)/run/hedge.toml"
 	@./$(BUILD)/hedge serve --config $(BUILD)/run/hedge.toml --lists $(SAMPLES)
 

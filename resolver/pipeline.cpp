@@ -239,6 +239,9 @@ std::optional<std::size_t> Pipeline::stage_decide_block(Query& x) noexcept {
   if (x.snap.bundle->broken()) return lists_broken(x.snap, x.q, x.out, x.cap);
   if (!blocks(x.v.action)) return std::nullopt;
   count_block(m_d.metrics, x.v);
+  if (m_d.monitor)
+    m_d.monitor->blocked(x.o.peer, x.q.name, x.q.qtype, *x.group, x.v, monitor::rule_of(x.v), x.clock.wall_s,
+                         x.snap.policy);
   // The SOA of a NODATA block is owned by the list entry, except for the
   // illegal tier: its entries are secret, so the question owns it.
   const int owner = x.v.illegal || x.v.confidential ? 0 : x.v.matched_label;
@@ -290,10 +293,13 @@ std::optional<std::size_t> Pipeline::stage_cache(Query& x) noexcept {
   if (x.snap.bundle->broken()) return lists_broken(x.snap, q, x.out, x.cap);
   if (chain_hit) {
     count_block(mx, cv);
+    if (m_d.monitor)
+      m_d.monitor->blocked(x.o.peer, q.name, q.qtype, *x.group, cv, "cname", x.clock.wall_s, x.snap.policy);
     const std::size_t n = answer_block(q, cv, -1, x.snap, x.out, x.cap);
     return n > limit_for(x.o, q) ? dns::write_truncated(q, dns::rcode::NOERROR, x.out, x.cap) : n;
   }
   ++mx.cache_hits;
+  if (m_d.monitor) m_d.monitor->allowed(x.o.peer, q.name, q.qtype, *x.group, x.clock.wall_s, x.snap.policy);
   const dns::StoredAnswer sa{hit.entry->wire, hit.entry->ttl_offsets};
   if (x.fq != &q) {
     mx.count(Result::rewritten);
@@ -388,6 +394,9 @@ std::optional<std::size_t> Pipeline::answer_waiter(const Pending& p, const Waite
       n = lists_broken(snap, q, out, cap);
     } else if (chain_hit) {
       count_block(mx, cv);
+      if (m_d.monitor)
+        m_d.monitor->blocked(w.origin.peer, q.name, q.qtype, *w.group, cv, "cname", clock.wall_s,
+                             snap.policy);
       n = answer_block(q, cv, -1, snap, out, cap);
     } else if (!w.rewrite_to.empty()) {
       mx.count(Result::rewritten);
@@ -395,6 +404,8 @@ std::optional<std::size_t> Pipeline::answer_waiter(const Pending& p, const Waite
       if (n == 0) n = dns::write_truncated(q, dns::rcode::NOERROR, out, cap);
     } else {
       mx.count(Result::allowed_upstream);
+      if (m_d.monitor)
+        m_d.monitor->allowed(w.origin.peer, q.name, q.qtype, *w.group, clock.wall_s, snap.policy);
       n = dns::write_from_stored(q, sa, 0, w.ttl_cap, 0, {}, limit, out, cap);
     }
   } else if (snap.bundle->broken()) {

@@ -31,7 +31,7 @@ Server::Server()
                                 [this] {
                                   return Clock{static_cast<int64_t>(uv_now(&m_loop)), policy_now()};
                                 },
-                                [this](const lists::Bundle& b) { on_lists_broken(b); }}) {
+                                nullptr, [this](const lists::Bundle& b) { on_lists_broken(b); }}) {
   m_loop_ok = true;
 }
 
@@ -132,6 +132,8 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   us.ttl = {cfg.cache.min_ttl, cfg.cache.max_ttl, cfg.cache.max_negative_ttl};
   m_forwarder.configure(us);
   m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
+  if (m_web) m_web->reconfigure(cfg);
+  if (m_monitor) m_monitor->reconfigure(cfg);
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
                           cfg.server.tcp_max_queries_per_connection,
@@ -204,6 +206,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
     LOG_INFO("listening on %s (udp%s, tcp)", u->local().str().c_str(), u->batching() ? " recvmmsg" : "");
   }
   m_bound = cfg.server.listen;
+  if (!start_web(cfg, err)) return false;
   uv_signal_init(&m_loop, &m_sigterm);
   uv_signal_init(&m_loop, &m_sigint);
   uv_signal_init(&m_loop, &m_sighup);
@@ -216,6 +219,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   uv_timer_init(&m_loop, &m_watchdog);
   uv_timer_init(&m_loop, &m_fake_clock_timer);
   m_watchdog.data = m_fake_clock_timer.data = this;
+  start_control(cfg);
 #ifdef HEDGE_HAVE_SYSTEMD
   if (sd_watchdog_enabled(0, &m_watchdog_usec) <= 0) m_watchdog_usec = 0;
 #endif
@@ -239,6 +243,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
 int Server::run() {
   if (!m_started) return 1;
   uv_run(&m_loop, UV_RUN_DEFAULT);
+  m_store.stop();  // writes the last monitoring batch
   // The loop only stops when every handle closed (begin_shutdown).
   const int rc = uv_loop_close(&m_loop);
   m_loop_ok = rc != 0;  // if it failed, the destructor retries
@@ -267,6 +272,13 @@ void Server::begin_shutdown() noexcept {
   m_tcp.clear();
   m_forwarder.close();
   m_pipeline.abandon_pending();
+  answer_waiters("error the resolver is shutting down");
+  m_next_waiters.clear();
+  if (m_control) m_control->close();
+  m_control = nullptr;
+  if (m_web) m_web->close();
+  m_pipeline.set_monitor(nullptr);
+  if (m_monitor) m_monitor->close();
   // The store thread finishes its current job (shutdown may wait for it) and
   // delivers nothing after this; then the inbox can close.
   if (m_feed) m_feed->close_and_wait();
@@ -359,6 +371,8 @@ bool Server::reload() {
         }
         if (self->m_reload_again) {
           self->m_reload_again = false;
+          self->m_reload_waiters = std::move(self->m_next_waiters);
+          self->m_next_waiters.clear();
           self->reload();
         }
       });
@@ -390,6 +404,7 @@ void Server::finish_reload(const config::Config& cfg, const std::shared_ptr<cons
   const auto& b = *m_pipeline.snapshot()->bundle;
   LOG_INFO("reloaded: lists version %llu, %llu entries", static_cast<unsigned long long>(b.version()),
            static_cast<unsigned long long>(b.entries()));
+  answer_waiters("ok " + std::to_string(b.version()));
   notify("READY=1");
 }
 
@@ -404,7 +419,44 @@ void Server::reload_failed(const std::string& err) {
     if (!line.empty()) LOG_ERROR("reload refused, keeping the previous config and lists: %s", line.c_str());
     line.clear();
   }
+  std::string one = err.substr(0, err.find('\n'));
+  answer_waiters("error " + one);
   notify("READY=1");
+}
+
+void Server::start_control(const config::Config& cfg) {
+  const std::string path = config::control_socket_path(cfg.update, cfg.lists.bundle);
+  if (path.empty()) return;
+  std::string err;
+  m_control = net::ControlSocket::start(
+      &m_loop, path,
+      [this](std::string_view cmd, net::ControlSocket::Reply reply) { on_control(cmd, std::move(reply)); },
+      err);
+  if (!m_control)
+    LOG_WARN("control socket unavailable (hedge update cannot ask for a reload; SIGHUP still works): %s",
+             err.c_str());
+}
+
+void Server::on_control(std::string_view cmd, net::ControlSocket::Reply reply) {
+  if (cmd != "reload") {
+    reply("error unknown command (expected: reload)");
+    return;
+  }
+  // A reload already running may have read the disk before the caller's
+  // change: the caller waits for the next one, which reads it afresh.
+  if (m_reloading) {
+    m_next_waiters.push_back(std::move(reply));
+    m_reload_again = true;
+    return;
+  }
+  m_reload_waiters.push_back(std::move(reply));
+  reload();
+}
+
+void Server::answer_waiters(const std::string& line) {
+  auto waiters = std::move(m_reload_waiters);
+  m_reload_waiters.clear();
+  for (auto& w : waiters) w(line);
 }
 
 void Server::on_watchdog(uv_timer_t* /*t*/) noexcept {

@@ -16,6 +16,8 @@
 
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
+#include "monitor/monitor.hpp"
+#include "net/control_socket.hpp"
 #include "net/loop_inbox.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
@@ -27,6 +29,7 @@
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
+#include "web/web_service.hpp"
 
 namespace hedge {
 
@@ -78,6 +81,10 @@ class Server final : public net::Responder {
   const cache::AnswerCache& cache() const noexcept { return m_cache; }
   const upstream::Forwarder& forwarder() const noexcept { return m_forwarder; }
   bool udp_batching() const noexcept;
+  // The block page and status listeners, the monitoring log (server_web.cpp).
+  web::WebService* web() noexcept { return m_web.get(); }
+  monitor::Monitor* monitor() noexcept { return m_monitor.get(); }
+  store::StoreThread& store_thread() noexcept { return m_store; }
 
  private:
   bool load(config::Config& cfg, std::string& err);
@@ -87,6 +94,7 @@ class Server final : public net::Responder {
   void finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
                      const std::string& err);
   void begin_shutdown() noexcept;
+  bool start_web(const config::Config& cfg, std::string& err);  // server_web.cpp
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_async(uv_async_t* h) noexcept;
   static void on_fake_clock(uv_timer_t* t) noexcept;
@@ -114,7 +122,6 @@ class Server final : public net::Responder {
   uv_fs_event_t m_store_watch{};
   uv_fs_event_t* m_bundle_watch = nullptr;  // the current bundle's directory (freed in its close callback)
   std::string m_store_file;                 // basename of [store] path (events for it and its -wal)
-  store::StoreThread m_store;               // the only thread that calls SQLite
   net::LoopInbox m_inbox;                   // store thread -> loop
   std::unique_ptr<runtime::ExceptionFeed> m_feed;  // store-thread side of exceptions
   util::Metrics m_metrics;
@@ -140,6 +147,16 @@ class Server final : public net::Responder {
   uint64_t store_checks() const noexcept { return m_feed ? m_feed->checks() : 0; }
   // Health state (issue 8's /health turns this into 503): the bundle in use is damaged.
   bool lists_broken() const noexcept { return m_metrics.lists_broken; }
+  // Control socket (`hedge update` asks for a reload and waits for the result).
+  net::ControlSocket* m_control = nullptr;
+  std::vector<net::ControlSocket::Reply> m_reload_waiters, m_next_waiters;
+  void start_control(const config::Config& cfg);
+  void on_control(std::string_view cmd, net::ControlSocket::Reply reply);
+  void answer_waiters(const std::string& line);
+  // Declared last: destroyed first, while the loop and the store thread still exist.
+  store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
+  std::unique_ptr<monitor::Monitor> m_monitor;
+  std::unique_ptr<web::WebService> m_web;
 };
 
 }  // namespace hedge

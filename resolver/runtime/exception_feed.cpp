@@ -37,7 +37,8 @@ bool same(const std::vector<policy::Exception>& a, const std::vector<policy::Exc
   for (std::size_t i = 0; i < a.size(); ++i) {
     const auto &x = a[i], &y = b[i];
     if (x.id != y.id || x.name != y.name || x.group != y.group || x.kind != y.kind || x.starts != y.starts ||
-        x.expires != y.expires || x.approved != y.approved || x.revoked != y.revoked || x.approver != y.approver)
+        x.expires != y.expires || x.approved != y.approved || x.revoked != y.revoked ||
+        x.approver != y.approver)
       return false;
   }
   return true;
@@ -66,7 +67,8 @@ void fire_expiry(const StatePtr& st, int64_t due) noexcept {
     return;
   }
   std::string err;
-  if (st->store->record_expiries(now, err) < 0) LOG_WARN("exception store: recording expiries: %s", err.c_str());
+  if (st->store->record_expiries(now, err) < 0)
+    LOG_WARN("exception store: recording expiries: %s", err.c_str());
   arm_expiry(st, now);
 }
 
@@ -161,7 +163,8 @@ void ExceptionFeed::record_expiries_at(int64_t now) noexcept {
   m_st.post([st, now] {
     if (!st->store) return;
     std::string err;
-    if (st->store->record_expiries(now, err) < 0) LOG_WARN("exception store: recording expiries: %s", err.c_str());
+    if (st->store->record_expiries(now, err) < 0)
+      LOG_WARN("exception store: recording expiries: %s", err.c_str());
   });
 }
 

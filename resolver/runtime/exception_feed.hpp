@@ -68,7 +68,6 @@ class ExceptionFeed {
   struct State;  // opaque: store-thread-only data (the connection, the last set)
 
  private:
-
   store::StoreThread& m_st;
   std::function<void(ExceptionSet)> m_deliver;
   std::shared_ptr<State> m_state;  // touched only in store-thread jobs

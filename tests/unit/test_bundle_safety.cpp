@@ -37,7 +37,8 @@ TEST_CASE("bundle: concurrent lookups from several threads each get their own an
     threads.emplace_back([&, t] {
       std::vector<dns::QueryName> names(kNames);
       for (int i = 0; i < kNames; ++i)
-        if (!names[i].assign_text("www.n" + std::to_string(i) + ".t" + std::to_string(t) + ".example")) ++wrong;
+        if (!names[i].assign_text("www.n" + std::to_string(i) + ".t" + std::to_string(t) + ".example"))
+          ++wrong;
       for (int round = 0; round < 300; ++round) {
         for (const auto& q : names) {
           const lists::Match m = bundle->lookup(q);
@@ -57,7 +58,7 @@ TEST_CASE("bundle: the illegal tier comes from manifest and taxonomy, above a fl
   std::vector<test::FixtureCategory> cats = {
       {"child-abuse", 0, "school"},  // a manifest trying to take it out of the illegal tier
       {"terrorism", 1, "other"},
-      {"drugs", 2, "illegal"},       // a manifest adding a category to the illegal tier
+      {"drugs", 2, "illegal"},  // a manifest adding a category to the illegal tier
       {"gambling", 3, "school"},
       {"pornography", 4, "inappropriate"},
   };
@@ -86,8 +87,8 @@ TEST_CASE("cdb structure check: a table pointer or record length outside the fil
     std::FILE* f = std::fopen(path.c_str(), "r+b");
     REQUIRE(f);
     std::fseek(f, static_cast<long>(at), SEEK_SET);
-    const uint8_t b[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v >> 16),
-                          static_cast<uint8_t>(v >> 24)};
+    const uint8_t b[4] = {static_cast<uint8_t>(v), static_cast<uint8_t>(v >> 8),
+                          static_cast<uint8_t>(v >> 16), static_cast<uint8_t>(v >> 24)};
     std::fwrite(b, 1, 4, f);
     std::fclose(f);
   };

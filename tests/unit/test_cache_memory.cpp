@@ -70,8 +70,8 @@ TEST_CASE("cache: RssAnon stays within cache.size_mb + 16 MB after 200,000 disti
     CHECK(c.bytes() <= kSize);
     CHECK(c.entries() > 50000);  // the bound is not met by refusing to cache
     const long grown_kb = rss_anon_kb() - before;
-    MESSAGE("entries " << c.entries() << ", accounted " << (c.bytes() >> 10) << " KiB, RssAnon grew " << grown_kb
-                       << " KiB");
+    MESSAGE("entries " << c.entries() << ", accounted " << (c.bytes() >> 10) << " KiB, RssAnon grew "
+                       << grown_kb << " KiB");
     CHECK(grown_kb <= static_cast<long>((kSize >> 10) + (16 << 10)));
   }
 }
