@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 RUN_CONFIG ?= resolver/hedge.example.toml
 SAMPLES := $(BUILD)/samples
 
-.PHONY: all deps build run test test-unit test-asan fuzz bench fmt fmt-check lint cross test-cross image image-test deb clean samples
+.PHONY: all deps build run test test-asan fuzz bench fmt fmt-check lint cross test-cross image image-test deb clean samples
 
 all: build
 
@@ -25,12 +25,17 @@ samples: build
 	@./$(BUILD)/hedge compile --out $(SAMPLES) --quiet \
 	  $$(for f in blocklists/samples/*.txt; do c=$$(basename $$f .txt); echo "$$c=$$f"; done)
 
+# The store (exceptions, audit) lives under the build directory, so a first
+# run needs no /var/lib/hedge: the example config plus a [store] table.
+RUN_STORE := $(CURDIR)/$(BUILD)/run/hedge.db
 run: deps build samples
-	@{ cat $(RUN_CONFIG); printf '\n[store]\npath = "%s"\n' "$(CURDIR)/$(BUILD)/hedge.db"; } > $(BUILD)/run.toml
+	@mkdir -p $(BUILD)/run
+	@{ cat $(RUN_CONFIG); printf '\n[store]\npath = "%s"\n' "$(RUN_STORE)"; } > $(BUILD)/run/hedge.toml
 	@echo "hedge: serving on 127.0.0.1:5300 (UDP+TCP); try: dig @127.0.0.1 -p 5300 example.com"
 	@echo "hedge: block page http://127.0.0.1:8080/ (try: curl -H 'Host: pornhub.com' http://127.0.0.1:8080/),"
 	@echo "       status http://127.0.0.1:8053/health, /status, /metrics"
-	@./$(BUILD)/hedge serve --config $(BUILD)/run.toml --lists $(SAMPLES)
+	@echo "hedge: store $(RUN_STORE); e.g. ./$(BUILD)/hedge exception list --config $(BUILD)/run/hedge.toml"
+	@./$(BUILD)/hedge serve --config $(BUILD)/run/hedge.toml --lists $(SAMPLES)
 
 test: deps build
 	@cd $(BUILD) && ctest --output-on-failure -j1 --timeout 600
@@ -44,6 +49,7 @@ test-asan: deps
 # libFuzzer targets (clang), each run for a bounded time; corpus replay is part of `make test`.
 FUZZ_SECONDS ?= 60
 fuzz: deps
+	@test -d ../shared/data/dns-corpus/c-ares-fuzzinput || { echo "make fuzz: needs ../shared/data/dns-corpus/c-ares-fuzzinput (the shared DNS corpus beside this checkout) as its seed corpus; the seeds in tests/fuzz/corpus/ are replayed by make test without it" >&2; exit 2; }
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEDGE_FUZZ=ON -DHEDGE_TESTS=ON >/dev/null
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_packet
 	@mkdir -p build-fuzz/corpus-packet
@@ -51,6 +57,7 @@ fuzz: deps
 	  ../shared/data/dns-corpus/c-ares-fuzzinput
 
 bench: deps build
+	@test -d "$${HEDGE_BENCH_DIR:-../shared/bench}" || { echo "make bench: needs ../shared/bench (the peer benchmark scripts) and ../shared/data (lists and query corpora) beside this checkout; see tests/bench/run.sh" >&2; exit 2; }
 	@./tests/bench/run.sh
 
 fmt:

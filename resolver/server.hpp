@@ -16,12 +16,14 @@
 
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
-#include "net/control_socket.hpp"
 #include "monitor/monitor.hpp"
+#include "net/control_socket.hpp"
+#include "net/loop_inbox.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
 #include "pipeline.hpp"
+#include "runtime/exception_feed.hpp"
 #include "runtime/policy_runtime.hpp"
 #include "store/store_thread.hpp"
 #include "upstream/forwarder.hpp"
@@ -95,15 +97,33 @@ class Server final : public net::Responder {
   bool start_web(const config::Config& cfg, std::string& err);  // server_web.cpp
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_async(uv_async_t* h) noexcept;
-  static void on_tick(uv_timer_t* t) noexcept;
+  static void on_fake_clock(uv_timer_t* t) noexcept;
+  static void on_watchdog(uv_timer_t* t) noexcept;
+  static void on_store_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept;
   int64_t policy_now() const noexcept;
   void read_fake_clock() noexcept;
+  void arm_fake_clock() noexcept;
+  bool open_store(const config::Config& cfg, std::vector<policy::Exception>& first);
+  void watch_store() noexcept;
+  void on_exceptions(runtime::ExceptionSet set) noexcept;
+  void on_lists_broken(const lists::Bundle& b) noexcept;
+  void watch_bundle(const lists::Bundle& b) noexcept;
+  static void on_bundle_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept;
 
   uv_loop_t m_loop{};
   bool m_loop_ok = false;
   uv_signal_t m_sigterm{}, m_sigint{}, m_sighup{};
   uv_async_t m_stop{};
-  uv_timer_t m_tick{};
+  // No periodic tick: the loop wakes only for work (queries, a change in the
+  // store's directory, an armed timeout); the watchdog and test-clock timers
+  // exist only when systemd's watchdog / [debug] fake_clock_file are on.
+  uv_timer_t m_watchdog{};
+  uv_timer_t m_fake_clock_timer{};
+  uv_fs_event_t m_store_watch{};
+  uv_fs_event_t* m_bundle_watch = nullptr;  // the current bundle's directory (freed in its close callback)
+  std::string m_store_file;                 // basename of [store] path (events for it and its -wal)
+  net::LoopInbox m_inbox;                   // store thread -> loop
+  std::unique_ptr<runtime::ExceptionFeed> m_feed;  // store-thread side of exceptions
   util::Metrics m_metrics;
   cache::AnswerCache m_cache;
   util::RateLimiter m_limiter;
@@ -121,6 +141,12 @@ class Server final : public net::Responder {
   bool m_started = false, m_stopping = false;
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
+
+ public:
+  // For tests: store checks the feed ran (each reads SQLite on the store thread).
+  uint64_t store_checks() const noexcept { return m_feed ? m_feed->checks() : 0; }
+  // Health state (issue 8's /health turns this into 503): the bundle in use is damaged.
+  bool lists_broken() const noexcept { return m_metrics.lists_broken; }
   // Control socket (`hedge update` asks for a reload and waits for the result).
   net::ControlSocket* m_control = nullptr;
   std::vector<net::ControlSocket::Reply> m_reload_waiters, m_next_waiters;

@@ -47,9 +47,9 @@ struct UpstreamConfig {
 };
 
 struct ListsConfig {
-  std::string bundle;          // empty: no lists (only for tests; warns loudly)
-  int bundle_line = 0;         // where `bundle` was set, for errors found when opening it
-  bool verify_hashes = false;  // re-hash the big public cdb at every load (see bundle.hpp)
+  std::string bundle;         // empty: no lists (only for tests; warns loudly)
+  int bundle_line = 0;        // where `bundle` was set, for errors found when opening it
+  bool verify_hashes = true;  // re-hash the big public cdb at every load (off the loop; see bundle.hpp)
 };
 
 struct BlockConfig {
