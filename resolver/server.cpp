@@ -208,6 +208,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   m_stop.data = this;
   uv_timer_init(&m_loop, &m_tick);
   m_tick.data = this;
+  start_control(cfg);
   // 200 ms: exception-store polling (CLI changes apply within a moment) and the test clock.
   uv_timer_start(&m_tick, &Server::on_tick, 200, 200);
 #ifdef HEDGE_HAVE_SYSTEMD
@@ -254,6 +255,10 @@ void Server::begin_shutdown() noexcept {
   m_tcp.clear();
   m_forwarder.close();
   m_pipeline.abandon_pending();
+  answer_waiters("error the resolver is shutting down");
+  m_next_waiters.clear();
+  if (m_control) m_control->close();
+  m_control = nullptr;
   if (m_web) m_web->close();
   m_pipeline.set_monitor(nullptr);
   if (m_monitor) m_monitor->close();
@@ -329,6 +334,8 @@ bool Server::reload() {
         self->finish_reload(w->cfg, w->bundle, w->err);
         if (self->m_reload_again) {
           self->m_reload_again = false;
+          self->m_reload_waiters = std::move(self->m_next_waiters);
+          self->m_next_waiters.clear();
           self->reload();
         }
       });
@@ -360,6 +367,7 @@ void Server::finish_reload(const config::Config& cfg, const std::shared_ptr<cons
   const auto& b = *m_pipeline.snapshot()->bundle;
   LOG_INFO("reloaded: lists version %llu, %llu entries", static_cast<unsigned long long>(b.version()),
            static_cast<unsigned long long>(b.entries()));
+  answer_waiters("ok " + std::to_string(b.version()));
   notify("READY=1");
 }
 
@@ -374,7 +382,44 @@ void Server::reload_failed(const std::string& err) {
     if (!line.empty()) LOG_ERROR("reload failed, keeping the previous config and lists: %s", line.c_str());
     line.clear();
   }
+  std::string one = err.substr(0, err.find('\n'));
+  answer_waiters("error " + one);
   notify("READY=1");
+}
+
+void Server::start_control(const config::Config& cfg) {
+  const std::string path = config::control_socket_path(cfg.update, cfg.lists.bundle);
+  if (path.empty()) return;
+  std::string err;
+  m_control = net::ControlSocket::start(
+      &m_loop, path,
+      [this](std::string_view cmd, net::ControlSocket::Reply reply) { on_control(cmd, std::move(reply)); },
+      err);
+  if (!m_control)
+    LOG_WARN("control socket unavailable (hedge update cannot ask for a reload; SIGHUP still works): %s",
+             err.c_str());
+}
+
+void Server::on_control(std::string_view cmd, net::ControlSocket::Reply reply) {
+  if (cmd != "reload") {
+    reply("error unknown command (expected: reload)");
+    return;
+  }
+  // A reload already running may have read the disk before the caller's
+  // change: the caller waits for the next one, which reads it afresh.
+  if (m_reloading) {
+    m_next_waiters.push_back(std::move(reply));
+    m_reload_again = true;
+    return;
+  }
+  m_reload_waiters.push_back(std::move(reply));
+  reload();
+}
+
+void Server::answer_waiters(const std::string& line) {
+  auto waiters = std::move(m_reload_waiters);
+  m_reload_waiters.clear();
+  for (auto& w : waiters) w(line);
 }
 
 void Server::on_tick(uv_timer_t* t) noexcept {

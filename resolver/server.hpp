@@ -16,6 +16,7 @@
 
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
+#include "net/control_socket.hpp"
 #include "monitor/monitor.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
@@ -120,6 +121,12 @@ class Server final : public net::Responder {
   bool m_started = false, m_stopping = false;
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
+  // Control socket (`hedge update` asks for a reload and waits for the result).
+  net::ControlSocket* m_control = nullptr;
+  std::vector<net::ControlSocket::Reply> m_reload_waiters, m_next_waiters;
+  void start_control(const config::Config& cfg);
+  void on_control(std::string_view cmd, net::ControlSocket::Reply reply);
+  void answer_waiters(const std::string& line);
   // Declared last: destroyed first, while the loop and the store thread still exist.
   store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
   std::unique_ptr<monitor::Monitor> m_monitor;
