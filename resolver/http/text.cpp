@@ -80,7 +80,7 @@ std::string fill(std::string_view tmpl,
 }
 
 std::string pick_language(std::string_view query, const std::string* accept_language, std::string_view dflt) {
-  const std::string q = form_value(parse_form(query), "lang");
+  std::string q = form_value(parse_form(query), "lang");
   if (q == "en" || q == "cy") return q;
   if (accept_language) {
     // "cy-GB,cy;q=0.9,en;q=0.8": the supported language with the highest q wins.
@@ -96,7 +96,7 @@ std::string pick_language(std::string_view query, const std::string* accept_lang
         std::string_view param = trim(item.substr(semi + 1));
         item = trim(item.substr(0, semi));
         if (param.size() > 2 && param[0] == 'q' && param[1] == '=')
-          qv = std::atof(std::string(param.substr(2)).c_str());
+          qv = std::strtod(std::string(param.substr(2)).c_str(), nullptr);
       }
       std::string tag(item.substr(0, item.find('-')));
       for (auto& c : tag) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);

@@ -17,9 +17,19 @@ int64_t bundle_max_age_s(const config::Config& cfg) noexcept {
 }
 
 int64_t parse_iso_utc(const std::string& s) noexcept {
+  // "YYYY-MM-DDTHH:MM:SS" (a trailing Z or fraction is ignored).
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
+  auto num = [&](std::size_t at, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  const int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
+  if (y < 0 || mo < 1 || d < 1 || h < 0 || mi < 0 || se < 0) return 0;
   std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &se) != 6) return 0;
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
   tm.tm_mday = d;

@@ -56,10 +56,11 @@ std::string clip(std::string s, std::size_t n) {
 
 WebService::WebService(WebDeps d) : m_d(std::move(d)) {
   m_block_routes.add("POST", kReviewPath,
-                     [this](http::Request&& r, http::Reply rep) { review(std::move(r), rep); });
-  m_block_routes.fallback([this](http::Request&& r, http::Reply rep) { block_page(std::move(r), rep); });
+                     [this](http::Request&& r, const http::Reply& rep) { review(std::move(r), rep); });
+  m_block_routes.fallback(
+      [this](http::Request&& r, const http::Reply& rep) { block_page(std::move(r), rep); });
   auto guarded = [this](auto fn) {
-    return [this, fn](http::Request&& r, http::Reply rep) {
+    return [this, fn](http::Request&& r, const http::Reply& rep) {
       if (!status_allowed(r)) {
         rep.send(http::text_response(403, "forbidden: this address is not in [http] status_clients\n"));
         return;
@@ -85,7 +86,7 @@ WebService::WebService(WebDeps d) : m_d(std::move(d)) {
                         r.set("Cache-Control", "no-store");
                         rep.send(std::move(r));
                       }));
-  m_status_routes.fallback([this](http::Request&& r, http::Reply rep) {
+  m_status_routes.fallback([this](http::Request&& r, const http::Reply& rep) {
     if (!status_allowed(r)) {
       rep.send(http::text_response(403, "forbidden\n"));
       return;
@@ -208,7 +209,7 @@ bool WebService::status_allowed(const http::Request& req) const {
   return false;
 }
 
-void WebService::block_page(http::Request&& req, http::Reply reply) {
+void WebService::block_page(http::Request&& req, const http::Reply& reply) {
   const auto snap = m_d.snapshot();
   const auto& cfg = snap->config;
   PageInput in;
@@ -256,7 +257,7 @@ void WebService::block_page(http::Request&& req, http::Reply reply) {
   reply.send(html(200, render_page(in)));
 }
 
-void WebService::review(http::Request&& req, http::Reply reply) {
+void WebService::review(http::Request&& req, const http::Reply& reply) {
   const auto snap = m_d.snapshot();
   const auto& cfg = snap->config;
   const auto form = http::parse_form(req.body);

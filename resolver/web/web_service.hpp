@@ -58,8 +58,8 @@ class WebService {
   StatusInputs status_inputs() const;
 
  private:
-  void block_page(http::Request&& req, http::Reply reply);
-  void review(http::Request&& req, http::Reply reply);
+  void block_page(http::Request&& req, const http::Reply& reply);
+  void review(http::Request&& req, const http::Reply& reply);
   bool status_allowed(const http::Request& req) const;
   static void on_tick(uv_timer_t* t) noexcept;
 
