@@ -132,7 +132,8 @@ int64_t backoff_seconds(uint32_t failures, double jitter) noexcept {
   if (d > kBackoffCap) d = kBackoffCap;
   if (jitter < 0) jitter = 0;
   if (jitter >= 1) jitter = 0.999999;
-  return d / 2 + static_cast<int64_t>(static_cast<double>(d / 2) * jitter);
+  const int64_t half = d / 2;
+  return half + static_cast<int64_t>(static_cast<double>(half) * jitter);
 }
 
 int64_t nightly_slot(uint64_t seed, int window_start_min, int window_len_min) noexcept {

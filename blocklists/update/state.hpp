@@ -49,7 +49,7 @@ bool write_state_file(const std::string& path, const UpdateState& s, std::string
 // (n >= 1) wait base * 2^(n-1), capped, then scaled into [1/2, 1] by the
 // jitter fraction j in [0, 1). Base 5 min, cap 4 h.
 int64_t backoff_seconds(uint32_t failures, double jitter) noexcept;
-constexpr int64_t kBackoffBase = 300, kBackoffCap = 4 * 3600;
+constexpr int64_t kBackoffBase = 300, kBackoffCap = 14400;  // 4 h
 
 // Should a `--scheduled` run work now? Pure: the timer fires every few
 // minutes, this decides. After failures: when next_retry has passed.
