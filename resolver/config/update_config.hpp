@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <string>
 
-#include "config/errors.hpp"
+#include "util/errors.hpp"
 
 namespace hedge::config {
+
+using util::ConfigErrors;
 
 struct UpdateConfig {
   bool present = false;  // an [update] table exists
