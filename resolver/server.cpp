@@ -80,7 +80,12 @@ bool Server::load(config::Config& cfg, std::string& err) {
 }
 
 int64_t Server::policy_now() const noexcept {
-  return m_fake_now ? m_fake_now : static_cast<int64_t>(std::time(nullptr));
+  if (m_fake_now) return m_fake_now;
+  // Never earlier than the newest time a verified bundle vouched for: a Pi
+  // without a real-time clock boots in 1970 until NTP answers.
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t trusted = m_update_watch ? m_update_watch->trusted_time() : 0;
+  return now > trusted ? now : trusted;
 }
 
 void Server::read_fake_clock() noexcept {
@@ -206,6 +211,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   uv_timer_init(&m_loop, &m_tick);
   m_tick.data = this;
   start_control(cfg);
+  m_update_watch =
+      runtime::UpdateWatch::start(&m_loop, config::update_state_path(cfg.update, cfg.lists.bundle));
   // 200 ms: exception-store polling (CLI changes apply within a moment) and the test clock.
   uv_timer_start(&m_tick, &Server::on_tick, 200, 200);
 #ifdef HEDGE_HAVE_SYSTEMD
@@ -255,6 +262,8 @@ void Server::begin_shutdown() noexcept {
   m_next_waiters.clear();
   if (m_control) m_control->close();
   m_control = nullptr;
+  if (m_update_watch) m_update_watch->close();
+  m_update_watch = nullptr;
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&m_sigterm),
                          reinterpret_cast<uv_handle_t*>(&m_sigint), reinterpret_cast<uv_handle_t*>(&m_sighup),
                          reinterpret_cast<uv_handle_t*>(&m_stop), reinterpret_cast<uv_handle_t*>(&m_tick)}) {

@@ -22,6 +22,7 @@
 #include "net/udp_listener.hpp"
 #include "pipeline.hpp"
 #include "runtime/policy_runtime.hpp"
+#include "runtime/update_watch.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
@@ -119,6 +120,14 @@ class Server final : public net::Responder {
   void start_control(const config::Config& cfg);
   void on_control(std::string_view cmd, net::ControlSocket::Reply reply);
   void answer_waiters(const std::string& line);
+  // `hedge update`'s state file, read off the loop (for /status and the policy clock).
+  runtime::UpdateWatch* m_update_watch = nullptr;
+
+ public:
+  // Loop thread: the last update state read (null before the first read or with no file).
+  std::shared_ptr<const update::UpdateState> update_state() const noexcept {
+    return m_update_watch ? m_update_watch->state() : nullptr;
+  }
 };
 
 }  // namespace hedge

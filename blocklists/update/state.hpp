@@ -28,8 +28,9 @@ struct UpdateState {
   int64_t trusted_time = 0;
   uint64_t installed_serial = 0;  // as of the last install or rollback
   uint64_t held_serial = 0;       // rolled back from: never re-installed (a newer one is)
-  // Validators of the pointer file that announced installed_serial.
-  std::string etag, last_modified;
+  // Validators of the pointer file that announced installed_serial, and the
+  // URL they belong to (a 304 only answers for that one resource).
+  std::string etag, last_modified, validators_url;
   uint64_t validators_serial = 0;
   bool in_progress = false;  // set at the start of an attempt; still set = that run died
   uint64_t seed = 0;         // per box: its minute in the nightly window, and jitter

@@ -136,6 +136,7 @@ class Run {
   UpdateState m_state;
   std::unique_ptr<HttpsClient> m_client;
   int64_t m_now = 0;
+  std::string m_pointer_url;
 };
 
 void Run::save_state() {
@@ -246,6 +247,7 @@ int Run::up_to_date(const Installed& in, const Response* pointer_resp) {
     m_state.etag = pointer_resp->etag;
     m_state.last_modified = pointer_resp->last_modified;
     m_state.validators_serial = in.serial;
+    m_state.validators_url = m_pointer_url;
   }
   m_state.in_progress = false;
   m_state.last_success = m_now;
@@ -333,8 +335,10 @@ int Run::go() {
   // send are the ones that announced the bundle installed now.
   Url purl = *base;
   purl.path += u.channel + ".json";
+  m_pointer_url = purl.str();
   Conditional cond;
-  if (installed && m_state.validators_serial == inst_serial && inst_serial != 0) {
+  if (installed && m_state.validators_serial == inst_serial && inst_serial != 0 &&
+      m_state.validators_url == purl.str()) {
     cond.etag = m_state.etag;
     cond.last_modified = m_state.last_modified;
   }
@@ -448,6 +452,7 @@ int Run::go() {
   m_state.etag = pr.etag;
   m_state.last_modified = pr.last_modified;
   m_state.validators_serial = mi.serial;
+  m_state.validators_url = purl.str();
   save_state();
   m_gens.cleanup();
   audit(m_ctx, "hedge-update", "update.install", "bundle/" + std::to_string(mi.serial), "",
