@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kPointerCap = 64 * 1024, kManifestCap = 8u << 20, kSigCap = 4096;
+constexpr uint64_t kPointerCap = 65536, kManifestCap = 8u << 20, kSigCap = 4096;
 
 int64_t wall_now() {
   return static_cast<int64_t>(std::time(nullptr));
@@ -122,7 +122,7 @@ class Run {
   int go();
 
  private:
-  int fail(Failure f);
+  int fail(const Failure& f);
   int up_to_date(const Installed& in, const Response* pointer_resp);
   bool fetch_small(const Url& u, uint64_t cap, std::string& body, Response& r, Failure& f,
                    const Conditional& cond = {});
@@ -145,7 +145,7 @@ void Run::save_state() {
     std::fprintf(stderr, "%s: warning: cannot save the update state: %s\n", prefix().c_str(), err.c_str());
 }
 
-int Run::fail(Failure f) {
+int Run::fail(const Failure& f) {
   if (m_opt.check) {
     std::fprintf(stderr, "%s: would fail (%s): %s\n", prefix().c_str(), to_string(f.reason),
                  f.message.c_str());
