@@ -13,10 +13,14 @@ PACKAGES=(
   zlib1g-dev
   # real peers and clients for the tests
   nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
+  # the appliance checks in make test (systemd-analyze verify/security of board/ units)
+  systemd
   # hedge update tests: a real HTTPS origin, certificates, a clock moved in time
   nginx openssl faketime libfaketime
   # hot-swap benchmark (tests/bench/hotswap.sh)
   dnsperf
+  # block page, status and monitoring tests (issue 8): headless browser, HTTP load, Prometheus tools
+  chromium fonts-dejavu-core wrk prometheus python3-prometheus-client curl
 )
 
 missing=()

@@ -25,6 +25,11 @@ constexpr Command commands[] = {
     {"exception", hedge::cli::exception, "temporary allow/deny: add|approve|revoke|list (audited)"},
     {"audit", hedge::cli::audit, "policy change log: list|verify (hash chain)"},
     {"explain", hedge::cli::explain, "why is NAME blocked: NAME --client IP [--at TIME]"},
+    {"events", hedge::cli::events, "monitoring log: list|export [--since T] [--until T] [--format csv|json]"},
+    {"incident", hedge::cli::incident, "safeguarding incidents: list | ack ID --by WHO --note TEXT"},
+    {"user", hedge::cli::user, "console accounts: add|first|list|disable|enable|passwd (audited)"},
+    {"report", hedge::cli::report, "safeguarding|governor --from DATE --to DATE [--format html|csv]"},
+    {"netconf", hedge::cli::netconf, "the appliance's network file from [network]: --config FILE"},
 };
 
 void usage(FILE* out) {

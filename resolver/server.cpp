@@ -129,6 +129,8 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   us.ttl = {cfg.cache.min_ttl, cfg.cache.max_ttl, cfg.cache.max_negative_ttl};
   m_forwarder.configure(us);
   m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
+  if (m_web) m_web->reconfigure(cfg);
+  if (m_monitor) m_monitor->reconfigure(cfg);
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
                           cfg.server.tcp_max_queries_per_connection,
@@ -199,6 +201,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
     LOG_INFO("listening on %s (udp%s, tcp)", u->local().str().c_str(), u->batching() ? " recvmmsg" : "");
   }
   m_bound = cfg.server.listen;
+  if (!start_web(cfg, err)) return false;
   uv_signal_init(&m_loop, &m_sigterm);
   uv_signal_init(&m_loop, &m_sigint);
   uv_signal_init(&m_loop, &m_sighup);
@@ -230,6 +233,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
 int Server::run() {
   if (!m_started) return 1;
   uv_run(&m_loop, UV_RUN_DEFAULT);
+  m_store.stop();  // writes the last monitoring batch
   // The loop only stops when every handle closed (begin_shutdown).
   const int rc = uv_loop_close(&m_loop);
   m_loop_ok = rc != 0;  // if it failed, the destructor retries
@@ -264,6 +268,9 @@ void Server::begin_shutdown() noexcept {
   m_control = nullptr;
   if (m_update_watch) m_update_watch->close();
   m_update_watch = nullptr;
+  if (m_web) m_web->close();
+  m_pipeline.set_monitor(nullptr);
+  if (m_monitor) m_monitor->close();
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&m_sigterm),
                          reinterpret_cast<uv_handle_t*>(&m_sigint), reinterpret_cast<uv_handle_t*>(&m_sighup),
                          reinterpret_cast<uv_handle_t*>(&m_stop), reinterpret_cast<uv_handle_t*>(&m_tick)}) {

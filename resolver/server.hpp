@@ -17,15 +17,18 @@
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
 #include "net/control_socket.hpp"
+#include "monitor/monitor.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
 #include "pipeline.hpp"
 #include "runtime/policy_runtime.hpp"
 #include "runtime/update_watch.hpp"
+#include "store/store_thread.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
+#include "web/web_service.hpp"
 
 namespace hedge {
 
@@ -77,6 +80,10 @@ class Server final : public net::Responder {
   const cache::AnswerCache& cache() const noexcept { return m_cache; }
   const upstream::Forwarder& forwarder() const noexcept { return m_forwarder; }
   bool udp_batching() const noexcept;
+  // The block page and status listeners, the monitoring log (server_web.cpp).
+  web::WebService* web() noexcept { return m_web.get(); }
+  monitor::Monitor* monitor() noexcept { return m_monitor.get(); }
+  store::StoreThread& store_thread() noexcept { return m_store; }
 
  private:
   bool load(config::Config& cfg, std::string& err);
@@ -86,6 +93,7 @@ class Server final : public net::Responder {
   void finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
                      const std::string& err);
   void begin_shutdown() noexcept;
+  bool start_web(const config::Config& cfg, std::string& err);  // server_web.cpp
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_async(uv_async_t* h) noexcept;
   static void on_tick(uv_timer_t* t) noexcept;
@@ -128,6 +136,12 @@ class Server final : public net::Responder {
   std::shared_ptr<const update::UpdateState> update_state() const noexcept {
     return m_update_watch ? m_update_watch->state() : nullptr;
   }
+
+ private:
+  // Declared last: destroyed first, while the loop and the store thread still exist.
+  store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
+  std::unique_ptr<monitor::Monitor> m_monitor;
+  std::unique_ptr<web::WebService> m_web;
 };
 
 }  // namespace hedge

@@ -462,4 +462,18 @@ AuditVerify ExceptionStore::verify_audit() {
   return r;
 }
 
+bool ExceptionStore::audited_change(int64_t now, const std::string& actor, const std::string& action,
+                                    const std::string& object, const std::string& reason,
+                                    const std::string& detail,
+                                    const std::function<bool(Db&, std::string&)>& change, std::string& err) {
+  Transaction tx(m_db);
+  if (!tx.ok()) {
+    err = "cannot start a transaction: " + m_db.errmsg();
+    return false;
+  }
+  if (change && !change(m_db, err)) return false;
+  if (!append_audit(now, actor, action, object, reason, detail, err)) return false;
+  return tx.commit(err);
+}
+
 }  // namespace hedge::store
