@@ -83,7 +83,12 @@ bool Server::load(config::Config& cfg, std::string& err) {
 }
 
 int64_t Server::policy_now() const noexcept {
-  return m_fake_now ? m_fake_now : static_cast<int64_t>(std::time(nullptr));
+  if (m_fake_now) return m_fake_now;
+  // Never earlier than the newest time a verified bundle vouched for: a Pi
+  // without a real-time clock boots in 1970 until NTP answers.
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t trusted = m_update_watch ? m_update_watch->trusted_time() : 0;
+  return now > trusted ? now : trusted;
 }
 
 void Server::read_fake_clock() noexcept {
@@ -220,6 +225,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   uv_timer_init(&m_loop, &m_fake_clock_timer);
   m_watchdog.data = m_fake_clock_timer.data = this;
   start_control(cfg);
+  m_update_watch =
+      runtime::UpdateWatch::start(&m_loop, config::update_state_path(cfg.update, cfg.lists.bundle));
 #ifdef HEDGE_HAVE_SYSTEMD
   if (sd_watchdog_enabled(0, &m_watchdog_usec) <= 0) m_watchdog_usec = 0;
 #endif
@@ -276,6 +283,8 @@ void Server::begin_shutdown() noexcept {
   m_next_waiters.clear();
   if (m_control) m_control->close();
   m_control = nullptr;
+  if (m_update_watch) m_update_watch->close();
+  m_update_watch = nullptr;
   if (m_web) m_web->close();
   m_pipeline.set_monitor(nullptr);
   if (m_monitor) m_monitor->close();

@@ -25,6 +25,7 @@
 #include "pipeline.hpp"
 #include "runtime/exception_feed.hpp"
 #include "runtime/policy_runtime.hpp"
+#include "runtime/update_watch.hpp"
 #include "store/store_thread.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
@@ -153,6 +154,16 @@ class Server final : public net::Responder {
   void start_control(const config::Config& cfg);
   void on_control(std::string_view cmd, net::ControlSocket::Reply reply);
   void answer_waiters(const std::string& line);
+  // `hedge update`'s state file, read off the loop (for /status and the policy clock).
+  runtime::UpdateWatch* m_update_watch = nullptr;
+
+ public:
+  // Loop thread: the last update state read (null before the first read or with no file).
+  std::shared_ptr<const update::UpdateState> update_state() const noexcept {
+    return m_update_watch ? m_update_watch->state() : nullptr;
+  }
+
+ private:
   // Declared last: destroyed first, while the loop and the store thread still exist.
   store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
   std::unique_ptr<monitor::Monitor> m_monitor;

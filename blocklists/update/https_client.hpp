@@ -66,7 +66,7 @@ std::optional<Url> parse_https_url(std::string_view s);
 
 struct ClientOptions {
   std::string ca_file;
-  int64_t connect_timeout_ms = 10'000, idle_timeout_ms = 30'000, total_timeout_ms = 30 * 60'000;
+  int64_t connect_timeout_ms = 10'000, idle_timeout_ms = 30'000, total_timeout_ms = 1'800'000;
 };
 
 struct Conditional {

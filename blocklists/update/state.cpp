@@ -39,6 +39,7 @@ std::optional<UpdateState> parse_state(const std::string& text, std::string& err
     s.held_serial = j.value("held_serial", uint64_t{0});
     s.etag = j.value("etag", "");
     s.last_modified = j.value("last_modified", "");
+    s.validators_url = j.value("validators_url", "");
     s.validators_serial = j.value("validators_serial", uint64_t{0});
     s.in_progress = j.value("in_progress", false);
     s.seed = j.value("seed", uint64_t{0});
@@ -68,6 +69,7 @@ std::string serialise_state(const UpdateState& s) {
                       {"held_serial", s.held_serial},
                       {"etag", s.etag},
                       {"last_modified", s.last_modified},
+                      {"validators_url", s.validators_url},
                       {"validators_serial", s.validators_serial},
                       {"in_progress", s.in_progress},
                       {"seed", s.seed}};
@@ -132,7 +134,8 @@ int64_t backoff_seconds(uint32_t failures, double jitter) noexcept {
   if (d > kBackoffCap) d = kBackoffCap;
   if (jitter < 0) jitter = 0;
   if (jitter >= 1) jitter = 0.999999;
-  return d / 2 + static_cast<int64_t>(static_cast<double>(d / 2) * jitter);
+  const int64_t half = d / 2;
+  return half + static_cast<int64_t>(static_cast<double>(half) * jitter);
 }
 
 int64_t nightly_slot(uint64_t seed, int window_start_min, int window_len_min) noexcept {

@@ -28,8 +28,9 @@ struct UpdateState {
   int64_t trusted_time = 0;
   uint64_t installed_serial = 0;  // as of the last install or rollback
   uint64_t held_serial = 0;       // rolled back from: never re-installed (a newer one is)
-  // Validators of the pointer file that announced installed_serial.
-  std::string etag, last_modified;
+  // Validators of the pointer file that announced installed_serial, and the
+  // URL they belong to (a 304 only answers for that one resource).
+  std::string etag, last_modified, validators_url;
   uint64_t validators_serial = 0;
   bool in_progress = false;  // set at the start of an attempt; still set = that run died
   uint64_t seed = 0;         // per box: its minute in the nightly window, and jitter
@@ -49,7 +50,7 @@ bool write_state_file(const std::string& path, const UpdateState& s, std::string
 // (n >= 1) wait base * 2^(n-1), capped, then scaled into [1/2, 1] by the
 // jitter fraction j in [0, 1). Base 5 min, cap 4 h.
 int64_t backoff_seconds(uint32_t failures, double jitter) noexcept;
-constexpr int64_t kBackoffBase = 300, kBackoffCap = 4 * 3600;
+constexpr int64_t kBackoffBase = 300, kBackoffCap = 14400;  // 4 h
 
 // Should a `--scheduled` run work now? Pure: the timer fires every few
 // minutes, this decides. After failures: when next_retry has passed.

@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kPointerCap = 64 * 1024, kManifestCap = 8u << 20, kSigCap = 4096;
+constexpr uint64_t kPointerCap = 65536, kManifestCap = 8u << 20, kSigCap = 4096;
 
 int64_t wall_now() {
   return static_cast<int64_t>(std::time(nullptr));
@@ -122,7 +122,7 @@ class Run {
   int go();
 
  private:
-  int fail(Failure f);
+  int fail(const Failure& f);
   int up_to_date(const Installed& in, const Response* pointer_resp);
   bool fetch_small(const Url& u, uint64_t cap, std::string& body, Response& r, Failure& f,
                    const Conditional& cond = {});
@@ -136,6 +136,7 @@ class Run {
   UpdateState m_state;
   std::unique_ptr<HttpsClient> m_client;
   int64_t m_now = 0;
+  std::string m_pointer_url;
 };
 
 void Run::save_state() {
@@ -144,7 +145,7 @@ void Run::save_state() {
     std::fprintf(stderr, "%s: warning: cannot save the update state: %s\n", prefix().c_str(), err.c_str());
 }
 
-int Run::fail(Failure f) {
+int Run::fail(const Failure& f) {
   if (m_opt.check) {
     std::fprintf(stderr, "%s: would fail (%s): %s\n", prefix().c_str(), to_string(f.reason),
                  f.message.c_str());
@@ -246,6 +247,7 @@ int Run::up_to_date(const Installed& in, const Response* pointer_resp) {
     m_state.etag = pointer_resp->etag;
     m_state.last_modified = pointer_resp->last_modified;
     m_state.validators_serial = in.serial;
+    m_state.validators_url = m_pointer_url;
   }
   m_state.in_progress = false;
   m_state.last_success = m_now;
@@ -333,8 +335,10 @@ int Run::go() {
   // send are the ones that announced the bundle installed now.
   Url purl = *base;
   purl.path += u.channel + ".json";
+  m_pointer_url = purl.str();
   Conditional cond;
-  if (installed && m_state.validators_serial == inst_serial && inst_serial != 0) {
+  if (installed && m_state.validators_serial == inst_serial && inst_serial != 0 &&
+      m_state.validators_url == purl.str()) {
     cond.etag = m_state.etag;
     cond.last_modified = m_state.last_modified;
   }
@@ -448,6 +452,7 @@ int Run::go() {
   m_state.etag = pr.etag;
   m_state.last_modified = pr.last_modified;
   m_state.validators_serial = mi.serial;
+  m_state.validators_url = purl.str();
   save_state();
   m_gens.cleanup();
   audit(m_ctx, "hedge-update", "update.install", "bundle/" + std::to_string(mi.serial), "",

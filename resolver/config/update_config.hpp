@@ -21,9 +21,9 @@ struct UpdateConfig {
   std::string pubkey = "/etc/hedge/trust.pub";
   std::string ca_file = "/etc/ssl/certs/ca-certificates.crt";
   std::string channel = "stable";
-  int64_t max_age_s = 36 * 3600;                     // /health degrades past this
+  int64_t max_age_s = 129600;                        // 36 h: /health degrades past this
   uint64_t max_bytes = uint64_t{200} * 1000 * 1000;  // whole download
-  int64_t connect_timeout_s = 10, idle_timeout_s = 30, total_timeout_s = 30 * 60;
+  int64_t connect_timeout_s = 10, idle_timeout_s = 30, total_timeout_s = 1800;  // 30 min
   // Nightly window (UTC, minutes after midnight) for `hedge update --scheduled`:
   // each box picks its own minute in it, so a trust's boxes spread out.
   int window_start_min = 60, window_len_min = 240;

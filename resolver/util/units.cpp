@@ -60,15 +60,15 @@ std::optional<uint64_t> parse_size(std::string_view s) {
   else if (unit == "K" || unit == "KB" || unit == "kB")
     f = 1000;
   else if (unit == "M" || unit == "MB")
-    f = 1000 * 1000;
+    f = 1000000;
   else if (unit == "G" || unit == "GB")
-    f = 1000 * 1000 * 1000;
+    f = 1000000000;
   else if (unit == "KiB")
     f = 1024;
   else if (unit == "MiB")
-    f = 1024 * 1024;
+    f = uint64_t{1} << 20;
   else if (unit == "GiB")
-    f = 1024 * 1024 * 1024;
+    f = uint64_t{1} << 30;
   else
     return std::nullopt;
   return mul(*n, f);

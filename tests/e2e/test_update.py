@@ -330,6 +330,27 @@ class Update(hedgetest.E2ECase):
         a = subprocess.run([hedge.hedge_bin(), "audit", "verify", "--config", cfg], capture_output=True, text=True)
         self.assertEqual(a.returncode, 0, a.stdout + a.stderr)
 
+    def test_35_scheduled_runs_honour_nightly_slot_and_backoff(self):
+        cfg = self.config(self.origin.url("web"))
+        before = self.origin.access().count("\n")
+        rc, out = self.update(cfg, "--scheduled")   # just succeeded (test_31): nothing due tonight
+        self.assertEqual(rc, 0, out)
+        self.assertIn("nothing due: next nightly check at", out)
+        self.assertEqual(self.origin.access().count("\n"), before, "a run that is not due makes no request")
+        self.assert_refused(self.config(self.origin.url("nothing-here")), "http", "HTTP 404")
+        st = self.box.read_state()
+        self.assertEqual(st["consecutive_failures"], 1)
+        self.assertGreaterEqual(st["next_retry"] - time.time(), 150 - 5, "first retry after 2.5-5 min (jittered)")
+        self.assertLessEqual(st["next_retry"] - time.time(), 300 + 5)
+        before = self.origin.access().count("\n")
+        rc, out = self.update(cfg, "--scheduled")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("backing off after 1 failure(s) until", out)
+        self.assertEqual(self.origin.access().count("\n"), before)
+        rc, out = self.update(cfg)   # a person is never held back by the backoff
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.box.read_state()["consecutive_failures"], 0)
+
     def test_40_freeze_after_the_install_is_deleted(self):
         # An attacker (or an accident) deletes every installed generation, then the
         # origin re-serves an old, validly signed bundle.

@@ -158,6 +158,37 @@ class CrashSafety(Base):
         self.assertLessEqual(len(gens), 2, f"old generations are deleted: {gens}")
 
 
+class FirstBootImageBundle(Base):
+    """The image ships a plain bundle directory at `current` (made by hedge compile --out):
+    the first update adopts it as the previous generation, atomically."""
+
+    @classmethod
+    def setup_peers(cls):
+        cls.keys_and_origin()
+        cls.lists = os.path.join(cls.tmp, "lists")
+        os.makedirs(cls.lists)
+        cls.current = os.path.join(cls.lists, "current")
+        cls.cfg = cls.write_config(cls.lists, "hedge-adopt.toml")
+        lists = {k: list(v) for k, v in STANDARD_LISTS.items()}
+        lists["gambling"] = lists["gambling"] + [marker(3000)]
+        hedge.compile_bundle(cls.current, lists, cls.tmp, ["--quiet", "--sign", os.path.join(cls.tmp, "trust.key"),
+                                                           "--version", "3000"])
+        cls.h = cls.serve([cls.f.server], cls.current, extra={"store": {"path": os.path.join(cls.tmp, "hedge.db")}})
+
+    def test_adopts_the_shipped_directory(self):
+        self.assertTrue(self.blocked(self.h, marker(3000)))
+        self.make_bundle(3001)
+        rc, out = self.run_update(self.cfg)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("resolver reloaded (serving 3001)", out)
+        self.assertTrue(os.path.islink(self.current))
+        prev = os.readlink(os.path.join(self.lists, "previous"))
+        self.assertTrue(prev.startswith("gen-adopted-"), prev)
+        self.assertEqual(self.serial_of(os.path.join(self.lists, "previous")), 3000)
+        self.assertTrue(self.blocked(self.h, marker(3001)))
+        self.assertFalse(self.blocked(self.h, marker(3000)))
+
+
 class DiskFull(Base):
     @classmethod
     def setup_peers(cls):
