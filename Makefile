@@ -27,6 +27,8 @@ samples: build
 
 run: deps build samples
 	@echo "hedge: serving on 127.0.0.1:5300 (UDP+TCP); try: dig @127.0.0.1 -p 5300 example.com"
+	@./$(BUILD)/hedge user first admin --role dsl --password-out $(BUILD)/console-password --config $(RUN_CONFIG) \
+	  && echo "hedge: console on https://127.0.0.1:8443 - account admin, password in $(BUILD)/console-password: $$(cat $(BUILD)/console-password 2>/dev/null)"
 	@./$(BUILD)/hedge serve --config $(RUN_CONFIG) --lists $(SAMPLES)
 
 test: deps build

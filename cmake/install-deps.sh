@@ -13,6 +13,7 @@ PACKAGES=(
   zlib1g-dev
   # real peers and clients for the tests
   nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
+  chromium  # console pages and reports rendered headless in the e2e suites
 )
 
 missing=()

@@ -124,6 +124,7 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   us.ttl = {cfg.cache.min_ttl, cfg.cache.max_ttl, cfg.cache.max_negative_ttl};
   m_forwarder.configure(us);
   m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
+  if (m_console) m_console->update(console::console_settings(cfg, std::to_string(bundle->version())));
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
                           cfg.server.tcp_max_queries_per_connection,
@@ -194,6 +195,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
     LOG_INFO("listening on %s (udp%s, tcp)", u->local().str().c_str(), u->batching() ? " recvmmsg" : "");
   }
   m_bound = cfg.server.listen;
+  if (!start_console(cfg, err)) return false;
   uv_signal_init(&m_loop, &m_sigterm);
   uv_signal_init(&m_loop, &m_sigint);
   uv_signal_init(&m_loop, &m_sighup);
@@ -222,6 +224,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
 int Server::run() {
   if (!m_started) return 1;
   uv_run(&m_loop, UV_RUN_DEFAULT);
+  if (m_console) m_console->stop();  // joins the console thread (the DNS loop has ended)
+  m_store.stop();
   // The loop only stops when every handle closed (begin_shutdown).
   const int rc = uv_loop_close(&m_loop);
   m_loop_ok = rc != 0;  // if it failed, the destructor retries

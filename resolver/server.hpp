@@ -16,11 +16,13 @@
 
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
+#include "console/console_service.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
 #include "pipeline.hpp"
 #include "runtime/policy_runtime.hpp"
+#include "store/store_thread.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
@@ -75,6 +77,8 @@ class Server final : public net::Responder {
   const cache::AnswerCache& cache() const noexcept { return m_cache; }
   const upstream::Forwarder& forwarder() const noexcept { return m_forwarder; }
   bool udp_batching() const noexcept;
+  // The safeguarding console (server_console.cpp): its own thread and loop.
+  console::ConsoleService* console() noexcept { return m_console.get(); }
 
  private:
   bool load(config::Config& cfg, std::string& err);
@@ -112,6 +116,10 @@ class Server final : public net::Responder {
   bool m_started = false, m_stopping = false;
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
+  bool start_console(const config::Config& cfg, std::string& err);
+  std::string lists_version() const;
+  store::StoreThread m_store;                        // the one SQLite thread (store/store_thread.hpp)
+  std::unique_ptr<console::ConsoleService> m_console;  // stopped before m_store
 };
 
 }  // namespace hedge

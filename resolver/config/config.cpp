@@ -213,7 +213,7 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   }
   reject_unknown(root, "",
                  {"server", "upstream", "lists", "block", "cache", "log", "debug", "schedule", "group",
-                  "policy", "store"},
+                  "policy", "store", "http"},
                  errs);
   if (auto* t = section(root, "server", errs)) parse_server(*t, c, errs);
   if (auto* t = section(root, "upstream", errs)) parse_upstream(*t, c, errs);
@@ -236,6 +236,7 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   }
   c.policy.file = path;
   policy::parse_policy_config(root, errs, c.policy);
+  parse_console_config(root, c.console, errs);
   if (c.server.listen.empty()) errs.add(0, "server.listen", "at least one listen address is needed");
   if (c.upstream.servers.empty()) {
     c.upstream.from_resolv_conf = true;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "config/console_config.hpp"
 #include "policy/policy_config.hpp"
 #include "util/address.hpp"
 #include "util/errors.hpp"
@@ -74,6 +75,7 @@ struct Config {
   std::string log_level = "info";
   std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the policy clock
   policy::PolicyConfig policy;  // [[schedule]], [[group]], [policy], [store] (policy/policy_config)
+  ConsoleConfig console;        // [http] console_listen, tls_cert, tls_key (config/console_config)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.

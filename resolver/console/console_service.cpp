@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -78,11 +79,24 @@ int64_t console_now(const std::string& fake_clock_file) {
 
 }  // namespace
 
+ConsoleSettings console_settings(const config::Config& cfg, const std::string& lists_version) {
+  ConsoleSettings s;
+  s.lists_version = lists_version;
+  s.exception_rules.require_approval = cfg.policy.require_approval;
+  s.exception_rules.default_lifetime = cfg.policy.exception_default_seconds;
+  s.exception_rules.max_lifetime = cfg.policy.exception_max_seconds;
+  for (const auto& g : cfg.policy.groups) s.groups.push_back(g.name);
+  s.groups.push_back(cfg.policy.default_group.empty() ? "default" : cfg.policy.default_group);
+  std::sort(s.groups.begin(), s.groups.end());
+  s.groups.erase(std::unique(s.groups.begin(), s.groups.end()), s.groups.end());
+  return s;
+}
+
 ServiceOptions service_options(const config::Config& cfg, const std::string& lists_version) {
   ServiceOptions o;
-  o.listen = cfg.http.console_listen;
-  o.tls.cert_path = cfg.http.tls_cert;
-  o.tls.key_path = cfg.http.tls_key;
+  o.listen = cfg.console.listen;
+  o.tls.cert_path = cfg.console.tls_cert;
+  o.tls.key_path = cfg.console.tls_key;
   const auto slash = cfg.policy.store_path.rfind('/');
   o.tls.generate_dir = slash == std::string::npos ? "." : cfg.policy.store_path.substr(0, slash);
   // The certificate names the box: its host name, "hedge", and every
@@ -104,14 +118,9 @@ ServiceOptions service_options(const config::Config& cfg, const std::string& lis
   }
   o.store_path = cfg.policy.store_path;
   o.timezone = cfg.policy.timezone;
-  o.limits = cfg.http.limits;
+  // TODO(merge with issue 8): o.limits = cfg.http.limits; o.settings.school = cfg.school.name;
   o.fake_clock_file = cfg.fake_clock_file;
-  o.settings.school = cfg.school.name;
-  o.settings.lists_version = lists_version;
-  o.settings.exception_rules.require_approval = cfg.policy.require_approval;
-  o.settings.exception_rules.default_lifetime = cfg.policy.exception_default_seconds;
-  o.settings.exception_rules.max_lifetime = cfg.policy.exception_max_seconds;
-  for (const auto& g : cfg.policy.groups) o.settings.groups.push_back(g.name);
+  o.settings = console_settings(cfg, lists_version);
   return o;
 }
 
@@ -167,8 +176,7 @@ struct ConsoleService::Impl final : public http::Handler {
 
 bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
   m_impl = std::make_unique<Impl>(m_store);
-  Impl& im = *m_impl;
-  im.opts = o;
+  m_impl->opts = o;
   // The store-thread side first: it creates the console tables.
   {
     std::promise<std::string> opened;
@@ -187,12 +195,12 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
       err = "console: " + e;
       return false;
     }
-    im.cstore = cs;
+    m_impl->cstore = cs;
   }
   std::promise<std::string> ready;
   auto rf = ready.get_future();
   m_thread = std::thread([this, &ready] {
-    Impl& im = *m_impl;
+    Impl& im = *m_impl;  // NOLINT: the thread's own reference
     std::string e;
     uv_loop_init(&im.loop);
     im.inbox.init(&im.loop);
@@ -243,6 +251,9 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
   }
   return true;
 }
+
+ConsoleService::ConsoleService(store::StoreThread& st) : m_store(st) {}
+ConsoleService::~ConsoleService() { stop(); }
 
 void ConsoleService::update(ConsoleSettings s) {
   if (!m_impl) return;
