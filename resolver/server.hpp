@@ -118,7 +118,7 @@ class Server final : public net::Responder {
   uint64_t m_watchdog_usec = 0;
   bool start_console(const config::Config& cfg, std::string& err);
   std::string lists_version() const;
-  store::StoreThread m_store;                        // the one SQLite thread (store/store_thread.hpp)
+  store::StoreThread m_store;                          // the one SQLite thread (store/store_thread.hpp)
   std::unique_ptr<console::ConsoleService> m_console;  // stopped before m_store
 };
 

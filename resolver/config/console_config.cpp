@@ -19,15 +19,19 @@ void parse_console_config(const toml::table& root, ConsoleConfig& out, util::Con
           continue;
         }
         auto addr = util::parse_sockaddr(s->get());
-        if (!addr) errs.add((*a)[i], k, "'" + s->get() + "' is not an address with a port (e.g. \"0.0.0.0:8443\")");
-        else out.listen.push_back(*addr);
+        if (!addr)
+          errs.add((*a)[i], k, "'" + s->get() + "' is not an address with a port (e.g. \"0.0.0.0:8443\")");
+        else
+          out.listen.push_back(*addr);
       }
     }
   }
   for (auto [key, dst] : {std::pair{"tls_cert", &out.tls_cert}, std::pair{"tls_key", &out.tls_key}}) {
     if (const toml::node* n = t->get(key)) {
-      if (const auto* s = n->as_string()) *dst = s->get();
-      else errs.add(*n, std::string("http.") + key, "must be a string (a PEM file)");
+      if (const auto* s = n->as_string())
+        *dst = s->get();
+      else
+        errs.add(*n, std::string("http.") + key, "must be a string (a PEM file)");
     }
   }
   if (out.tls_cert.empty() != out.tls_key.empty()) {

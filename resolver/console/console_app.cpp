@@ -1033,7 +1033,7 @@ input:focus,select:focus,textarea:focus,button:focus,a:focus{outline:3px solid #
 button{font:inherit;background:var(--accent);color:#fff;border:0;border-radius:4px;padding:6px 14px;margin-top:8px;cursor:pointer}
 button.secondary{background:#fff;color:var(--ink);border:1px solid #767676}
 .actions{display:flex;flex-wrap:wrap;gap:16px}.actions form{flex:1 1 320px;background:var(--bg);padding:8px;border-radius:4px}
-.actions label,.filters label{display:inline-block;margin:4px 6px 0 0}
+.actions label,.filters label{display:inline-block;margin:4px 6px 0 10px}
 td form{display:flex;flex-wrap:wrap;gap:4px;align-items:center;margin:2px 0}td form label{display:inline;margin:0}
 td form button{margin-top:0}
 form.filters{display:flex;flex-wrap:wrap;gap:4px 8px;align-items:center}form.filters button{margin-top:0}

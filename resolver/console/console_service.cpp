@@ -33,7 +33,8 @@ class TlsStream final : public net::StreamFilter {
       // Someone typed http://: tell them, in plain text, how to reach the console.
       wire_out +=
           "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
-          "Content-Length: 76\r\n\r\nThis is the Hedge console. It only speaks HTTPS: use https:// in the address.\n";
+          "Content-Length: 76\r\n\r\nThis is the Hedge console. It only speaks HTTPS: use https:// in the "
+          "address.\n";
       return false;
     }
     wire_out += m_tls.take_output();
@@ -110,8 +111,10 @@ ServiceOptions service_options(const config::Config& cfg, const std::string& lis
   if (uv_interface_addresses(&ifs, &count) == 0) {
     for (int i = 0; i < count; ++i) {
       char buf[64] = {};
-      if (ifs[i].address.address4.sin_family == AF_INET) uv_ip4_name(&ifs[i].address.address4, buf, sizeof buf);
-      else uv_ip6_name(&ifs[i].address.address6, buf, sizeof buf);
+      if (ifs[i].address.address4.sin_family == AF_INET)
+        uv_ip4_name(&ifs[i].address.address4, buf, sizeof buf);
+      else
+        uv_ip6_name(&ifs[i].address.address6, buf, sizeof buf);
       if (buf[0] && std::string(buf).find('%') == std::string::npos) o.tls.addresses.emplace_back(buf);
     }
     uv_free_interface_addresses(ifs, count);
@@ -209,8 +212,10 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
     std::optional<policy::TimeZone> tz;
     if (im.tls) {
       m_fingerprint = im.tls->fingerprint();
-      if (!im.read_db.open(im.opts.store_path, true, e)) e = "console: read-only store: " + e;
-      else if (!(tz = policy::TimeZone::load(im.opts.timezone, e))) e = "console: timezone: " + e;
+      if (!im.read_db.open(im.opts.store_path, true, e))
+        e = "console: read-only store: " + e;
+      else if (!(tz = policy::TimeZone::load(im.opts.timezone, e)))
+        e = "console: timezone: " + e;
     }
     if (e.empty()) {
       ConsoleDeps d;
@@ -253,7 +258,9 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
 }
 
 ConsoleService::ConsoleService(store::StoreThread& st) : m_store(st) {}
-ConsoleService::~ConsoleService() { stop(); }
+ConsoleService::~ConsoleService() {
+  stop();
+}
 
 void ConsoleService::update(ConsoleSettings s) {
   if (!m_impl) return;
