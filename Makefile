@@ -26,10 +26,13 @@ samples: build
 	  $$(for f in blocklists/samples/*.txt; do c=$$(basename $$f .txt); echo "$$c=$$f"; done)
 
 run: deps build samples
+	@{ cat $(RUN_CONFIG); printf '\n[store]\npath = "%s"\n' "$(CURDIR)/$(BUILD)/hedge.db"; } > $(BUILD)/run.toml
 	@echo "hedge: serving on 127.0.0.1:5300 (UDP+TCP); try: dig @127.0.0.1 -p 5300 example.com"
-	@./$(BUILD)/hedge user first admin --role dsl --password-out $(BUILD)/console-password --config $(RUN_CONFIG) \
-	  && echo "hedge: console on https://127.0.0.1:8443 - account admin, password in $(BUILD)/console-password: $$(cat $(BUILD)/console-password 2>/dev/null)"
-	@./$(BUILD)/hedge serve --config $(RUN_CONFIG) --lists $(SAMPLES)
+	@echo "hedge: block page http://127.0.0.1:8080/ (try: curl -H 'Host: pornhub.com' http://127.0.0.1:8080/),"
+	@echo "       status http://127.0.0.1:8053/health, /status, /metrics"
+	@./$(BUILD)/hedge user first admin --role dsl --password-out $(BUILD)/console-password --config $(BUILD)/run.toml \
+	  && echo "hedge: console https://127.0.0.1:8443/ - account admin, password in $(BUILD)/console-password"
+	@./$(BUILD)/hedge serve --config $(BUILD)/run.toml --lists $(SAMPLES)
 
 test: deps build
 	@cd $(BUILD) && ctest --output-on-failure -j1 --timeout 600

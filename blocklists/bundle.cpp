@@ -6,12 +6,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "util/crypto.hpp"
+#include "util/units.hpp"
 
 namespace hedge::lists {
 
@@ -30,6 +32,13 @@ Tier tier_from_string(std::string_view s) noexcept {
   if (s == "inappropriate") return Tier::inappropriate;
   if (s == "school") return Tier::school;
   return Tier::other;
+}
+
+bool valid_channel(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  return true;
 }
 
 CdbFile::~CdbFile() {
@@ -101,11 +110,18 @@ std::shared_ptr<const Bundle> Bundle::empty() {
   return b;
 }
 
-std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_hashes, std::string& err) {
+std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_hashes, std::string& err) {
   auto b = std::shared_ptr<Bundle>(new Bundle());
   mbedtls_sha256_init(&b->m_inner);
   mbedtls_sha256_init(&b->m_outer);
-  b->m_dir = dir;
+  b->m_dir = link;
+  // Resolve a `current` symlink once: every file then comes from the same
+  // generation even if `hedge update` flips the link while this runs.
+  std::string dir = link;
+  if (char* rp = ::realpath(link.c_str(), nullptr)) {
+    dir = rp;
+    std::free(rp);
+  }
   const std::string mpath = dir + "/manifest.json";
   std::ifstream in(mpath, std::ios::binary);
   if (!in) {
@@ -123,6 +139,16 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
     }
     b->m_version = m.at("version").get<uint64_t>();
     b->m_created = m.value("created", "");
+    if (auto t = util::parse_iso_utc(b->m_created)) b->m_created_at = *t;
+    if (m.contains("valid_until")) {
+      auto t = util::parse_iso_utc(m.at("valid_until").get<std::string>());
+      if (!t) {
+        err = mpath + ": valid_until: expected a time like 2026-12-09T14:00:00Z";
+        return nullptr;
+      }
+      b->m_valid_until = *t;
+    }
+    b->m_channel = m.value("channel", "");
     for (const auto& c : m.at("categories")) {
       Category cat;
       cat.id = c.at("id").get<std::string>();

@@ -21,6 +21,8 @@ namespace hedge::lists {
 enum class Tier : uint8_t { illegal, inappropriate, school, other };
 const char* to_string(Tier t) noexcept;
 Tier tier_from_string(std::string_view s) noexcept;
+// Update channel names ([update] channel, hedge compile --channel): 1-32 of [a-z0-9_-].
+bool valid_channel(std::string_view s) noexcept;
 
 struct Category {
   std::string id;    // e.g. "pornography"
@@ -84,6 +86,10 @@ class Bundle {
   uint64_t illegal_mask() const noexcept { return m_illegal_mask; }
   uint64_t version() const noexcept { return m_version; }
   const std::string& created() const noexcept { return m_created; }
+  // Unix seconds; 0 when the manifest predates the field (then never "expired").
+  int64_t created_at() const noexcept { return m_created_at; }
+  int64_t valid_until() const noexcept { return m_valid_until; }
+  const std::string& channel() const noexcept { return m_channel; }
   const std::string& dir() const noexcept { return m_dir; }
   uint64_t entries() const noexcept { return m_entries; }
   // Source ids recorded for a public entry (for explain / lists lookup).
@@ -97,7 +103,8 @@ class Bundle {
   Bundle() = default;
   void hash_name(std::string_view name, uint8_t out[16]) const noexcept;
 
-  std::string m_dir, m_created;
+  std::string m_dir, m_created, m_channel;
+  int64_t m_created_at = 0, m_valid_until = 0;
   uint64_t m_version = 0, m_entries = 0, m_illegal_mask = 0;
   std::vector<Category> m_categories;
   std::vector<Source> m_sources;

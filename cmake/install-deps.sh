@@ -13,7 +13,12 @@ PACKAGES=(
   zlib1g-dev
   # real peers and clients for the tests
   nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
-  chromium  # console pages and reports rendered headless in the e2e suites
+  # hedge update tests: a real HTTPS origin, certificates, a clock moved in time
+  nginx openssl faketime libfaketime
+  # hot-swap benchmark (tests/bench/hotswap.sh)
+  dnsperf
+  # block page, status and monitoring tests (issue 8): headless browser, HTTP load, Prometheus tools
+  chromium fonts-dejavu-core wrk prometheus python3-prometheus-client curl
 )
 
 missing=()
@@ -37,4 +42,8 @@ fi
 # The nsd package starts a system nsd on port 53; tests start their own on loopback ports.
 if command -v systemctl >/dev/null && systemctl is-active -q nsd 2>/dev/null; then
   $SUDO systemctl disable --now nsd >/dev/null 2>&1 || true
+fi
+# The nginx package starts a system nginx on port 80; the update tests start their own on loopback ports.
+if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
 fi

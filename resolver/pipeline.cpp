@@ -231,6 +231,9 @@ std::optional<std::size_t> Pipeline::stage_decide_block(Query& x) noexcept {
   x.v = policy::decide(x.q.name, x.q.qtype, *x.group, *x.snap.policy, x.clock.wall_s);
   if (!blocks(x.v.action)) return std::nullopt;
   count_block(m_d.metrics, x.v);
+  if (m_d.monitor)
+    m_d.monitor->blocked(x.o.peer, x.q.name, x.q.qtype, *x.group, x.v, monitor::rule_of(x.v), x.clock.wall_s,
+                         x.snap.policy);
   // The SOA of a NODATA block is owned by the list entry, except for the
   // illegal tier: its entries are secret, so the question owns it.
   const int owner = x.v.illegal || x.v.confidential ? 0 : x.v.matched_label;
@@ -279,10 +282,13 @@ std::optional<std::size_t> Pipeline::stage_cache(Query& x) noexcept {
   if (policy::Verdict cv;
       policy::decide_chain(hit.entry->chain, q.qtype, *x.group, *x.snap.policy, x.clock.wall_s, cv)) {
     count_block(mx, cv);
+    if (m_d.monitor)
+      m_d.monitor->blocked(x.o.peer, q.name, q.qtype, *x.group, cv, "cname", x.clock.wall_s, x.snap.policy);
     const std::size_t n = answer_block(q, cv, -1, x.snap, x.out, x.cap);
     return n > limit_for(x.o, q) ? dns::write_truncated(q, dns::rcode::NOERROR, x.out, x.cap) : n;
   }
   ++mx.cache_hits;
+  if (m_d.monitor) m_d.monitor->allowed(x.o.peer, q.name, q.qtype, *x.group, x.clock.wall_s, x.snap.policy);
   const dns::StoredAnswer sa{hit.entry->wire, hit.entry->ttl_offsets};
   if (x.fq != &q) {
     mx.count(Result::rewritten);
@@ -374,6 +380,9 @@ std::optional<std::size_t> Pipeline::answer_waiter(const Pending& p, const Waite
     const dns::StoredAnswer sa{r.reply.wire, r.reply.ttl_offsets};
     if (policy::decide_chain(r.reply.chain, q.qtype, *w.group, pol, clock.wall_s, cv)) {
       count_block(mx, cv);
+      if (m_d.monitor)
+        m_d.monitor->blocked(w.origin.peer, q.name, q.qtype, *w.group, cv, "cname", clock.wall_s,
+                             snap.policy);
       n = answer_block(q, cv, -1, snap, out, cap);
     } else if (!w.rewrite_to.empty()) {
       mx.count(Result::rewritten);
@@ -381,6 +390,8 @@ std::optional<std::size_t> Pipeline::answer_waiter(const Pending& p, const Waite
       if (n == 0) n = dns::write_truncated(q, dns::rcode::NOERROR, out, cap);
     } else {
       mx.count(Result::allowed_upstream);
+      if (m_d.monitor)
+        m_d.monitor->allowed(w.origin.peer, q.name, q.qtype, *w.group, clock.wall_s, snap.policy);
       n = dns::write_from_stored(q, sa, 0, w.ttl_cap, 0, {}, limit, out, cap);
     }
   } else if (const cache::Hit hit = m_d.cache.lookup(p.key, clock.mono_ms, true);

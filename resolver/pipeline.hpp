@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "cache/answer_cache.hpp"
+#include "monitor/monitor.hpp"
 #include "net/origin.hpp"
 #include "snapshot.hpp"
 #include "upstream/forwarder.hpp"
@@ -47,12 +48,14 @@ class Pipeline final : public net::QueryHandler {
     util::Metrics& metrics;
     util::RateLimiter& limiter;
     net::Responder& responder;
-    std::function<Clock()> clock;  // injectable for tests
+    std::function<Clock()> clock;         // injectable for tests
+    monitor::Monitor* monitor = nullptr;  // monitoring log hook (monitor/monitor.hpp); null = none
   };
   explicit Pipeline(Deps d);
   ~Pipeline();
 
   void set_snapshot(std::shared_ptr<const Snapshot> s) noexcept { m_snap = std::move(s); }
+  void set_monitor(monitor::Monitor* m) noexcept { m_d.monitor = m; }
   const std::shared_ptr<const Snapshot>& snapshot() const noexcept { return m_snap; }
 
   std::size_t handle(std::span<const uint8_t> query, const net::Origin& o, uint8_t* out,

@@ -124,6 +124,8 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   us.ttl = {cfg.cache.min_ttl, cfg.cache.max_ttl, cfg.cache.max_negative_ttl};
   m_forwarder.configure(us);
   m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
+  if (m_web) m_web->reconfigure(cfg);
+  if (m_monitor) m_monitor->reconfigure(cfg);
   if (m_console) m_console->update(console::console_settings(cfg, std::to_string(bundle->version())));
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
@@ -195,6 +197,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
     LOG_INFO("listening on %s (udp%s, tcp)", u->local().str().c_str(), u->batching() ? " recvmmsg" : "");
   }
   m_bound = cfg.server.listen;
+  if (!start_web(cfg, err)) return false;
   if (!start_console(cfg, err)) return false;
   uv_signal_init(&m_loop, &m_sigterm);
   uv_signal_init(&m_loop, &m_sigint);
@@ -207,6 +210,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   m_stop.data = this;
   uv_timer_init(&m_loop, &m_tick);
   m_tick.data = this;
+  start_control(cfg);
   // 200 ms: exception-store polling (CLI changes apply within a moment) and the test clock.
   uv_timer_start(&m_tick, &Server::on_tick, 200, 200);
 #ifdef HEDGE_HAVE_SYSTEMD
@@ -225,7 +229,7 @@ int Server::run() {
   if (!m_started) return 1;
   uv_run(&m_loop, UV_RUN_DEFAULT);
   if (m_console) m_console->stop();  // joins the console thread (the DNS loop has ended)
-  m_store.stop();
+  m_store.stop();                    // writes the last monitoring batch
   // The loop only stops when every handle closed (begin_shutdown).
   const int rc = uv_loop_close(&m_loop);
   m_loop_ok = rc != 0;  // if it failed, the destructor retries
@@ -254,6 +258,13 @@ void Server::begin_shutdown() noexcept {
   m_tcp.clear();
   m_forwarder.close();
   m_pipeline.abandon_pending();
+  answer_waiters("error the resolver is shutting down");
+  m_next_waiters.clear();
+  if (m_control) m_control->close();
+  m_control = nullptr;
+  if (m_web) m_web->close();
+  m_pipeline.set_monitor(nullptr);
+  if (m_monitor) m_monitor->close();
   for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&m_sigterm),
                          reinterpret_cast<uv_handle_t*>(&m_sigint), reinterpret_cast<uv_handle_t*>(&m_sighup),
                          reinterpret_cast<uv_handle_t*>(&m_stop), reinterpret_cast<uv_handle_t*>(&m_tick)}) {
@@ -326,6 +337,8 @@ bool Server::reload() {
         self->finish_reload(w->cfg, w->bundle, w->err);
         if (self->m_reload_again) {
           self->m_reload_again = false;
+          self->m_reload_waiters = std::move(self->m_next_waiters);
+          self->m_next_waiters.clear();
           self->reload();
         }
       });
@@ -357,6 +370,7 @@ void Server::finish_reload(const config::Config& cfg, const std::shared_ptr<cons
   const auto& b = *m_pipeline.snapshot()->bundle;
   LOG_INFO("reloaded: lists version %llu, %llu entries", static_cast<unsigned long long>(b.version()),
            static_cast<unsigned long long>(b.entries()));
+  answer_waiters("ok " + std::to_string(b.version()));
   notify("READY=1");
 }
 
@@ -371,7 +385,44 @@ void Server::reload_failed(const std::string& err) {
     if (!line.empty()) LOG_ERROR("reload failed, keeping the previous config and lists: %s", line.c_str());
     line.clear();
   }
+  std::string one = err.substr(0, err.find('\n'));
+  answer_waiters("error " + one);
   notify("READY=1");
+}
+
+void Server::start_control(const config::Config& cfg) {
+  const std::string path = config::control_socket_path(cfg.update, cfg.lists.bundle);
+  if (path.empty()) return;
+  std::string err;
+  m_control = net::ControlSocket::start(
+      &m_loop, path,
+      [this](std::string_view cmd, net::ControlSocket::Reply reply) { on_control(cmd, std::move(reply)); },
+      err);
+  if (!m_control)
+    LOG_WARN("control socket unavailable (hedge update cannot ask for a reload; SIGHUP still works): %s",
+             err.c_str());
+}
+
+void Server::on_control(std::string_view cmd, net::ControlSocket::Reply reply) {
+  if (cmd != "reload") {
+    reply("error unknown command (expected: reload)");
+    return;
+  }
+  // A reload already running may have read the disk before the caller's
+  // change: the caller waits for the next one, which reads it afresh.
+  if (m_reloading) {
+    m_next_waiters.push_back(std::move(reply));
+    m_reload_again = true;
+    return;
+  }
+  m_reload_waiters.push_back(std::move(reply));
+  reload();
+}
+
+void Server::answer_waiters(const std::string& line) {
+  auto waiters = std::move(m_reload_waiters);
+  m_reload_waiters.clear();
+  for (auto& w : waiters) w(line);
 }
 
 void Server::on_tick(uv_timer_t* t) noexcept {

@@ -17,6 +17,8 @@
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
 #include "console/console_service.hpp"
+#include "monitor/monitor.hpp"
+#include "net/control_socket.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
@@ -26,6 +28,7 @@
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
+#include "web/web_service.hpp"
 
 namespace hedge {
 
@@ -79,6 +82,10 @@ class Server final : public net::Responder {
   bool udp_batching() const noexcept;
   // The safeguarding console (server_console.cpp): its own thread and loop.
   console::ConsoleService* console() noexcept { return m_console.get(); }
+  // The block page and status listeners, the monitoring log (server_web.cpp).
+  web::WebService* web() noexcept { return m_web.get(); }
+  monitor::Monitor* monitor() noexcept { return m_monitor.get(); }
+  store::StoreThread& store_thread() noexcept { return m_store; }
 
  private:
   bool load(config::Config& cfg, std::string& err);
@@ -88,6 +95,7 @@ class Server final : public net::Responder {
   void finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
                      const std::string& err);
   void begin_shutdown() noexcept;
+  bool start_web(const config::Config& cfg, std::string& err);  // server_web.cpp
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_async(uv_async_t* h) noexcept;
   static void on_tick(uv_timer_t* t) noexcept;
@@ -118,8 +126,17 @@ class Server final : public net::Responder {
   uint64_t m_watchdog_usec = 0;
   bool start_console(const config::Config& cfg, std::string& err);
   std::string lists_version() const;
-  store::StoreThread m_store;                          // the one SQLite thread (store/store_thread.hpp)
-  std::unique_ptr<console::ConsoleService> m_console;  // stopped before m_store
+  // Control socket (`hedge update` asks for a reload and waits for the result).
+  net::ControlSocket* m_control = nullptr;
+  std::vector<net::ControlSocket::Reply> m_reload_waiters, m_next_waiters;
+  void start_control(const config::Config& cfg);
+  void on_control(std::string_view cmd, net::ControlSocket::Reply reply);
+  void answer_waiters(const std::string& line);
+  // Declared last: destroyed first, while the loop and the store thread still exist.
+  store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
+  std::unique_ptr<monitor::Monitor> m_monitor;
+  std::unique_ptr<web::WebService> m_web;
+  std::unique_ptr<console::ConsoleService> m_console;  // destroyed before m_store; stopped in run()
 };
 
 }  // namespace hedge

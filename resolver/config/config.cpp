@@ -213,7 +213,7 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   }
   reject_unknown(root, "",
                  {"server", "upstream", "lists", "block", "cache", "log", "debug", "schedule", "group",
-                  "policy", "store", "http"},
+                  "policy", "store", "update", "http", "school", "monitoring"},
                  errs);
   if (auto* t = section(root, "server", errs)) parse_server(*t, c, errs);
   if (auto* t = section(root, "upstream", errs)) parse_upstream(*t, c, errs);
@@ -234,8 +234,10 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
     reject_unknown(*t, "debug.", {"fake_clock_file"}, errs);
     if (auto s = get_string(*t, "debug", "fake_clock_file", errs)) c.fake_clock_file = *s;
   }
+  if (auto* t = section(root, "update", errs)) parse_update_config(*t, c.update, errs);
   c.policy.file = path;
   policy::parse_policy_config(root, errs, c.policy);
+  parse_web_config(root, c.http, c.school, c.monitoring, errs);
   parse_console_config(root, c.console, errs);
   if (c.server.listen.empty()) errs.add(0, "server.listen", "at least one listen address is needed");
   if (c.upstream.servers.empty()) {

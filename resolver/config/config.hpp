@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "config/console_config.hpp"
+#include "config/update_config.hpp"
+#include "config/web_config.hpp"
 #include "policy/policy_config.hpp"
 #include "util/address.hpp"
 #include "util/errors.hpp"
@@ -75,7 +77,11 @@ struct Config {
   std::string log_level = "info";
   std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the policy clock
   policy::PolicyConfig policy;  // [[schedule]], [[group]], [policy], [store] (policy/policy_config)
-  ConsoleConfig console;        // [http] console_listen, tls_cert, tls_key (config/console_config)
+  UpdateConfig update;          // [update] (config/update_config)
+  HttpConfig http;              // [http], [school], [monitoring] (config/web_config)
+  SchoolConfig school;
+  MonitoringConfig monitoring;
+  ConsoleConfig console;  // [http] console_listen, tls_cert, tls_key (config/console_config)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.

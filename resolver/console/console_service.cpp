@@ -83,6 +83,7 @@ int64_t console_now(const std::string& fake_clock_file) {
 ConsoleSettings console_settings(const config::Config& cfg, const std::string& lists_version) {
   ConsoleSettings s;
   s.lists_version = lists_version;
+  s.school = cfg.school.name;
   s.exception_rules.require_approval = cfg.policy.require_approval;
   s.exception_rules.default_lifetime = cfg.policy.exception_default_seconds;
   s.exception_rules.max_lifetime = cfg.policy.exception_max_seconds;
@@ -121,7 +122,7 @@ ServiceOptions service_options(const config::Config& cfg, const std::string& lis
   }
   o.store_path = cfg.policy.store_path;
   o.timezone = cfg.policy.timezone;
-  // TODO(merge with issue 8): o.limits = cfg.http.limits; o.settings.school = cfg.school.name;
+  o.limits = cfg.http.limits;
   o.fake_clock_file = cfg.fake_clock_file;
   o.settings = console_settings(cfg, lists_version);
   return o;

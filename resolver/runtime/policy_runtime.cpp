@@ -29,6 +29,16 @@ bool PolicyRuntime::poll(int64_t now) {
   const uint64_t v = m_store.data_version();
   if (v == m_version) return false;
   m_version = v;
+  // data_version moves for every commit to the file, including the monitoring
+  // log's batches: rebuild only when the exceptions themselves changed.
+  if (m_snap) {
+    const auto now_ex = m_store.load_all();
+    const auto& had = m_snap->exceptions();
+    bool same = now_ex.size() == had.size();
+    for (std::size_t i = 0; same && i < had.size(); ++i)
+      same = store::exception_json(now_ex[i]) == store::exception_json(had[i]);
+    if (same) return false;
+  }
   util::ConfigErrors errs(m_cfg.file);
   return rebuild(errs);
 }

@@ -185,6 +185,18 @@ bool ExceptionStore::append_audit(int64_t now, const std::string& actor, const s
   return true;
 }
 
+bool ExceptionStore::record_event(int64_t now, const std::string& actor, const std::string& action,
+                                  const std::string& object, const std::string& reason,
+                                  const std::string& detail, std::string& err) {
+  Transaction tx(m_db);
+  if (!tx.ok()) {
+    err = "audit log: " + m_db.errmsg();
+    return false;
+  }
+  if (!append_audit(now, actor, action, object, reason, detail, err)) return false;
+  return tx.commit(err);
+}
+
 bool ExceptionStore::add(policy::Exception& e, const ExceptionRules& rules, int64_t now, std::string& err) {
   const auto norm = dns::normalise_name(e.name);
   if (!norm || norm.name != e.name) {

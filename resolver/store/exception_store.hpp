@@ -73,6 +73,12 @@ class ExceptionStore {
   // (once each). Returns how many; -1 on error.
   int record_expiries(int64_t now, std::string& err);
 
+  // One audit row in its own transaction, for events that are not exception
+  // changes (list updates and rollbacks: `hedge update`, `hedge rollback`).
+  bool record_event(int64_t now, const std::string& actor, const std::string& action,
+                    const std::string& object, const std::string& reason, const std::string& detail,
+                    std::string& err);
+
   std::vector<AuditEntry> audit(int64_t limit = 0);
   AuditVerify verify_audit();
 
