@@ -35,6 +35,8 @@ run: deps build samples
 	@echo "hedge: block page http://127.0.0.1:8080/ (try: curl -H 'Host: pornhub.com' http://127.0.0.1:8080/),"
 	@echo "       status http://127.0.0.1:8053/health, /status, /metrics"
 	@echo "hedge: store $(RUN_STORE); e.g. ./$(BUILD)/hedge exception list --config $(BUILD)/run/hedge.toml"
+	@./$(BUILD)/hedge user first admin --role dsl --password-out $(BUILD)/console-password --config $(BUILD)/run/hedge.toml \
+	  && echo "hedge: console https://127.0.0.1:8443/ - account admin, password $$(cat $(BUILD)/console-password) (also in $(BUILD)/console-password)"
 	@./$(BUILD)/hedge serve --config $(BUILD)/run/hedge.toml --lists $(SAMPLES)
 
 test: deps build

@@ -139,6 +139,7 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
   if (m_web) m_web->reconfigure(cfg);
   if (m_monitor) m_monitor->reconfigure(cfg);
+  if (m_console) m_console->update(console::console_settings(cfg, std::to_string(bundle->version())));
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
                           cfg.server.tcp_max_queries_per_connection,
@@ -212,6 +213,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   }
   m_bound = cfg.server.listen;
   if (!start_web(cfg, err)) return false;
+  if (!start_console(cfg, err)) return false;
   uv_signal_init(&m_loop, &m_sigterm);
   uv_signal_init(&m_loop, &m_sigint);
   uv_signal_init(&m_loop, &m_sighup);
@@ -250,7 +252,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
 int Server::run() {
   if (!m_started) return 1;
   uv_run(&m_loop, UV_RUN_DEFAULT);
-  m_store.stop();  // writes the last monitoring batch
+  if (m_console) m_console->stop();  // joins the console thread (the DNS loop has ended)
+  m_store.stop();                    // writes the last monitoring batch
   // The loop only stops when every handle closed (begin_shutdown).
   const int rc = uv_loop_close(&m_loop);
   m_loop_ok = rc != 0;  // if it failed, the destructor retries

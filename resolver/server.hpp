@@ -16,6 +16,7 @@
 
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
+#include "console/console_service.hpp"
 #include "monitor/monitor.hpp"
 #include "net/control_socket.hpp"
 #include "net/loop_inbox.hpp"
@@ -82,6 +83,8 @@ class Server final : public net::Responder {
   const cache::AnswerCache& cache() const noexcept { return m_cache; }
   const upstream::Forwarder& forwarder() const noexcept { return m_forwarder; }
   bool udp_batching() const noexcept;
+  // The safeguarding console (server_console.cpp): its own thread and loop.
+  console::ConsoleService* console() noexcept { return m_console.get(); }
   // The block page and status listeners, the monitoring log (server_web.cpp).
   web::WebService* web() noexcept { return m_web.get(); }
   monitor::Monitor* monitor() noexcept { return m_monitor.get(); }
@@ -142,12 +145,16 @@ class Server final : public net::Responder {
   bool m_started = false, m_stopping = false;
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
+  bool start_console(const config::Config& cfg, std::string& err);
+  std::string lists_version() const;
 
  public:
   // For tests: store checks the feed ran (each reads SQLite on the store thread).
   uint64_t store_checks() const noexcept { return m_feed ? m_feed->checks() : 0; }
   // Health state (issue 8's /health turns this into 503): the bundle in use is damaged.
   bool lists_broken() const noexcept { return m_metrics.lists_broken; }
+
+ private:
   // Control socket (`hedge update` asks for a reload and waits for the result).
   net::ControlSocket* m_control = nullptr;
   std::vector<net::ControlSocket::Reply> m_reload_waiters, m_next_waiters;
@@ -168,6 +175,7 @@ class Server final : public net::Responder {
   store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
   std::unique_ptr<monitor::Monitor> m_monitor;
   std::unique_ptr<web::WebService> m_web;
+  std::unique_ptr<console::ConsoleService> m_console;  // destroyed before m_store; stopped in run()
 };
 
 }  // namespace hedge

@@ -239,6 +239,7 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   policy::parse_policy_config(root, errs, c.policy);
   parse_web_config(root, c.http, c.school, c.monitoring, errs);
   parse_network(root, errs, c.network);
+  parse_console_config(root, c.console, errs);
   if (c.server.listen.empty()) errs.add(0, "server.listen", "at least one listen address is needed");
   if (c.upstream.servers.empty() && !c.network.dns_addrs.empty()) {
     // The appliance: [network] dns are the resolvers the box forwards to (its

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "config/console_config.hpp"
 #include "config/network.hpp"
 #include "config/update_config.hpp"
 #include "config/web_config.hpp"
@@ -82,6 +83,7 @@ struct Config {
   HttpConfig http;              // [http], [school], [monitoring] (config/web_config)
   SchoolConfig school;
   MonitoringConfig monitoring;
+  ConsoleConfig console;  // [http] console_listen, tls_cert, tls_key (config/console_config)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.

@@ -80,7 +80,7 @@ void parse_http(const toml::table& t, HttpConfig& h, ConfigErrors& errs) {
           {"block_page_listen", "status_listen", "status_clients", "max_header_bytes", "max_body_bytes",
            "max_connections", "max_connections_per_client", "idle_timeout_ms", "request_timeout_ms",
            "max_requests_per_connection", "rate_limit_per_client", "rate_limit_burst", "max_pipelined",
-           "review_requests_per_hour"},
+           "review_requests_per_hour", "console_listen", "tls_cert", "tls_key"},
           errs);
   listen_key(t, "block_page_listen", h.block_page_listen, errs);
   listen_key(t, "status_listen", h.status_listen, errs);

@@ -6,6 +6,7 @@
 
 #include "blocklists/taxonomy.hpp"
 #include "dns/name.hpp"
+#include "http/message.hpp"
 #include "report/report_render.hpp"
 #include "report/report_service.hpp"
 #include "store/report_store.hpp"
@@ -20,29 +21,6 @@ using report::escape;
 
 constexpr std::string_view kPreCookie = "hedge_login";  // login-form CSRF (double submit)
 constexpr std::size_t kMaxField = 2000;                 // longest text accepted in any form field
-
-int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-std::string url_decode(std::string_view s) {
-  std::string o;
-  o.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      o += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-      o += static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-      i += 2;
-    } else {
-      o += s[i];
-    }
-  }
-  return o;
-}
 
 std::string url_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
@@ -137,19 +115,9 @@ int64_t to_i64(const std::string& s) {
 }  // namespace
 
 std::map<std::string, std::string> parse_form(std::string_view s) {
+  // The shared decoder (http/message); first value of a name wins.
   std::map<std::string, std::string> out;
-  std::size_t i = 0;
-  while (i <= s.size()) {
-    const std::size_t end = std::min(s.find('&', i), s.size());
-    const std::string_view pair = s.substr(i, end - i);
-    if (!pair.empty()) {
-      const std::size_t eq = pair.find('=');
-      const std::string k = url_decode(pair.substr(0, eq));
-      const std::string v = eq == std::string_view::npos ? std::string() : url_decode(pair.substr(eq + 1));
-      out.emplace(k, v);  // first value wins
-    }
-    i = end + 1;
-  }
+  for (auto& [k, v] : http::parse_form(s)) out.emplace(std::move(k), std::move(v));
   return out;
 }
 
@@ -1033,7 +1001,7 @@ input:focus,select:focus,textarea:focus,button:focus,a:focus{outline:3px solid #
 button{font:inherit;background:var(--accent);color:#fff;border:0;border-radius:4px;padding:6px 14px;margin-top:8px;cursor:pointer}
 button.secondary{background:#fff;color:var(--ink);border:1px solid #767676}
 .actions{display:flex;flex-wrap:wrap;gap:16px}.actions form{flex:1 1 320px;background:var(--bg);padding:8px;border-radius:4px}
-.actions label,.filters label{display:inline-block;margin:4px 6px 0 0}
+.actions label,.filters label{display:inline-block;margin:4px 6px 0 10px}
 td form{display:flex;flex-wrap:wrap;gap:4px;align-items:center;margin:2px 0}td form label{display:inline;margin:0}
 td form button{margin-top:0}
 form.filters{display:flex;flex-wrap:wrap;gap:4px 8px;align-items:center}form.filters button{margin-top:0}

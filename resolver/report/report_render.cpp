@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "http/message.hpp"
+
 namespace hedge::report {
 
 namespace {
@@ -66,20 +68,9 @@ std::string cell_text(const Cell& c) {
 
 }  // namespace
 
+// The one HTML escaper (http/message), so pages and reports cannot differ.
 std::string escape(std::string_view s) {
-  std::string o;
-  o.reserve(s.size() + 8);
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
+  return http::html_escape(s);
 }
 
 std::string csv_field(std::string_view s) {

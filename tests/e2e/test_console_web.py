@@ -94,8 +94,6 @@ exception_max_days = 30
 path = "{cls.db}"
 [http]
 console_listen = ["127.0.0.1:{cls.port}"]
-[school]
-name = "Hedgerow Primary"
 [debug]
 fake_clock_file = "{cls.clock}"
 """)

@@ -39,12 +39,14 @@ struct ServiceOptions {
 // The console's options from the server's config (listen, certificate and
 // where a generated one is kept, store, time zone, groups, exception rules,
 // school name). lists_version: the bundle in use, shown on the dashboard.
+// Only the settings that reload (no system calls: safe on the DNS loop).
+ConsoleSettings console_settings(const config::Config& cfg, const std::string& lists_version);
 ServiceOptions service_options(const config::Config& cfg, const std::string& lists_version);
 
 class ConsoleService {
  public:
-  explicit ConsoleService(store::StoreThread& st) : m_store(st) {}
-  ~ConsoleService() { stop(); }
+  explicit ConsoleService(store::StoreThread& st);
+  ~ConsoleService();
   ConsoleService(const ConsoleService&) = delete;
   ConsoleService& operator=(const ConsoleService&) = delete;
 

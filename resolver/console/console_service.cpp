@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -32,7 +33,8 @@ class TlsStream final : public net::StreamFilter {
       // Someone typed http://: tell them, in plain text, how to reach the console.
       wire_out +=
           "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
-          "Content-Length: 76\r\n\r\nThis is the Hedge console. It only speaks HTTPS: use https:// in the address.\n";
+          "Content-Length: 76\r\n\r\nThis is the Hedge console. It only speaks HTTPS: use https:// in the "
+          "address.\n";
       return false;
     }
     wire_out += m_tls.take_output();
@@ -78,11 +80,25 @@ int64_t console_now(const std::string& fake_clock_file) {
 
 }  // namespace
 
+ConsoleSettings console_settings(const config::Config& cfg, const std::string& lists_version) {
+  ConsoleSettings s;
+  s.lists_version = lists_version;
+  s.school = cfg.school.name;
+  s.exception_rules.require_approval = cfg.policy.require_approval;
+  s.exception_rules.default_lifetime = cfg.policy.exception_default_seconds;
+  s.exception_rules.max_lifetime = cfg.policy.exception_max_seconds;
+  for (const auto& g : cfg.policy.groups) s.groups.push_back(g.name);
+  s.groups.push_back(cfg.policy.default_group.empty() ? "default" : cfg.policy.default_group);
+  std::sort(s.groups.begin(), s.groups.end());
+  s.groups.erase(std::unique(s.groups.begin(), s.groups.end()), s.groups.end());
+  return s;
+}
+
 ServiceOptions service_options(const config::Config& cfg, const std::string& lists_version) {
   ServiceOptions o;
-  o.listen = cfg.http.console_listen;
-  o.tls.cert_path = cfg.http.tls_cert;
-  o.tls.key_path = cfg.http.tls_key;
+  o.listen = cfg.console.listen;
+  o.tls.cert_path = cfg.console.tls_cert;
+  o.tls.key_path = cfg.console.tls_key;
   const auto slash = cfg.policy.store_path.rfind('/');
   o.tls.generate_dir = slash == std::string::npos ? "." : cfg.policy.store_path.substr(0, slash);
   // The certificate names the box: its host name, "hedge", and every
@@ -96,8 +112,10 @@ ServiceOptions service_options(const config::Config& cfg, const std::string& lis
   if (uv_interface_addresses(&ifs, &count) == 0) {
     for (int i = 0; i < count; ++i) {
       char buf[64] = {};
-      if (ifs[i].address.address4.sin_family == AF_INET) uv_ip4_name(&ifs[i].address.address4, buf, sizeof buf);
-      else uv_ip6_name(&ifs[i].address.address6, buf, sizeof buf);
+      if (ifs[i].address.address4.sin_family == AF_INET)
+        uv_ip4_name(&ifs[i].address.address4, buf, sizeof buf);
+      else
+        uv_ip6_name(&ifs[i].address.address6, buf, sizeof buf);
       if (buf[0] && std::string(buf).find('%') == std::string::npos) o.tls.addresses.emplace_back(buf);
     }
     uv_free_interface_addresses(ifs, count);
@@ -106,12 +124,7 @@ ServiceOptions service_options(const config::Config& cfg, const std::string& lis
   o.timezone = cfg.policy.timezone;
   o.limits = cfg.http.limits;
   o.fake_clock_file = cfg.fake_clock_file;
-  o.settings.school = cfg.school.name;
-  o.settings.lists_version = lists_version;
-  o.settings.exception_rules.require_approval = cfg.policy.require_approval;
-  o.settings.exception_rules.default_lifetime = cfg.policy.exception_default_seconds;
-  o.settings.exception_rules.max_lifetime = cfg.policy.exception_max_seconds;
-  for (const auto& g : cfg.policy.groups) o.settings.groups.push_back(g.name);
+  o.settings = console_settings(cfg, lists_version);
   return o;
 }
 
@@ -167,8 +180,7 @@ struct ConsoleService::Impl final : public http::Handler {
 
 bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
   m_impl = std::make_unique<Impl>(m_store);
-  Impl& im = *m_impl;
-  im.opts = o;
+  m_impl->opts = o;
   // The store-thread side first: it creates the console tables.
   {
     std::promise<std::string> opened;
@@ -187,12 +199,12 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
       err = "console: " + e;
       return false;
     }
-    im.cstore = cs;
+    m_impl->cstore = cs;
   }
   std::promise<std::string> ready;
   auto rf = ready.get_future();
   m_thread = std::thread([this, &ready] {
-    Impl& im = *m_impl;
+    Impl& im = *m_impl;  // NOLINT: the thread's own reference
     std::string e;
     uv_loop_init(&im.loop);
     im.inbox.init(&im.loop);
@@ -201,8 +213,10 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
     std::optional<policy::TimeZone> tz;
     if (im.tls) {
       m_fingerprint = im.tls->fingerprint();
-      if (!im.read_db.open(im.opts.store_path, true, e)) e = "console: read-only store: " + e;
-      else if (!(tz = policy::TimeZone::load(im.opts.timezone, e))) e = "console: timezone: " + e;
+      if (!im.read_db.open(im.opts.store_path, true, e))
+        e = "console: read-only store: " + e;
+      else if (!(tz = policy::TimeZone::load(im.opts.timezone, e)))
+        e = "console: timezone: " + e;
     }
     if (e.empty()) {
       ConsoleDeps d;
@@ -242,6 +256,11 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
     return false;
   }
   return true;
+}
+
+ConsoleService::ConsoleService(store::StoreThread& st) : m_store(st) {}
+ConsoleService::~ConsoleService() {
+  stop();
 }
 
 void ConsoleService::update(ConsoleSettings s) {
