@@ -57,7 +57,10 @@ bool StoreThread::start(std::string& err) {
 bool StoreThread::post_after(uint64_t delay_ms, Job job) noexcept {
   if (!m_accepting.load(std::memory_order_acquire)) return false;
   try {
-    m_queue.push(Posted{steady_ms() + static_cast<int64_t>(delay_ms), std::move(job)});
+    // +1: the clock is read in whole milliseconds, so "due" rounds up to keep
+    // the promise of "no earlier than delay_ms".
+    const int64_t due = steady_ms() + static_cast<int64_t>(delay_ms) + (delay_ms ? 1 : 0);
+    m_queue.push(Posted{due, std::move(job)});
   } catch (...) {  // bad_alloc: drop, the caller counts it
     return false;
   }
