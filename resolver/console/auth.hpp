@@ -37,8 +37,8 @@ bool allowed(Role r, Perm p) noexcept;
 
 // Session lifetime rules.
 struct SessionRules {
-  int64_t idle_seconds = 30 * 60;        // no request for this long: log in again
-  int64_t absolute_seconds = 12 * 3600;  // at most a working day per login
+  int64_t idle_seconds = int64_t{30} * 60;        // no request for this long: log in again
+  int64_t absolute_seconds = int64_t{12} * 3600;  // at most a working day per login
 };
 enum class SessionState : uint8_t { valid, idle_expired, absolute_expired };
 SessionState session_state(int64_t created, int64_t last_seen, int64_t now, const SessionRules& r) noexcept;
@@ -46,7 +46,7 @@ SessionState session_state(int64_t created, int64_t last_seen, int64_t now, cons
 // Login throttling: failures counted over a window, per account and per
 // client address (from the store's login_attempts rows).
 struct LoginRules {
-  int64_t window_seconds = 15 * 60;
+  int64_t window_seconds = int64_t{15} * 60;
   int max_account_failures = 5;  // then the account is locked for the rest of the window
   int max_client_failures = 20;  // then that address is refused for the rest of the window
 };
