@@ -406,7 +406,7 @@ Response ConsoleApp::dashboard(Ctx& c) {
   });
   const auto lt = m_tz.local(c.now);
   const int64_t today = m_tz.to_unix(lt.local - lt.sod);
-  const int64_t week = today - 6 * 86400;
+  const int64_t week = today - int64_t{6} * 86400;
   std::vector<std::pair<std::string, int64_t>> day, wk;
   if (m_deps.read_db) {
     day = store::blocked_by_category(*m_deps.read_db, today);

@@ -467,6 +467,7 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
     return h;
   };
   std::vector<int64_t> parts;
+  parts.reserve(by_group_allowed.size());
   for (const auto& [g, n] : by_group_allowed) parts.push_back(n);
   std::string allowed_words = total_words(allowed, hidden_of(parts));
   if (!allowed_words.empty())
