@@ -29,7 +29,8 @@ void on_sigbus(int sig, siginfo_t* info, void* /*ctx*/) {
     const uintptr_t b = s.base.load(std::memory_order_acquire);
     if (b == 0 || addr < b || addr >= b + s.len.load(std::memory_order_acquire)) continue;
     const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    void* p = reinterpret_cast<void*>(addr & ~(page - 1));
+    // The faulting page, from the kernel-reported address: an integer by nature here.
+    void* p = reinterpret_cast<void*>(addr & ~(page - 1));  // NOLINT(performance-no-int-to-ptr)
     if (mmap(p, page, PROT_READ, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED) break;
     if (auto* f = s.broken.load(std::memory_order_acquire)) f->store(true, std::memory_order_release);
     g_faults.fetch_add(1, std::memory_order_relaxed);
