@@ -202,7 +202,7 @@ std::size_t Pipeline::handle(std::span<const uint8_t> pkt, const net::Origin& o,
 
   // decide + block
   const int64_t now_s = m_d.policy_now();
-  const policy::Group& group = policy::classify(*snap.policy, o.peer.sa(), o.local ? o.local->sa() : nullptr);
+  const policy::Group& group = policy::classify(*snap.policy, o.peer.sa(), o.local.family() ? o.local.sa() : nullptr);
   const policy::Verdict v = policy::decide(q.name, q.qtype, group, *snap.policy, now_s);
   if (blocks(v.action)) {
     count_block(mx, v);
