@@ -3,10 +3,10 @@
 // share one upstream resolution). Touched only on the loop thread.
 #pragma once
 
-#include <uv.h>
-
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -20,17 +20,34 @@
 namespace hedge {
 
 class Pending;
+struct Waiter;
+
+// Where a cache miss goes: the server's upstream::Forwarder (through a thin
+// adapter), or a fake in tests. start() completes `r` exactly once through
+// Resolution::on_done, possibly before it returns.
+class UpstreamPort {
+ public:
+  virtual void start(upstream::Resolution& r, std::span<const uint8_t> query) noexcept = 0;
+
+ protected:
+  ~UpstreamPort() = default;
+};
+
+// The two clocks a query reads, read once per query and per upstream answer.
+struct Clock {
+  int64_t mono_ms = 0;  // the loop's monotonic time: cache ages, rate limits
+  int64_t wall_s = 0;   // unix seconds: schedules and exception windows
+};
 
 class Pipeline final : public net::QueryHandler {
  public:
   struct Deps {
-    uv_loop_t* loop;
     cache::AnswerCache& cache;
-    upstream::Forwarder& forwarder;
+    UpstreamPort& upstream;
     util::Metrics& metrics;
     util::RateLimiter& limiter;
     net::Responder& responder;
-    std::function<int64_t()> policy_now;  // wall clock (unix s), injectable for tests
+    std::function<Clock()> clock;  // injectable for tests
   };
   explicit Pipeline(Deps d);
   ~Pipeline();
@@ -46,8 +63,23 @@ class Pipeline final : public net::QueryHandler {
 
  private:
   friend class Pending;
+  struct Query;  // one query on its way through the stages (pipeline.cpp)
   void on_upstream_done(Pending& p, upstream::Result&& r) noexcept;
   std::size_t limit_for(const net::Origin& o, const dns::ParsedQuery& q) const noexcept;
+  // The stages, in order (see the table at the top of pipeline.cpp). Each
+  // returns the answer's length (or 0 / net::kDeferred) when it ends the
+  // query, or nullopt to pass it on.
+  std::optional<std::size_t> stage_parse(Query& x) noexcept;
+  std::optional<std::size_t> stage_acl(Query& x) noexcept;
+  std::optional<std::size_t> stage_ratelimit(Query& x) noexcept;
+  std::optional<std::size_t> stage_reject(Query& x) noexcept;
+  void stage_classify(Query& x) noexcept;
+  std::optional<std::size_t> stage_decide_block(Query& x) noexcept;
+  std::optional<std::size_t> stage_rewrite(Query& x) noexcept;
+  std::optional<std::size_t> stage_cache(Query& x) noexcept;
+  std::size_t stage_upstream(Query& x) noexcept;
+  std::optional<std::size_t> answer_waiter(const Pending& p, const Waiter& w, const upstream::Result& r,
+                                           const Clock& c, uint8_t* out, std::size_t cap) noexcept;
 
   static constexpr std::size_t kMaxWaiters = 256;  // clients sharing one upstream question
   Deps m_d;

@@ -37,8 +37,10 @@ net::TcpLimits tcp_limits(const config::ServerConfig& s) {
 Server::Server()
     : m_cache(64u << 20, 86400),
       m_forwarder((uv_loop_init(&m_loop), &m_loop), m_metrics),
-      m_pipeline(Pipeline::Deps{&m_loop, m_cache, m_forwarder, m_metrics, m_limiter, *this,
-                                [this] { return policy_now(); }}) {
+      m_upstream(m_forwarder),
+      m_pipeline(Pipeline::Deps{m_cache, m_upstream, m_metrics, m_limiter, *this, [this] {
+                                  return Clock{static_cast<int64_t>(uv_now(&m_loop)), policy_now()};
+                                }}) {
   m_loop_ok = true;
 }
 
@@ -68,7 +70,7 @@ bool Server::udp_batching() const noexcept {
 }
 
 bool Server::load(config::Config& cfg, std::string& err) {
-  config::ConfigErrors errs(m_opts.config_path);
+  util::ConfigErrors errs(m_opts.config_path);
   const bool ok = config::load_config(m_opts.config_path, cfg, errs);
   // Overrides from the command line replace the file's values (make run, bench, tests).
   if (!m_opts.lists_override.empty()) cfg.lists.bundle = m_opts.lists_override;
@@ -112,7 +114,7 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   read_fake_clock();
   // Policy (groups, schedules, exceptions) is compiled against this bundle;
   // on any error the runtime keeps its previous snapshot and so do we.
-  config::ConfigErrors errs(cfg.path);
+  util::ConfigErrors errs(cfg.path);
   const bool ok =
       m_policy_started ? m_policy.reload(cfg.policy, bundle, errs) : m_policy.start(cfg.policy, bundle, errs);
   if (!ok) {

@@ -20,7 +20,7 @@
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
 #include "pipeline.hpp"
-#include "policy/runtime.hpp"
+#include "runtime/policy_runtime.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
@@ -32,6 +32,18 @@ struct ServeOptions {
   std::string lists_override;                     // --lists DIR
   std::vector<util::SockAddr> listen_override;    // --listen ADDR
   std::vector<util::SockAddr> upstream_override;  // --upstream ADDR
+};
+
+// The pipeline's way to the upstream servers.
+class ForwarderPort final : public UpstreamPort {
+ public:
+  explicit ForwarderPort(upstream::Forwarder& f) : m_f(f) {}
+  void start(upstream::Resolution& r, std::span<const uint8_t> query) noexcept override {
+    m_f.start(r, query);
+  }
+
+ private:
+  upstream::Forwarder& m_f;
 };
 
 class Server final : public net::Responder {
@@ -87,10 +99,11 @@ class Server final : public net::Responder {
   cache::AnswerCache m_cache;
   util::RateLimiter m_limiter;
   upstream::Forwarder m_forwarder;
+  ForwarderPort m_upstream;
   Pipeline m_pipeline;
   std::vector<net::UdpListener*> m_udp;  // owned: closed via close(), freed in close callbacks
   std::vector<net::TcpListener*> m_tcp;
-  policy::PolicyRuntime m_policy;
+  runtime::PolicyRuntime m_policy;
   bool m_policy_started = false;
   std::string m_fake_clock_file;  // [debug] fake_clock_file (tests)
   int64_t m_fake_now = 0;

@@ -66,7 +66,7 @@ int serve(int argc, char** argv) {
   }
   if (check) {
     config::Config cfg;
-    config::ConfigErrors errs(opts.config_path);
+    util::ConfigErrors errs(opts.config_path);
     config::load_config(opts.config_path, cfg, errs);
     if (!opts.lists_override.empty()) cfg.lists.bundle = opts.lists_override;
     bool ok = errs.empty();

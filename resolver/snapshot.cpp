@@ -37,7 +37,7 @@ bool check_snapshot(const config::Config& cfg, std::string& err) {
     err = cfg.path + ":" + std::to_string(cfg.lists.bundle_line) + ": lists.bundle: " + err;
     return false;
   }
-  config::ConfigErrors errs(cfg.path);
+  util::ConfigErrors errs(cfg.path);
   if (!policy::build_policy_snapshot(cfg.policy, bundle, {}, errs) || !errs.empty()) {
     for (const auto& e : errs.list()) err += (err.empty() ? "" : "\n") + e.str();
     return false;

@@ -12,11 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "config/errors.hpp"
 #include "policy/policy_config.hpp"
 #include "util/address.hpp"
+#include "util/errors.hpp"
 
 namespace hedge::config {
+
+// The error type is shared with policy/ (util/errors.hpp); config code names it unqualified.
+using util::ConfigError;
+using util::ConfigErrors;
 
 struct ServerConfig {
   std::vector<util::SockAddr> listen;

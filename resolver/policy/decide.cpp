@@ -329,4 +329,46 @@ Verdict explain(const dns::QueryName& qname, uint16_t qtype, const Group& group,
   return run(qname, group, snap, now_unix, tr);
 }
 
+namespace {
+bool blocks(Action a) noexcept {
+  return a == Action::block || a == Action::nxdomain || a == Action::nodata;
+}
+
+template <typename Trace>
+bool run_chain(std::span<const std::string> chain, uint16_t qtype, const Group& group,
+               const PolicySnapshot& snap, int64_t now, Verdict& out, Trace& tr) {
+  for (const auto& target : chain) {
+    dns::QueryName tn;
+    if (!tn.assign_text(target)) {
+      if constexpr (Trace::on) tr.add("cname-cloaking", "target '" + target + "' is not a name: skipped");
+      continue;
+    }
+    Verdict v = decide(tn, qtype, group, snap, now);
+    if (blocks(v.action)) {
+      v.action = Action::block;  // answer for the question, not the target
+      out = v;
+      if constexpr (Trace::on)
+        tr.add("cname-cloaking",
+               "CNAME target " + target + " is blocked (" + v.reason + "): the answer is blocked", true);
+      return true;
+    }
+    if constexpr (Trace::on) tr.add("cname-cloaking", "CNAME target " + target + " is allowed");
+  }
+  return false;
+}
+}  // namespace
+
+bool decide_chain(std::span<const std::string> chain, uint16_t qtype, const Group& group,
+                  const PolicySnapshot& snap, int64_t now_unix, Verdict& out) noexcept {
+  NoTrace tr;
+  return run_chain(chain, qtype, group, snap, now_unix, out, tr);
+}
+
+bool explain_chain(std::span<const std::string> chain, uint16_t qtype, const Group& group,
+                   const PolicySnapshot& snap, int64_t now_unix, Verdict& out,
+                   std::vector<ExplainStep>& steps) {
+  Tracer tr{&steps};
+  return run_chain(chain, qtype, group, snap, now_unix, out, tr);
+}
+
 }  // namespace hedge::policy

@@ -18,9 +18,12 @@
 //                           a block whose categories all open later is capped at the time
 //                           until the window opens)
 //   8. allow
+// After an upstream answer (or a cache hit), decide_chain() applies the same
+// decision to every CNAME target on the answer's chain (CNAME cloaking).
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,5 +60,17 @@ struct ExplainStep {
 // Same decision as decide() (same code), recording every rule considered.
 Verdict explain(const dns::QueryName& qname, uint16_t qtype, const Group& group, const PolicySnapshot& snap,
                 int64_t now_unix, std::vector<ExplainStep>& steps);
+
+// CNAME cloaking: an answer whose CNAME chain reaches a name this group may
+// not resolve is blocked too. Returns true and sets `out` for the first such
+// target (its action is always `block`: the answer is for the question, not
+// the target, so NXDOMAIN/NODATA defences become a block answer).
+bool decide_chain(std::span<const std::string> chain, uint16_t qtype, const Group& group,
+                  const PolicySnapshot& snap, int64_t now_unix, Verdict& out) noexcept;
+
+// Same as decide_chain(), recording one "cname-cloaking" step per target.
+bool explain_chain(std::span<const std::string> chain, uint16_t qtype, const Group& group,
+                   const PolicySnapshot& snap, int64_t now_unix, Verdict& out,
+                   std::vector<ExplainStep>& steps);
 
 }  // namespace hedge::policy

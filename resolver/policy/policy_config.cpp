@@ -86,7 +86,7 @@ bool parse_client_match(std::string_view s, ClientMatch& out, std::string& err) 
 
 namespace {
 
-using config::ConfigErrors;
+using util::ConfigErrors;
 
 int line_of(const toml::node& n) {
   return ConfigErrors::line_of(n);
@@ -423,7 +423,7 @@ void parse_store_table(const toml::node& node, ConfigErrors& errs, PolicyConfig&
 
 }  // namespace
 
-void parse_policy_config(const toml::table& root, config::ConfigErrors& errs, PolicyConfig& out) {
+void parse_policy_config(const toml::table& root, util::ConfigErrors& errs, PolicyConfig& out) {
   out.file = errs.file();
   // Schedules first: groups refer to them by name.
   if (const auto* n = root.get("schedule")) parse_schedules(*n, errs, out);

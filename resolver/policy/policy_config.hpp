@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "config/errors.hpp"
 #include "policy/schedule.hpp"
+#include "util/errors.hpp"
 
 namespace hedge::policy {
 
@@ -71,6 +71,6 @@ struct PolicyConfig {
 
 // Handles ONLY the top-level keys schedule, group, policy and store of `root`;
 // unknown keys inside those tables are reported with their line.
-void parse_policy_config(const toml::table& root, config::ConfigErrors& errs, PolicyConfig& out);
+void parse_policy_config(const toml::table& root, util::ConfigErrors& errs, PolicyConfig& out);
 
 }  // namespace hedge::policy

@@ -85,7 +85,7 @@ void sort_unique(std::vector<std::string>& v) {
 std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig& cfg,
                                                             std::shared_ptr<const lists::Bundle> bundle,
                                                             std::vector<Exception> active_exceptions,
-                                                            config::ConfigErrors& errs) {
+                                                            util::ConfigErrors& errs) {
   auto s = std::shared_ptr<PolicySnapshot>(new PolicySnapshot());
   s->m_bundle = bundle ? std::move(bundle) : lists::Bundle::empty();
   const auto& b = *s->m_bundle;

@@ -22,11 +22,11 @@
 #include <vector>
 
 #include "blocklists/bundle.hpp"
-#include "config/errors.hpp"
 #include "policy/exception.hpp"
 #include "policy/policy_config.hpp"
 #include "policy/schedule.hpp"
 #include "policy/timezone.hpp"
+#include "util/errors.hpp"
 
 namespace hedge::policy {
 
@@ -97,7 +97,7 @@ class PolicySnapshot {
   friend std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig&,
                                                                      std::shared_ptr<const lists::Bundle>,
                                                                      std::vector<Exception>,
-                                                                     config::ConfigErrors&);
+                                                                     util::ConfigErrors&);
   std::shared_ptr<const lists::Bundle> m_bundle;
   TimeZone m_tz;
   std::vector<Schedule> m_schedules;
@@ -119,7 +119,7 @@ class PolicySnapshot {
 std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig& cfg,
                                                             std::shared_ptr<const lists::Bundle> bundle,
                                                             std::vector<Exception> active_exceptions,
-                                                            config::ConfigErrors& errs);
+                                                            util::ConfigErrors& errs);
 
 // Picks the client's group: a `listen:ADDR` entry matching the local address
 // the query arrived on wins (one VLAN per group), then the most specific CIDR

@@ -45,7 +45,7 @@ struct Harness {
         std::to_string(upstream.port()) + "\"]\ntimeout_ms = 500\nattempts = 2\nbudget_ms = 1500\n[lists]\nbundle = \"" +
         bundle + "\"\n[block]\nipv4 = \"192.0.2.99\"\n[log]\nlevel = \"error\"\n" + extra;
     hedge::config::Config cfg;
-    hedge::config::ConfigErrors errs("component.toml");
+    hedge::util::ConfigErrors errs("component.toml");
     REQUIRE(hedge::config::load_config_text(toml, "component.toml", cfg, errs));
     std::string err;
     REQUIRE_MESSAGE(server.start(cfg, err), err);
@@ -264,7 +264,7 @@ TEST_CASE("TCP: pipelined queries all answered, matched by id") {
 TEST_CASE("ACL: clients outside allow_clients are REFUSED") {
   Harness h("");  // h's server allows 127.0.0.0/8; a second server allows only 10.0.0.0/8
   hedge::config::Config cfg;
-  hedge::config::ConfigErrors errs("acl.toml");
+  hedge::util::ConfigErrors errs("acl.toml");
   REQUIRE(
       hedge::config::load_config_text("[server]\nlisten=[\"127.0.0.1:0\"]\nallow_clients=[\"10.0.0.0/"
                                       "8\"]\n[upstream]\nservers=[\"127.0.0.1:1\"]\n",

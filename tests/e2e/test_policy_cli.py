@@ -73,6 +73,17 @@ class PolicyCli(unittest.TestCase):
         line, out = self.answer("game.example", "10.20.0.5", "2026-06-15T10:59:59Z")
         self.assertIn("BLOCK", line, out)
 
+    def test_explain_shows_cname_cloaking(self):
+        # Without a chain, explain says the rule exists; with one, it decides it.
+        out = self.run_hedge("explain", "cdn.example.net", "--client", "10.20.0.5", "--at", str(T0)).stdout
+        self.assertIn("cname-cloaking", out)
+        self.assertIn("ALLOW", [l for l in out.splitlines() if l.startswith("answer:")][0])
+        out = self.run_hedge("explain", "cdn.example.net", "--client", "10.20.0.5", "--at", str(T0),
+                             "--cname", "edge.example.net,bet.example").stdout
+        self.assertIn("CNAME target edge.example.net is allowed", out)
+        self.assertIn("=> cname-cloaking   CNAME target bet.example is blocked", out)
+        self.assertIn("BLOCK", [l for l in out.splitlines() if l.startswith("answer:")][0])
+
     def test_exception_lifecycle_and_audit(self):
         p = self.run_hedge("exception", "add", "bet.example", "--group", "staff", "--allow", "--by", "ms.jones",
                            "--reason", "maths lesson on odds", "--for", "1h")

@@ -8,8 +8,8 @@
 #include "config/config.hpp"
 
 using hedge::config::Config;
-using hedge::config::ConfigErrors;
 using hedge::config::load_config_text;
+using hedge::util::ConfigErrors;
 
 namespace {
 std::string errors_of(const std::string& toml) {

@@ -84,7 +84,7 @@ deny = ["deny.example"]
 default_group = "pupils"
 )";
   auto root = toml::parse(std::string_view{text}, std::string_view{"t.toml"});
-  config::ConfigErrors errs("t.toml");
+  util::ConfigErrors errs("t.toml");
   policy::PolicyConfig cfg;
   policy::parse_policy_config(root, errs, cfg);
   policy::Exception ex;

@@ -13,8 +13,8 @@ using namespace hedge;
 
 namespace {
 
-config::ConfigErrors parse(const std::string& text, policy::PolicyConfig& out) {
-  config::ConfigErrors errs("hedge.toml");
+util::ConfigErrors parse(const std::string& text, policy::PolicyConfig& out) {
+  util::ConfigErrors errs("hedge.toml");
   auto root = toml::parse(std::string_view{text}, std::string_view{"hedge.toml"});
   policy::parse_policy_config(root, errs, out);
   return errs;

@@ -102,7 +102,7 @@ struct Env {
     bundle = lists::Bundle::open(dir, true, err);
     REQUIRE_MESSAGE(bundle, err);
     auto root = toml::parse(std::string_view{kConfig}, std::string_view{"hedge.toml"});
-    config::ConfigErrors errs("hedge.toml");
+    util::ConfigErrors errs("hedge.toml");
     policy::parse_policy_config(root, errs, cfg);
     for (const auto& e : errs.list()) FAIL(e.str());
     cfg.require_approval = require_approval;
@@ -410,7 +410,7 @@ TEST_CASE("no groups at all: one implicit default group blocks every category") 
   auto bundle = lists::Bundle::open(dir, false, err);
   REQUIRE(bundle);
   policy::PolicyConfig cfg;
-  config::ConfigErrors errs("x.toml");
+  util::ConfigErrors errs("x.toml");
   policy::parse_policy_config(toml::table{}, errs, cfg);
   auto snap = policy::build_policy_snapshot(cfg, bundle, {}, errs);
   REQUIRE(errs.empty());
@@ -454,4 +454,25 @@ TEST_CASE("explain records every rule in order and agrees with decide") {
   policy::explain(q, 1, g, *env.snap, kMonLunch, steps);
   REQUIRE(steps.size() == 1);
   CHECK(steps[0].detail.find("child-abuse") == std::string::npos);  // confidential: never named
+}
+
+TEST_CASE("decide_chain: CNAME cloaking is decided next to decide() and explained") {
+  Env env;
+  const auto& pupils = env.group_of("10.20.1.1");
+  const std::vector<std::string> clean = {"cdn.example.net", "edge.example.net"};
+  const std::vector<std::string> cloaked = {"cdn.example.net", "x.porn.example"};
+  const std::vector<std::string> doh = {"use-application-dns.net"};
+  policy::Verdict v;
+  CHECK_FALSE(policy::decide_chain(clean, 1, pupils, *env.snap, 1'795'000'000, v));
+  REQUIRE(policy::decide_chain(cloaked, 1, pupils, *env.snap, 1'795'000'000, v));
+  CHECK(v.action == Action::block);
+  // An NXDOMAIN defence on a target still answers the question with a block.
+  if (policy::decide_chain(doh, 1, pupils, *env.snap, 1'795'000'000, v)) CHECK(v.action == Action::block);
+  std::vector<policy::ExplainStep> steps;
+  REQUIRE(policy::explain_chain(cloaked, 1, pupils, *env.snap, 1'795'000'000, v, steps));
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[0].rule == "cname-cloaking");
+  CHECK_FALSE(steps[0].decided);
+  CHECK(steps[1].decided);
+  CHECK(steps[1].detail.find("x.porn.example") != std::string::npos);
 }

@@ -7,7 +7,7 @@
 
 #include "bundle_fixture.hpp"
 #include "policy/decide.hpp"
-#include "policy/runtime.hpp"
+#include "runtime/policy_runtime.hpp"
 #include "store/exception_store.hpp"
 
 using namespace hedge;
@@ -170,8 +170,8 @@ TEST_CASE(
   g.block = {"gambling"};
   cfg.groups.push_back(g);
   cfg.default_group = "staff";
-  policy::PolicyRuntime rt;
-  config::ConfigErrors errs("x.toml");
+  runtime::PolicyRuntime rt;
+  util::ConfigErrors errs("x.toml");
   REQUIRE(rt.start(cfg, bundle, errs));
   CHECK(rt.store_error().empty());
   const auto first = rt.snapshot();
@@ -197,7 +197,7 @@ TEST_CASE(
 
   policy::PolicyConfig bad = cfg;
   bad.timezone = "Nowhere/Nothing";
-  config::ConfigErrors errs2("x.toml");
+  util::ConfigErrors errs2("x.toml");
   CHECK_FALSE(rt.reload(bad, nullptr, errs2));
   CHECK(rt.snapshot() == snap);
   std::filesystem::remove_all(dir);

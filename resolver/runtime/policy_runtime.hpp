@@ -1,4 +1,4 @@
-// policy/runtime: what the server holds for policy: the config, the bundle,
+// runtime/policy_runtime: what the server holds for policy: the config, the bundle,
 // the exception store and the current snapshot, with the reload rules in one
 // place. Single-threaded (the server's loop thread); readers take the
 // shared_ptr and keep it for the life of a query.
@@ -16,32 +16,33 @@
 #include "policy/snapshot.hpp"
 #include "store/exception_store.hpp"
 
-namespace hedge::policy {
+namespace hedge::runtime {
 
 class PolicyRuntime {
  public:
   // Opens [store] path (a store that cannot be opened is a warning: the
   // resolver runs without exceptions and `store_error()` says why) and builds
   // the first snapshot. False if the policy itself has errors.
-  bool start(PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle, config::ConfigErrors& errs);
-  std::shared_ptr<const PolicySnapshot> snapshot() const noexcept { return m_snap; }
+  bool start(policy::PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle, util::ConfigErrors& errs);
+  std::shared_ptr<const policy::PolicySnapshot> snapshot() const noexcept { return m_snap; }
   // Rebuilds the snapshot if another process changed the store; records
   // "expire" audit rows. Returns true when a new snapshot was installed.
   bool poll(int64_t now);
   // New config and/or bundle (pass the current one to keep it). Keeps the old
   // snapshot and returns false on any error. [store] path is fixed at start.
-  bool reload(PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle, config::ConfigErrors& errs);
+  bool reload(policy::PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle,
+              util::ConfigErrors& errs);
   const std::string& store_error() const noexcept { return m_store_error; }
-  const PolicyConfig& config() const noexcept { return m_cfg; }
+  const policy::PolicyConfig& config() const noexcept { return m_cfg; }
 
  private:
-  bool rebuild(config::ConfigErrors& errs);
-  PolicyConfig m_cfg;
+  bool rebuild(util::ConfigErrors& errs);
+  policy::PolicyConfig m_cfg;
   std::shared_ptr<const lists::Bundle> m_bundle;
-  std::shared_ptr<const PolicySnapshot> m_snap;
+  std::shared_ptr<const policy::PolicySnapshot> m_snap;
   store::ExceptionStore m_store;
   uint64_t m_version = 0;
   std::string m_store_error;
 };
 
-}  // namespace hedge::policy
+}  // namespace hedge::runtime

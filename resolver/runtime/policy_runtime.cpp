@@ -1,10 +1,10 @@
-// policy/runtime: snapshot lifecycle for the server (see runtime.hpp).
-#include "policy/runtime.hpp"
+// runtime/policy_runtime: snapshot lifecycle for the server (see runtime.hpp).
+#include "runtime/policy_runtime.hpp"
 
-namespace hedge::policy {
+namespace hedge::runtime {
 
-bool PolicyRuntime::start(PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle,
-                          config::ConfigErrors& errs) {
+bool PolicyRuntime::start(policy::PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle,
+                          util::ConfigErrors& errs) {
   m_cfg = std::move(cfg);
   m_bundle = bundle ? std::move(bundle) : lists::Bundle::empty();
   std::string err;
@@ -13,10 +13,10 @@ bool PolicyRuntime::start(PolicyConfig cfg, std::shared_ptr<const lists::Bundle>
   return rebuild(errs);
 }
 
-bool PolicyRuntime::rebuild(config::ConfigErrors& errs) {
-  std::vector<Exception> ex;
+bool PolicyRuntime::rebuild(util::ConfigErrors& errs) {
+  std::vector<policy::Exception> ex;
   if (m_store.is_open()) ex = m_store.load_all();
-  auto snap = build_policy_snapshot(m_cfg, m_bundle, std::move(ex), errs);
+  auto snap = policy::build_policy_snapshot(m_cfg, m_bundle, std::move(ex), errs);
   if (!errs.empty()) return false;
   m_snap = std::move(snap);
   return true;
@@ -29,14 +29,14 @@ bool PolicyRuntime::poll(int64_t now) {
   const uint64_t v = m_store.data_version();
   if (v == m_version) return false;
   m_version = v;
-  config::ConfigErrors errs(m_cfg.file);
+  util::ConfigErrors errs(m_cfg.file);
   return rebuild(errs);
 }
 
-bool PolicyRuntime::reload(PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle,
-                           config::ConfigErrors& errs) {
+bool PolicyRuntime::reload(policy::PolicyConfig cfg, std::shared_ptr<const lists::Bundle> bundle,
+                           util::ConfigErrors& errs) {
   if (!errs.empty()) return false;
-  PolicyConfig old = std::move(m_cfg);
+  policy::PolicyConfig old = std::move(m_cfg);
   auto old_bundle = m_bundle;
   cfg.store_path = old.store_path;  // fixed at start
   m_cfg = std::move(cfg);
@@ -49,4 +49,4 @@ bool PolicyRuntime::reload(PolicyConfig cfg, std::shared_ptr<const lists::Bundle
   return true;
 }
 
-}  // namespace hedge::policy
+}  // namespace hedge::runtime

@@ -1,4 +1,4 @@
-// config/errors: how every configuration problem is reported: one line each,
+// util/errors: how every configuration problem is reported: one line each,
 // `file:line: key: message`, collected (never stop at the first) so a
 // technician fixes everything in one pass.
 #pragma once
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace hedge::config {
+namespace hedge::util {
 
 struct ConfigError {
   std::string file;
@@ -39,4 +39,4 @@ class ConfigErrors {
   std::vector<ConfigError> m_list;
 };
 
-}  // namespace hedge::config
+}  // namespace hedge::util

@@ -1,6 +1,5 @@
-// policy/policy_cli: `hedge exception`, `hedge audit` and `hedge explain`.
-// Until the server's config loader lands, the config file is read here with
-// toml++ and only the policy tables are validated (plus [lists] bundle).
+// policy_cli: `hedge exception`, `hedge audit` and `hedge explain`.
+// The config file is read with the server's loader (config::load_config).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -18,6 +17,7 @@
 
 #include "blocklists/bundle.hpp"
 #include "cli.hpp"
+#include "config/config.hpp"
 #include "dns/name.hpp"
 #include "policy/decide.hpp"
 #include "policy/policy_config.hpp"
@@ -89,21 +89,23 @@ struct Loaded {
   bool ok = false;
 };
 
+// The same loader as `hedge serve` (config/config.hpp), so the CLI and the
+// server can never disagree about what a file means. The CLI needs no
+// upstream, so only a missing resolv.conf nameserver is tolerated here.
 Loaded load_config(const std::string& path) {
   Loaded l;
-  toml::table root;
-  try {
-    root = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    std::fprintf(stderr, "%s:%u: %s\n", path.c_str(), static_cast<unsigned>(e.source().begin.line),
-                 std::string(e.description()).c_str());
-    return l;
+  config::Config cfg;
+  util::ConfigErrors errs(path);
+  config::load_config(path, cfg, errs);
+  bool ok = true;
+  for (const auto& e : errs.list()) {
+    if (e.key == "upstream.servers" && e.line == 0) continue;
+    std::fprintf(stderr, "%s\n", e.str().c_str());
+    ok = false;
   }
-  config::ConfigErrors errs(path);
-  policy::parse_policy_config(root, errs, l.cfg);
-  if (auto b = root.at_path("lists.bundle").value<std::string>()) l.bundle_dir = *b;
-  for (const auto& e : errs.list()) std::fprintf(stderr, "%s\n", e.str().c_str());
-  l.ok = errs.empty();
+  l.cfg = std::move(cfg.policy);
+  l.bundle_dir = cfg.lists.bundle;
+  l.ok = ok;
   return l;
 }
 
@@ -418,12 +420,15 @@ int audit(int argc, char** argv) {
 
 int explain(int argc, char** argv) {
   auto usage = [] {
-    std::fprintf(stderr,
-                 "usage: hedge explain NAME --client IP [--local IP] [--at TIME] [--type A]\n"
-                 "                      [--config FILE] [--bundle DIR] [--db PATH]\n");
+    std::fprintf(
+        stderr,
+        "usage: hedge explain NAME --client IP [--local IP] [--at TIME] [--type A]\n"
+        "                      [--cname TARGET[,TARGET...]] [--config FILE] [--bundle DIR] [--db PATH]\n"
+        "--cname: the CNAME chain an upstream answered with (checked for cloaking)\n");
     return 2;
   };
-  const Args a = parse_args(argc, argv, 1, {}, {"client", "local", "at", "type", "config", "bundle", "db"});
+  const Args a =
+      parse_args(argc, argv, 1, {}, {"client", "local", "at", "type", "cname", "config", "bundle", "db"});
   if (!a.error.empty()) {
     std::fprintf(stderr, "hedge explain: %s\n", a.error.c_str());
     return usage();
@@ -469,7 +474,7 @@ int explain(int argc, char** argv) {
       store_note = "cannot open " + err;
     }
   }
-  config::ConfigErrors errs(a.get("config", kDefaultConfig));
+  util::ConfigErrors errs(a.get("config", kDefaultConfig));
   auto snap = policy::build_policy_snapshot(l.cfg, bundle, exceptions, errs);
   for (const auto& e : errs.list()) std::fprintf(stderr, "%s\n", e.str().c_str());
   if (!errs.empty()) return 1;
@@ -564,7 +569,30 @@ int explain(int argc, char** argv) {
                 e.reason.c_str());
   }
   std::vector<policy::ExplainStep> steps;
-  const auto v = policy::explain(q, 1, g, *snap, now, steps);
+  auto v = policy::explain(q, 1, g, *snap, now, steps);
+  // CNAME cloaking (policy::decide_chain): applies to an allowed or rewritten
+  // answer, for every target on the chain the upstream answers with.
+  std::vector<std::string> chain;
+  const std::string cname_opt = a.get("cname");
+  for (std::string_view rest = cname_opt; !rest.empty();) {
+    const auto comma = rest.find(',');
+    if (const auto t = dns::normalise_name(rest.substr(0, comma)); t)
+      chain.push_back(t.name);
+    else
+      chain.emplace_back(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+  }
+  if (v.action == policy::Action::allow || v.action == policy::Action::rewrite) {
+    if (chain.empty()) {
+      steps.push_back(
+          {"cname-cloaking",
+           "after the upstream answers: every CNAME target on the answer is decided like this name "
+           "and a blocked target blocks the answer (try --cname TARGET)",
+           false});
+    } else if (policy::Verdict cv; policy::explain_chain(chain, 1, g, *snap, now, cv, steps)) {
+      v = cv;
+    }
+  }
   std::printf("rules, in order:\n");
   int n = 0;
   for (const auto& s : steps)
