@@ -136,8 +136,8 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   us.budget_ms = cfg.upstream.budget_ms;
   us.ttl = {cfg.cache.min_ttl, cfg.cache.max_ttl, cfg.cache.max_negative_ttl};
   m_forwarder.configure(us);
-  m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst, cfg.server.rate_limit_prefix_qps,
-                      cfg.server.rate_limit_prefix_burst);
+  m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst,
+                      cfg.server.rate_limit_prefix_qps, cfg.server.rate_limit_prefix_burst);
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl = tcp_limits(cfg.server);
   for (auto* t : m_tcp) t->set_limits(tl);

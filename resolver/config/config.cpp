@@ -99,8 +99,8 @@ void each_string(const toml::table& t, std::string_view sec, std::string_view ke
 void parse_server(const toml::table& t, Config& c, ConfigErrors& errs) {
   reject_unknown(t, "server.",
                  {"listen", "allow_clients", "rate_limit_qps", "rate_limit_burst", "rate_limit_prefix_qps",
-                  "rate_limit_prefix_burst", "tcp_idle_timeout_ms",
-                  "tcp_max_connections", "tcp_max_queries_per_connection", "tcp_max_inflight_per_connection",
+                  "rate_limit_prefix_burst", "tcp_idle_timeout_ms", "tcp_max_connections",
+                  "tcp_max_queries_per_connection", "tcp_max_inflight_per_connection",
                   "tcp_max_connections_per_client", "tcp_read_timeout_ms", "max_udp_size"},
                  errs);
   if (t.get("listen")) c.server.listen.clear();

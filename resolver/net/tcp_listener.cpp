@@ -20,8 +20,8 @@ class TcpConn final : public CloseGroup {
   uint64_t id() const noexcept { return m_id; }
 
   uv_tcp_t m_tcp{};
-  util::SockAddr m_peer, m_local;      // read once at accept
-  TcpListener::ClientKey m_key{};      // counted in m_listener.m_per_client
+  util::SockAddr m_peer, m_local;  // read once at accept
+  TcpListener::ClientKey m_key{};  // counted in m_listener.m_per_client
   bool m_counted = false;
 
  private:
@@ -37,8 +37,8 @@ class TcpConn final : public CloseGroup {
 
   TcpListener& m_listener;
   uint64_t m_id;
-  uv_timer_t m_idle{};      // no new message for idle_timeout_ms
-  uv_timer_t m_deadline{};  // the message being read started read_timeout_ms ago
+  uv_timer_t m_idle{};        // no new message for idle_timeout_ms
+  uv_timer_t m_deadline{};    // the message being read started read_timeout_ms ago
   std::vector<uint8_t> m_in;  // bytes received, not yet a whole frame
   uint32_t m_inflight = 0, m_queries = 0, m_writes = 0;
   bool m_reading = false, m_closing = false, m_eof = false, m_consuming = false;
@@ -229,7 +229,8 @@ void TcpConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexce
                     reinterpret_cast<const uint8_t*>(buf->base) + nread);
   // The deadline runs from a message's first byte; later bytes do not move
   // it (1 byte a second must not hold a connection for ever).
-  if (started) uv_timer_start(&self->m_deadline, &TcpConn::on_deadline, self->m_listener.m_limits.read_timeout_ms, 0);
+  if (started)
+    uv_timer_start(&self->m_deadline, &TcpConn::on_deadline, self->m_listener.m_limits.read_timeout_ms, 0);
   self->consume();
 }
 

@@ -31,10 +31,10 @@ struct TcpLimits {
   uint32_t max_connections = 256;
   uint32_t max_queries = 1000;
   uint32_t max_inflight = 32;
-  uint32_t read_timeout_ms = 2000;    // one message, first byte to last
-  uint32_t max_per_client = 16;       // connections from one address
-  bool check_allow = false;           // the server sets it: `allow` checked at accept
-  std::vector<util::Cidr> allow;      // server.allow_clients (empty: nobody, as for UDP)
+  uint32_t read_timeout_ms = 2000;  // one message, first byte to last
+  uint32_t max_per_client = 16;     // connections from one address
+  bool check_allow = false;         // the server sets it: `allow` checked at accept
+  std::vector<util::Cidr> allow;    // server.allow_clients (empty: nobody, as for UDP)
 };
 
 class TcpConn;

@@ -15,7 +15,8 @@ namespace hedge::net {
 namespace {
 
 bool is_wildcard(const util::SockAddr& a) noexcept {
-  if (a.family() == AF_INET) return reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr.s_addr == INADDR_ANY;
+  if (a.family() == AF_INET)
+    return reinterpret_cast<const sockaddr_in*>(a.sa())->sin_addr.s_addr == INADDR_ANY;
   if (a.family() == AF_INET6)
     return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(a.sa())->sin6_addr);
   return false;
@@ -235,7 +236,8 @@ void UdpListener::flush() noexcept {
   if (m_pending == 0) return;
   std::size_t sent = 0;
   while (sent < m_pending) {
-    const int n = ::sendmmsg(m_fd, m_msgs.data() + sent, static_cast<unsigned>(m_pending - sent), MSG_DONTWAIT);
+    const int n =
+        ::sendmmsg(m_fd, m_msgs.data() + sent, static_cast<unsigned>(m_pending - sent), MSG_DONTWAIT);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
       continue;

@@ -75,7 +75,7 @@ class UdpListener final : public CloseGroup {
   std::array<sockaddr_storage, kRecv> m_rpeers{};
   std::array<std::array<uint8_t, kCtl>, kRecv> m_rctl{};
   // send side
-  std::unique_ptr<uint8_t[]> m_out;  // kBatch * kSlot
+  std::unique_ptr<uint8_t[]> m_out;      // kBatch * kSlot
   std::unique_ptr<uint8_t[]> m_scratch;  // one answer being built by the handler
   std::array<mmsghdr, kBatch> m_msgs{};
   std::array<iovec, kBatch> m_iov{};

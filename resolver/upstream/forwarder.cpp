@@ -310,7 +310,8 @@ void Forwarder::finish(Resolution& r, Attempt* a, uint32_t rtt_ms) noexcept {
   r.on_done(std::move(r.m_result));
 }
 
-bool Attempt::begin(uv_loop_t* loop, std::span<const uint8_t> query, uint16_t id, uint32_t timeout_ms) noexcept {
+bool Attempt::begin(uv_loop_t* loop, std::span<const uint8_t> query, uint16_t id,
+                    uint32_t timeout_ms) noexcept {
   const auto& addr = m_addr;  // copied at construction
   if (uv_timer_init(loop, &m_timer) != 0) {
     release_if_done();
@@ -452,8 +453,8 @@ void Attempt::on_connect(uv_connect_t* req, int status) noexcept {
     self->m_f.attempt_failed(*self->m_r, self, Forwarder::Fail::error);
     return;
   }
-  uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(self->m_query.data()),
-                           static_cast<unsigned>(self->m_query.size()));
+  uv_buf_t b =
+      uv_buf_init(reinterpret_cast<char*>(self->m_query.data()), static_cast<unsigned>(self->m_query.size()));
   auto* stream = reinterpret_cast<uv_stream_t*>(&self->m_tcp_h);
   if (uv_write(&self->m_write, stream, &b, 1, [](uv_write_t*, int) {}) != 0 ||
       uv_read_start(stream, &Attempt::on_tcp_alloc, &Attempt::on_tcp_read) != 0) {
@@ -481,7 +482,8 @@ void Attempt::on_tcp_read(uv_stream_t* s, ssize_t n, const uv_buf_t*) noexcept {
   if (self->m_used < 2) return;
   const std::size_t len = dns::load16(self->m_buf.data());
   if (self->m_used - 2 < len) {
-    if (self->m_used == self->m_buf.size()) self->m_f.attempt_failed(*self->m_r, self, Forwarder::Fail::error);
+    if (self->m_used == self->m_buf.size())
+      self->m_f.attempt_failed(*self->m_r, self, Forwarder::Fail::error);
     return;
   }
   self->handle_reply({self->m_buf.data() + 2, len});

@@ -93,7 +93,7 @@ class LruTable {
   struct Node {
     AddrKey key{};
     uint64_t hash = 0;
-    uint32_t chain = kNone;             // next in the bucket
+    uint32_t chain = kNone;               // next in the bucket
     uint32_t prev = kNone, next = kNone;  // LRU list: prev = more recent
     V value{};
   };
@@ -128,8 +128,14 @@ class LruTable {
   }
   void unlink_lru(uint32_t i) noexcept {
     Node& n = m_nodes[i];
-    if (n.prev != kNone) m_nodes[n.prev].next = n.next; else m_head = n.next;
-    if (n.next != kNone) m_nodes[n.next].prev = n.prev; else m_tail = n.prev;
+    if (n.prev != kNone)
+      m_nodes[n.prev].next = n.next;
+    else
+      m_head = n.next;
+    if (n.next != kNone)
+      m_nodes[n.next].prev = n.prev;
+    else
+      m_tail = n.prev;
     n.prev = n.next = kNone;
   }
   void push_front(uint32_t i) noexcept {

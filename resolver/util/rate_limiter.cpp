@@ -11,7 +11,8 @@ namespace {
 constexpr uint8_t kPrefixTag = 0x80;  // key kind of an IPv6 /64 aggregate
 }
 
-RateLimiter::RateLimiter(std::size_t clients, std::size_t prefixes) : m_clients(clients), m_prefixes(prefixes) {}
+RateLimiter::RateLimiter(std::size_t clients, std::size_t prefixes)
+    : m_clients(clients), m_prefixes(prefixes) {}
 
 AddrKey RateLimiter::key_of(const sockaddr* client) noexcept {
   AddrKey k{};

@@ -83,15 +83,16 @@ struct Env {
     REQUIRE_MESSAGE(bundle, err);
     config::Config cfg;
     util::ConfigErrors errs("t.toml");
-    REQUIRE(config::load_config_text("[upstream]\nservers = [\"192.0.2.1\"]\n[block]\nipv4 = \"192.0.2.99\"\n"
-                                     "[[group]]\nname = \"all\"\nblock = [\"pornography\"]\n"
-                                     "[policy]\ndefault_group = \"all\"\n",
-                                     "t.toml", cfg, errs));
+    REQUIRE(
+        config::load_config_text("[upstream]\nservers = [\"192.0.2.1\"]\n[block]\nipv4 = \"192.0.2.99\"\n"
+                                 "[[group]]\nname = \"all\"\nblock = [\"pornography\"]\n"
+                                 "[policy]\ndefault_group = \"all\"\n",
+                                 "t.toml", cfg, errs));
     auto pol = policy::build_policy_snapshot(cfg.policy, bundle, {}, errs);
     REQUIRE(errs.empty());
     limiter.configure(0, 1);
-    pipe = std::make_unique<Pipeline>(
-        Pipeline::Deps{cache, up, metrics, limiter, resp, [this] { return now; }});
+    pipe =
+        std::make_unique<Pipeline>(Pipeline::Deps{cache, up, metrics, limiter, resp, [this] { return now; }});
     pipe->set_snapshot(make_snapshot(cfg, bundle, pol));
     origin.peer = *util::parse_sockaddr("127.0.0.1:40000");
     origin.local = local;
@@ -166,8 +167,9 @@ TEST_CASE("pipeline: an upstream answer whose CNAME chain reaches a blocked name
   Env e;
   CHECK(e.ask("cdn.example.net.", 5) == net::kDeferred);
   REQUIRE(e.up.started.size() == 1);
-  e.up.started[0].r->on_done(answer_for(e.up.started[0].query, {"cdn.example.net. 300 IN CNAME x.porn.example.",
-                                                                  "x.porn.example. 300 IN A 198.51.100.9"}));
+  e.up.started[0].r->on_done(
+      answer_for(e.up.started[0].query,
+                 {"cdn.example.net. 300 IN CNAME x.porn.example.", "x.porn.example. 300 IN A 198.51.100.9"}));
   REQUIRE(e.resp.answers.size() == 1);
   CHECK(testutil::ede_code(e.resp.answers[0].data(), e.resp.answers[0].size()) == 15);
   // The cached answer is checked again on a hit.
@@ -184,5 +186,6 @@ TEST_CASE("pipeline: every upstream failed and nothing is cached: SERVFAIL with 
   e.up.started[0].r->on_done(upstream::Result{});
   REQUIRE(e.resp.answers.size() == 1);
   CHECK(rcode_of(e.resp.answers[0]) == 2);
-  CHECK(testutil::ede_code(e.resp.answers[0].data(), e.resp.answers[0].size()) == 22);  // No Reachable Authority
+  CHECK(testutil::ede_code(e.resp.answers[0].data(), e.resp.answers[0].size()) ==
+        22);  // No Reachable Authority
 }

@@ -91,9 +91,9 @@ TEST_CASE("rate limiter: IPv6 clients in one /64 have their own buckets") {
   rl.configure(10, 5);
   const auto a = v6("2001:db8:1:2::a"), b = v6("2001:db8:1:2::b");
   for (int i = 0; i < 5; ++i) CHECK(rl.allow(sa(a), 1000));
-  CHECK_FALSE(rl.allow(sa(a), 1000));  // a's burst is spent
+  CHECK_FALSE(rl.allow(sa(a), 1000));                        // a's burst is spent
   for (int i = 0; i < 5; ++i) CHECK(rl.allow(sa(b), 1000));  // b, same /64, is not affected
-  CHECK(rl.allow(sa(a), 1100));  // 100 ms at 10 qps: one token
+  CHECK(rl.allow(sa(a), 1100));                              // 100 ms at 10 qps: one token
   CHECK_FALSE(rl.allow(sa(a), 1100));
 }
 
@@ -136,7 +136,7 @@ TEST_CASE("rate limiter: the /64 aggregate is off by default and shared when on"
     std::snprintf(buf, sizeof buf, "2001:db8:7:7::%x", i);
     passed += on.allow(sa(v6(buf)), 0);
   }
-  CHECK(passed == 20);  // the /64's burst
+  CHECK(passed == 20);                            // the /64's burst
   CHECK(on.allow(sa(v6("2001:db8:7:8::1")), 0));  // another /64 is separate
-  CHECK(on.allow(sa(v4("192.0.2.1")), 0));       // IPv4 has no aggregate
+  CHECK(on.allow(sa(v4("192.0.2.1")), 0));        // IPv4 has no aggregate
 }

@@ -37,7 +37,10 @@ TEST_CASE("rtt: a table of sequences") {
       {"unknown server", 400, {}, 400},
       {"one timeout doubles the initial", 400, {-1}, 800},
       {"timeouts double up to the ceiling", 400, {-1, -1, -1, -1, -1, -1, -1, -1}, RttEstimator::kMaxRto},
-      {"fast LAN server: the floor", 400, {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, RttEstimator::kMinRto},
+      {"fast LAN server: the floor",
+       400,
+       {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+       RttEstimator::kMinRto},
       {"a 2 s server is waited for", 400, {2000}, 2000 + 4 * 1000},
       {"an answer after timeouts recomputes from srtt", 400, {20, -1, -1, -1, 20}, 20 + 4 * 8},
       {"initial below the floor is raised", 10, {}, RttEstimator::kMinRto},
@@ -105,14 +108,15 @@ TEST_CASE("health: backoff after 3 failures in a row, doubling to 60 s, cleared 
 
 TEST_CASE("forwarder: strip_edns removes exactly our trailing OPT") {
   // id, flags RD, QD 1, AN 0, NS 0, AR 1; "a." A IN; OPT 1232
-  std::vector<uint8_t> q = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0, 0, 1, 0, 1,
-                            0,    0,    41,   0x04, 0xd0, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> q = {0x12, 0x34, 0x01, 0x00, 0, 1, 0,  0,    0,    0, 0, 1, 1, 'a', 0,
+                            0,    1,    0,    1,    0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0,   0};
   const std::size_t without = q.size() - 11;
   CHECK(Forwarder::strip_edns(q));
   CHECK(q.size() == without);
-  CHECK(q[11] == 0);  // ARCOUNT 0
+  CHECK(q[11] == 0);                      // ARCOUNT 0
   CHECK_FALSE(Forwarder::strip_edns(q));  // nothing left to strip
-  std::vector<uint8_t> odd = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> odd = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 1, 1, 'a', 0,
+                              0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0,   0};
   const auto copy = odd;
   CHECK_FALSE(Forwarder::strip_edns(odd));  // the last record is not an OPT: left alone
   CHECK(odd == copy);
