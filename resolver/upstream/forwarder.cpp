@@ -196,7 +196,10 @@ void Forwarder::next_try(Resolution& r) noexcept {
     r.m_tried_mask |= 1ull << (s % 64);
     // The last try allowed waits for whatever is left of the budget.
     const bool last = r.m_tries >= m_settings.attempts;
-    const auto wait = static_cast<uint32_t>(last ? left : std::min<int64_t>(m_servers[s].rtt.rto(), left));
+    // Try k of this question waits 2^(k-1) RTOs (RFC 6298 5.5, per question):
+    // a reply lost for this question does not make every other question wait.
+    const int64_t rto = int64_t{m_servers[s].rtt.rto()} << std::min<uint32_t>(r.m_tries - 1, 4);
+    const auto wait = static_cast<uint32_t>(last ? left : std::min(rto, left));
     if (launch(r, s, false, wait)) return;
     mark_failure(m_servers[s].addr, false);
   }

@@ -23,7 +23,9 @@ namespace hedge::upstream {
 
 class RttEstimator {
  public:
-  static constexpr uint32_t kMinRto = 50;     // ms: loopback and LAN answers are faster than this
+  // ms, as unbound. A higher floor (200 ms) was tried: against an upstream
+  // dropping 20% it failed 1-3 names in 300 where unbound failed none.
+  static constexpr uint32_t kMinRto = 50;
   static constexpr uint32_t kMaxRto = 12000;  // ms: the per-question budget caps it further
 
   explicit RttEstimator(uint32_t initial_rto_ms = 400) noexcept { reset(initial_rto_ms); }
@@ -31,11 +33,12 @@ class RttEstimator {
     m_measured = false;
     m_srtt = 0;
     m_rttvar = 0;
-    m_rto = clamp(initial_rto_ms);
+    m_shift = 0;
+    m_base = clamp(initial_rto_ms);
   }
   // The configured initial RTO changed (reload): only matters until measured.
   void set_initial(uint32_t initial_rto_ms) noexcept {
-    if (!m_measured) m_rto = clamp(initial_rto_ms);
+    if (!m_measured) m_base = clamp(initial_rto_ms);
   }
   void observe(uint32_t rtt_ms) noexcept {
     const int64_t r = rtt_ms;
@@ -48,12 +51,17 @@ class RttEstimator {
       m_srtt += err / 8;
       m_rttvar += ((err < 0 ? -err : err) - m_rttvar) / 4;
     }
-    m_rto = clamp(m_srtt + 4 * m_rttvar);
+    m_base = clamp(m_srtt + 4 * m_rttvar);
+    m_shift = 0;  // an answer ends the backoff (RFC 6298 5.7)
   }
-  // A try timed out: wait twice as long next time (RFC 6298 5.5).
-  void lost() noexcept { m_rto = clamp(int64_t{m_rto} * 2); }
+  // A try timed out: wait twice as long next time (RFC 6298 5.5), until the
+  // next answer. Timeouts between answers (a lossy server) do not pile up;
+  // only timeouts in a row (a server that stopped answering) do.
+  void lost() noexcept {
+    if (rto() < kMaxRto) ++m_shift;
+  }
 
-  uint32_t rto() const noexcept { return m_rto; }
+  uint32_t rto() const noexcept { return clamp(int64_t{m_base} << m_shift); }
   uint32_t srtt() const noexcept { return static_cast<uint32_t>(m_srtt); }
   uint32_t rttvar() const noexcept { return static_cast<uint32_t>(m_rttvar); }
   bool measured() const noexcept { return m_measured; }
@@ -64,7 +72,7 @@ class RttEstimator {
   }
   bool m_measured = false;
   int64_t m_srtt = 0, m_rttvar = 0;
-  uint32_t m_rto = 400;
+  uint32_t m_base = 400, m_shift = 0;
 };
 
 class ServerHealth {

@@ -24,6 +24,10 @@ TEST_CASE("rtt: initial RTO until the first measurement, then srtt + 4 rttvar") 
   CHECK(e.srtt() == 100);
   CHECK(e.rttvar() == 38);
   CHECK(e.rto() == 100 + 4 * 38);
+  e.observe(500);  // err 400: srtt 150, rttvar 38 + (400 - 38)/4 = 128
+  CHECK(e.srtt() == 150);
+  CHECK(e.rttvar() == 128);
+  CHECK(e.rto() == 150 + 4 * 128);
 }
 
 TEST_CASE("rtt: a table of sequences") {
@@ -42,7 +46,11 @@ TEST_CASE("rtt: a table of sequences") {
        {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
        RttEstimator::kMinRto},
       {"a 2 s server is waited for", 400, {2000}, 2000 + 4 * 1000},
-      {"an answer after timeouts recomputes from srtt", 400, {20, -1, -1, -1, 20}, 20 + 4 * 8},
+      {"an answer after timeouts recomputes from srtt", 400, {100, -1, -1, -1, 100}, 100 + 4 * 38},
+      {"a lossy server: timeouts between answers do not pile up",
+       400,
+       {100, -1, 100, -1, 100, -1},
+       2 * (100 + 4 * 29)},
       {"initial below the floor is raised", 10, {}, RttEstimator::kMinRto},
   };
   for (const auto& r : rows) {
@@ -73,6 +81,9 @@ TEST_CASE("rtt: set_initial matters only until measured") {
   e.observe(100);
   e.set_initial(5000);
   CHECK(e.rto() == 300);
+  RttEstimator f(4000);
+  f.observe(10);  // 10 + 4 * 5 = 30: raised to the floor
+  CHECK(f.rto() == RttEstimator::kMinRto);
 }
 
 TEST_CASE("health: backoff after 3 failures in a row, doubling to 60 s, cleared by an answer") {
