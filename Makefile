@@ -7,7 +7,7 @@ CMAKE_FLAGS ?=
 RUN_CONFIG ?= resolver/hedge.example.toml
 SAMPLES := $(BUILD)/samples
 
-.PHONY: all deps build run test test-unit test-asan fuzz bench fmt fmt-check lint cross test-cross image image-test clean samples
+.PHONY: all deps build run test test-asan fuzz bench fmt fmt-check lint cross test-cross image image-test deb clean samples
 
 all: build
 
@@ -25,9 +25,19 @@ samples: build
 	@./$(BUILD)/hedge compile --out $(SAMPLES) --quiet \
 	  $$(for f in blocklists/samples/*.txt; do c=$$(basename $$f .txt); echo "$$c=$$f"; done)
 
+# The store (exceptions, audit) lives under the build directory, so a first
+# run needs no /var/lib/hedge: the example config plus a [store] table.
+RUN_STORE := $(CURDIR)/$(BUILD)/run/hedge.db
 run: deps build samples
+	@mkdir -p $(BUILD)/run
+	@{ cat $(RUN_CONFIG); printf '\n[store]\npath = "%s"\n' "$(RUN_STORE)"; } > $(BUILD)/run/hedge.toml
 	@echo "hedge: serving on 127.0.0.1:5300 (UDP+TCP); try: dig @127.0.0.1 -p 5300 example.com"
-	@./$(BUILD)/hedge serve --config $(RUN_CONFIG) --lists $(SAMPLES)
+	@echo "hedge: block page http://127.0.0.1:8080/ (try: curl -H 'Host: pornhub.com' http://127.0.0.1:8080/),"
+	@echo "       status http://127.0.0.1:8053/health, /status, /metrics"
+	@echo "hedge: store $(RUN_STORE); e.g. ./$(BUILD)/hedge exception list --config $(BUILD)/run/hedge.toml"
+	@./$(BUILD)/hedge user first admin --role dsl --password-out $(BUILD)/console-password --config $(BUILD)/run/hedge.toml \
+	  && echo "hedge: console https://127.0.0.1:8443/ - account admin, password $$(cat $(BUILD)/console-password) (also in $(BUILD)/console-password)"
+	@./$(BUILD)/hedge serve --config $(BUILD)/run/hedge.toml --lists $(SAMPLES)
 
 test: deps build
 	@cd $(BUILD) && ctest --output-on-failure -j1 --timeout 600
@@ -41,6 +51,7 @@ test-asan: deps
 # libFuzzer targets (clang), each run for a bounded time; corpus replay is part of `make test`.
 FUZZ_SECONDS ?= 60
 fuzz: deps
+	@test -d ../shared/data/dns-corpus/c-ares-fuzzinput || { echo "make fuzz: needs ../shared/data/dns-corpus/c-ares-fuzzinput (the shared DNS corpus beside this checkout) as its seed corpus; the seeds in tests/fuzz/corpus/ are replayed by make test without it" >&2; exit 2; }
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEDGE_FUZZ=ON -DHEDGE_TESTS=ON >/dev/null
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_packet
 	@mkdir -p build-fuzz/corpus-packet
@@ -48,6 +59,7 @@ fuzz: deps
 	  ../shared/data/dns-corpus/c-ares-fuzzinput
 
 bench: deps build
+	@test -d "$${HEDGE_BENCH_DIR:-../shared/bench}" || { echo "make bench: needs ../shared/bench (the peer benchmark scripts) and ../shared/data (lists and query corpora) beside this checkout; see tests/bench/run.sh" >&2; exit 2; }
 	@./tests/bench/run.sh
 
 fmt:
@@ -75,6 +87,25 @@ cross:
 # (e2e needs netns/real nsd: not here). Emulation is slow, hence the long timeout.
 test-cross: cross
 	@cd $(CROSS_BUILD) && ctest --output-on-failure -j1 -L 'unit|component' --timeout 1800
+
+# The appliance (board/, image/; docs/install.md). `make image BOARD=rpi4|qemu-virt`
+# writes $(IMAGE_OUT)/hedge-BOARD-VERSION.img.xz + .sha256 (the arm64 rootfs is
+# cached there by a hash of its inputs); `make image-test` boots the qemu-virt
+# image and runs the 8 checks; `make deb` builds an arm64 .deb with the same units.
+# Not part of `make test` (too slow for CI); its rootfs-independent checks are
+# (e2e_test_board).
+BOARD ?= qemu-virt
+IMAGE_OUT ?= $(BUILD)/image
+image: build cross
+	@IMAGE_OUT=$(IMAGE_OUT) BUILD=$(BUILD) CROSS_BUILD=$(CROSS_BUILD) nice -n 19 ./image/build.sh $(BOARD)
+
+image-test: build
+	@test -e $(IMAGE_OUT)/hedge-qemu-virt.img || $(MAKE) --no-print-directory image BOARD=qemu-virt
+	@./cmake/install-image-deps.sh
+	@/usr/bin/python3 image/boot_test.py --image $(IMAGE_OUT)/hedge-qemu-virt.img --workdir $(IMAGE_OUT)/test
+
+deb: build cross
+	@IMAGE_OUT=$(IMAGE_OUT) BUILD=$(BUILD) CROSS_BUILD=$(CROSS_BUILD) ./image/build-deb.sh
 
 clean:
 	@rm -rf $(BUILD) build-asan build-fuzz

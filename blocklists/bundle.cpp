@@ -1,17 +1,22 @@
 // blocklists/bundle: opens a bundle directory and answers suffix lookups.
 #include "blocklists/bundle.hpp"
 
+#include "blocklists/mapping_guard.hpp"
+#include "blocklists/taxonomy.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "util/crypto.hpp"
+#include "util/units.hpp"
 
 namespace hedge::lists {
 
@@ -32,8 +37,16 @@ Tier tier_from_string(std::string_view s) noexcept {
   return Tier::other;
 }
 
+bool valid_channel(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return false;
+  return true;
+}
+
 CdbFile::~CdbFile() {
   if (m_fd >= 0) {
+    if (m_cdb.cdb_mem) MappingGuard::remove(m_cdb.cdb_mem);
     cdb_free(&m_cdb);
     ::close(m_fd);
   }
@@ -58,15 +71,24 @@ bool CdbFile::open(const std::string& path, std::string& err) {
     return false;
   }
   m_fd = fd;
+  // A truncated or rewritten file must not kill the resolver (SIGBUS).
+  if (m_cdb.cdb_mem && !MappingGuard::add(m_cdb.cdb_mem, m_cdb.cdb_fsize, &m_broken)) {
+    err = path + ": too many mapped bundles at once";
+    return false;
+  }
   return true;
 }
 
 std::string_view CdbFile::find(std::string_view key) const noexcept {
+  // Safe from any thread without a lock: cdb_find writes the found value's
+  // position into the struct it is given, so each call works on its own copy
+  // (a few words; the mapping it points to is shared and only read).
   // cdb_find (not cdb_findinit) keeps no pointer to the key after returning.
   if (m_fd < 0) return {};
-  if (cdb_find(&m_cdb, key.data(), static_cast<unsigned>(key.size())) <= 0) return {};
-  const unsigned len = cdb_datalen(&m_cdb);
-  const void* p = cdb_get(&m_cdb, len, cdb_datapos(&m_cdb));
+  struct cdb c = m_cdb;
+  if (cdb_find(&c, key.data(), static_cast<unsigned>(key.size())) <= 0) return {};
+  const unsigned len = cdb_datalen(&c);
+  const void* p = cdb_get(&c, len, cdb_datapos(&c));
   if (!p) return {};
   return {static_cast<const char*>(p), len};
 }
@@ -75,16 +97,69 @@ std::size_t CdbFile::size_bytes() const noexcept {
   return m_fd >= 0 ? m_cdb.cdb_fsize : 0;
 }
 
+std::span<const uint8_t> CdbFile::bytes() const noexcept {
+  if (m_fd < 0 || !m_cdb.cdb_mem) return {};
+  return {static_cast<const uint8_t*>(m_cdb.cdb_mem), m_cdb.cdb_fsize};
+}
+
+// The cdb format (cr.yp.to/cdb/cdb.txt): 256 (position, slots) pairs; the
+// records from 2048 to the first table, each klen, vlen, key, value; then the
+// hash tables, each slot (hash, record position). Every pointer must stay
+// inside the file and the records must tile their region exactly, or a lookup
+// could read outside the file or miss entries.
+bool CdbFile::structure_ok(std::string& err) const {
+  const auto b = bytes();
+  auto u32 = [&](std::size_t at) {
+    return static_cast<uint32_t>(b[at]) | static_cast<uint32_t>(b[at + 1]) << 8 |
+           static_cast<uint32_t>(b[at + 2]) << 16 | static_cast<uint32_t>(b[at + 3]) << 24;
+  };
+  if (b.size() < 2048) {
+    err = "shorter than its 2048-byte header";
+    return false;
+  }
+  const std::size_t n = b.size();
+  std::size_t dend = n;
+  for (std::size_t i = 0; i < 256; ++i) {
+    const std::size_t pos = u32(i * 8), slots = u32(i * 8 + 4);
+    if (slots == 0) continue;
+    if (pos < 2048 || pos > n || slots > (n - pos) / 8) {
+      err = "hash table " + std::to_string(i) + " points outside the file";
+      return false;
+    }
+    dend = std::min(dend, pos);
+  }
+  std::size_t at = 2048;
+  while (at < dend) {
+    if (dend - at < 8) {
+      err = "record at " + std::to_string(at) + " is cut short";
+      return false;
+    }
+    const std::size_t klen = u32(at), vlen = u32(at + 4);
+    if (klen > dend - at - 8 || vlen > dend - at - 8 - klen) {
+      err = "record at " + std::to_string(at) + " runs past the data";
+      return false;
+    }
+    at += 8 + klen + vlen;
+  }
+  for (std::size_t i = 0; i < 256; ++i) {
+    const std::size_t pos = u32(i * 8), slots = u32(i * 8 + 4);
+    for (std::size_t k = 0; k < slots; ++k) {
+      const std::size_t rp = u32(pos + k * 8 + 4);
+      if (rp != 0 && (rp < 2048 || rp + 8 > dend)) {
+        err = "hash slot in table " + std::to_string(i) + " points outside the records";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 namespace {
 
 uint64_t load_u64(const char* p) noexcept {
   uint64_t v = 0;
   for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
   return v;
-}
-
-bool is_illegal_id(std::string_view id) {
-  return id == "child-abuse" || id == "terrorism";
 }
 
 }  // namespace
@@ -101,11 +176,18 @@ std::shared_ptr<const Bundle> Bundle::empty() {
   return b;
 }
 
-std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_hashes, std::string& err) {
+std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_hashes, std::string& err) {
   auto b = std::shared_ptr<Bundle>(new Bundle());
   mbedtls_sha256_init(&b->m_inner);
   mbedtls_sha256_init(&b->m_outer);
-  b->m_dir = dir;
+  b->m_dir = link;
+  // Resolve a `current` symlink once: every file then comes from the same
+  // generation even if `hedge update` flips the link while this runs.
+  std::string dir = link;
+  if (char* rp = ::realpath(link.c_str(), nullptr)) {
+    dir = rp;
+    std::free(rp);
+  }
   const std::string mpath = dir + "/manifest.json";
   std::ifstream in(mpath, std::ios::binary);
   if (!in) {
@@ -123,6 +205,16 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
     }
     b->m_version = m.at("version").get<uint64_t>();
     b->m_created = m.value("created", "");
+    if (auto t = util::parse_iso_utc(b->m_created)) b->m_created_at = *t;
+    if (m.contains("valid_until")) {
+      auto t = util::parse_iso_utc(m.at("valid_until").get<std::string>());
+      if (!t) {
+        err = mpath + ": valid_until: expected a time like 2026-12-09T14:00:00Z";
+        return nullptr;
+      }
+      b->m_valid_until = *t;
+    }
+    b->m_channel = m.value("channel", "");
     for (const auto& c : m.at("categories")) {
       Category cat;
       cat.id = c.at("id").get<std::string>();
@@ -135,7 +227,8 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
         err = mpath + ": categories: bit " + std::to_string(cat.bit) + " out of range";
         return nullptr;
       }
-      if (is_illegal_id(cat.id)) cat.tier = Tier::illegal;
+      // Manifest and taxonomy, above the legal floor (blocklists/taxonomy.hpp).
+      cat.tier = effective_tier(cat.id, cat.tier);
       if (cat.tier == Tier::illegal) b->m_illegal_mask |= uint64_t{1} << cat.bit;
       b->m_entries += cat.entries;
       b->m_categories.push_back(std::move(cat));
@@ -174,7 +267,8 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
       // signature and every hash before a bundle is flipped into place, and
       // re-hashing 60 MB here would stall a Pi's core on every reload.
       const bool always = it.key().rfind("confidential", 0) == 0 || want <= (1u << 20);
-      if (verify_hashes || always) {
+      const bool mapped = it.key() == "public.cdb" || it.key() == "confidential.cdb";
+      if ((verify_hashes || always) && !mapped) {
         uint64_t size = 0;
         auto h = util::sha256_file(path, err, &size);
         if (!h) return nullptr;
@@ -188,7 +282,24 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
       err = mpath + ": files: public.cdb not listed";
       return nullptr;
     }
+    // The mapped cdbs are checked in the bytes lookups will read (not a
+    // second read of the file, which could differ): structure always, the
+    // hash by default ([lists] verify_hashes; the confidential one always).
+    auto check_mapped = [&](const CdbFile& f, const std::string& name, bool hash) {
+      const std::string path = dir + "/" + name;
+      if (!f.structure_ok(err)) {
+        err = path + ": not a valid cdb (" + err + ")";
+        return false;
+      }
+      if (hash && util::to_hex(util::sha256(f.bytes())) != files.at(name).at("sha256").get<std::string>()) {
+        err = path + ": sha256 does not match the manifest (file changed or corrupt)";
+        return false;
+      }
+      return true;
+    };
     if (!b->m_public.open(dir + "/public.cdb", err)) return nullptr;
+    if (!check_mapped(b->m_public, "public.cdb", verify_hashes || b->m_public.size_bytes() <= (1u << 20)))
+      return nullptr;
     if (files.contains("confidential.cdb")) {
       const auto& conf = m.at("confidential");
       if (conf.value("hash", "") != "hmac-sha256-128") {
@@ -201,6 +312,7 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& dir, bool verify_h
         return nullptr;
       }
       if (!b->m_confidential.open(dir + "/confidential.cdb", err)) return nullptr;
+      if (!check_mapped(b->m_confidential, "confidential.cdb", true)) return nullptr;
       // Each confidential probe costs an HMAC per suffix: skip them only when
       // the cdb itself holds no record (just its 2048-byte table), never on
       // the manifest's word, so the illegal tier cannot fail open.

@@ -7,8 +7,10 @@
 #include <cdb.h>
 #include <mbedtls/sha256.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +23,8 @@ namespace hedge::lists {
 enum class Tier : uint8_t { illegal, inappropriate, school, other };
 const char* to_string(Tier t) noexcept;
 Tier tier_from_string(std::string_view s) noexcept;
+// Update channel names ([update] channel, hedge compile --channel): 1-32 of [a-z0-9_-].
+bool valid_channel(std::string_view s) noexcept;
 
 struct Category {
   std::string id;    // e.g. "pornography"
@@ -56,9 +60,18 @@ class CdbFile {
   // Returns the value bytes for key, or an empty view. No allocation.
   std::string_view find(std::string_view key) const noexcept;
   std::size_t size_bytes() const noexcept;
+  // The mapped file (empty when not open).
+  std::span<const uint8_t> bytes() const noexcept;
+  // Every table pointer and record length stays inside the file (reads the
+  // whole mapping once). False and err when the file is not a sound cdb.
+  bool structure_ok(std::string& err) const;
+  // The file was truncated or rewritten under the mapping (a SIGBUS caught
+  // by MappingGuard): lookups may have read zeros, do not trust them.
+  bool broken() const noexcept { return m_broken.load(std::memory_order_acquire); }
 
  private:
-  mutable struct cdb m_cdb {};
+  struct cdb m_cdb {};  // written only by open(); find() copies it
+  std::atomic<bool> m_broken{false};
   int m_fd = -1;
 };
 
@@ -75,7 +88,16 @@ class Bundle {
   Bundle(const Bundle&) = delete;
   Bundle& operator=(const Bundle&) = delete;
 
+  // Safe from any thread at once, without a lock (no shared state is written).
+  // Check broken() after it: a damaged mapping reads as zeros.
   Match lookup(const dns::QueryName& q) const noexcept;
+  // A file of this bundle was truncated or changed after it was verified
+  // (SIGBUS caught, or the server saw the file change): answers that depend
+  // on it must not be trusted. Sticky; recovery is the next good bundle.
+  bool broken() const noexcept {
+    return m_public.broken() || m_confidential.broken() || m_marked_broken.load(std::memory_order_acquire);
+  }
+  void mark_broken() const noexcept { m_marked_broken.store(true, std::memory_order_release); }
 
   const std::vector<Category>& categories() const noexcept { return m_categories; }
   const std::vector<Source>& sources() const noexcept { return m_sources; }
@@ -84,6 +106,10 @@ class Bundle {
   uint64_t illegal_mask() const noexcept { return m_illegal_mask; }
   uint64_t version() const noexcept { return m_version; }
   const std::string& created() const noexcept { return m_created; }
+  // Unix seconds; 0 when the manifest predates the field (then never "expired").
+  int64_t created_at() const noexcept { return m_created_at; }
+  int64_t valid_until() const noexcept { return m_valid_until; }
+  const std::string& channel() const noexcept { return m_channel; }
   const std::string& dir() const noexcept { return m_dir; }
   uint64_t entries() const noexcept { return m_entries; }
   // Source ids recorded for a public entry (for explain / lists lookup).
@@ -97,11 +123,13 @@ class Bundle {
   Bundle() = default;
   void hash_name(std::string_view name, uint8_t out[16]) const noexcept;
 
-  std::string m_dir, m_created;
+  std::string m_dir, m_created, m_channel;
+  int64_t m_created_at = 0, m_valid_until = 0;
   uint64_t m_version = 0, m_entries = 0, m_illegal_mask = 0;
   std::vector<Category> m_categories;
   std::vector<Source> m_sources;
   CdbFile m_public, m_confidential;
+  mutable std::atomic<bool> m_marked_broken{false};
   bool m_has_confidential = false;
   Prefilter m_filter;  // empty: probe every suffix
   std::array<uint8_t, 16> m_filter_key{};

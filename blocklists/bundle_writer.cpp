@@ -347,9 +347,13 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
                        {"lines", r.lines},
                        {"accepted", r.accepted}});
   }
+  out.created = static_cast<int64_t>(now);
+  out.valid_until = out.created + opt.valid_for_s;
   json manifest = {{"format", 1},
                    {"version", out.version},
                    {"created", iso_utc(now)},
+                   {"valid_until", iso_utc(static_cast<std::time_t>(out.valid_until))},
+                   {"channel", opt.channel},
                    {"categories", std::move(cats)},
                    {"sources", std::move(sources)},
                    {"files", std::move(files)}};

@@ -16,12 +16,15 @@ namespace hedge::lists {
 
 struct WriteOptions {
   std::string out_dir;
-  std::optional<uint64_t> version;      // default: UTC creation time in seconds
-  std::optional<std::string> sign_key;  // private key PEM: also write manifest.sig
+  std::optional<uint64_t> version;           // default: UTC creation time in seconds
+  std::optional<std::string> sign_key;       // private key PEM: also write manifest.sig
+  int64_t valid_for_s = int64_t{7} * 86400;  // manifest valid_until = created + this
+  std::string channel = "stable";            // the box's [update] channel must match
 };
 
 struct WriteResult {
   uint64_t version = 0;
+  int64_t created = 0, valid_until = 0;
   uint64_t public_bytes = 0, confidential_bytes = 0, report_bytes = 0, manifest_bytes = 0;
   uint64_t public_keys = 0, confidential_keys = 0;
 };

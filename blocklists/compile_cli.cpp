@@ -16,6 +16,7 @@
 #include "blocklists/taxonomy.hpp"
 #include "cli.hpp"
 #include "dns/name.hpp"
+#include "util/units.hpp"
 
 namespace hedge::cli {
 
@@ -24,20 +25,23 @@ namespace {
 using namespace hedge::lists;
 
 void compile_usage(FILE* f) {
-  std::fprintf(f,
-               "usage: hedge compile --out DIR [options] [--format F] [--url-entries M] CATEGORY=FILE...\n"
-               "  --out DIR            bundle directory (written to a temp dir, then renamed into place)\n"
-               "  --format F           auto|domains|hosts|adblock|wildcard|rpz|dnsmasq|unbound for the\n"
-               "                       sources after it (default auto: detected per file)\n"
-               "  --url-entries M      skip|block-host for host/path entries in the sources after it\n"
-               "  --mapping FILE       a source mapping (blocklists/sources/*.toml), paths relative to\n"
-               "  --source-dir DIR     this directory (repeat the pair for several mappings)\n"
-               "  --sign KEY           sign the manifest with an ECDSA P-256 private key (hedge keygen)\n"
-               "  --version N          bundle version (default: UTC creation time in seconds)\n"
-               "  --psl FILE           public suffix list (default %s)\n"
-               "  --quiet              print only errors\n"
-               "Files may be plain or gzip-compressed. Categories: blocklists/categories.toml.\n",
-               PublicSuffixList::default_path);
+  std::fprintf(
+      f,
+      "usage: hedge compile --out DIR [options] [--format F] [--url-entries M] CATEGORY=FILE...\n"
+      "  --out DIR            bundle directory (written to a temp dir, then renamed into place)\n"
+      "  --format F           auto|domains|hosts|adblock|wildcard|rpz|dnsmasq|unbound for the\n"
+      "                       sources after it (default auto: detected per file)\n"
+      "  --url-entries M      skip|block-host for host/path entries in the sources after it\n"
+      "  --mapping FILE       a source mapping (blocklists/sources/*.toml), paths relative to\n"
+      "  --source-dir DIR     this directory (repeat the pair for several mappings)\n"
+      "  --sign KEY           sign the manifest with an ECDSA P-256 private key (hedge keygen)\n"
+      "  --version N          bundle version = update serial (default: UTC creation time in seconds)\n"
+      "  --valid-for D        boxes refuse the bundle after created + D (90s, 12h, 7d; default 7d)\n"
+      "  --channel NAME       update channel boxes must be on to install it (default stable)\n"
+      "  --psl FILE           public suffix list (default %s)\n"
+      "  --quiet              print only errors\n"
+      "Files may be plain or gzip-compressed. Categories: blocklists/categories.toml.\n",
+      PublicSuffixList::default_path);
 }
 
 bool parse_u64(const char* s, uint64_t& v) {
@@ -132,6 +136,23 @@ static int compile_impl(int argc, char** argv) {
         return 2;
       }
       wopt.version = n;
+    } else if (a == "--valid-for") {
+      if (!(v = need(i, "--valid-for"))) return 2;
+      auto d = util::parse_duration(v);
+      if (!d || *d <= 0) {
+        std::fprintf(stderr,
+                     "hedge compile: --valid-for: expected a duration like 90s, 12h or 7d, got '%s'\n", v);
+        return 2;
+      }
+      wopt.valid_for_s = *d;
+    } else if (a == "--channel") {
+      if (!(v = need(i, "--channel"))) return 2;
+      if (!valid_channel(v)) {
+        std::fprintf(stderr,
+                     "hedge compile: --channel: '%s': use 1-32 lowercase letters, digits, '-' or '_'\n", v);
+        return 2;
+      }
+      wopt.channel = v;
     } else if (a == "--format") {
       if (!(v = need(i, "--format"))) return 2;
       if (std::string_view(v) == "auto") {
@@ -223,6 +244,7 @@ static int compile_impl(int argc, char** argv) {
         static_cast<unsigned long long>(res.public_keys), static_cast<unsigned long long>(res.public_bytes),
         static_cast<unsigned long long>(res.confidential_keys),
         static_cast<unsigned long long>(res.confidential_bytes), wopt.sign_key ? ", signed" : "");
+    std::printf("channel %s, valid until %s\n", wopt.channel.c_str(), util::iso_utc(res.valid_until).c_str());
   }
   return 0;
 }

@@ -46,4 +46,15 @@ const TaxonomyEntry* find_category(std::string_view id) {
   return nullptr;
 }
 
+bool in_illegal_floor(std::string_view id) noexcept {
+  // The legal floor, the one list of ids in the code (docs/lists.md).
+  return id == "child-abuse" || id == "terrorism";
+}
+
+Tier effective_tier(std::string_view id, Tier manifest_tier) {
+  if (manifest_tier == Tier::illegal || in_illegal_floor(id)) return Tier::illegal;
+  if (const TaxonomyEntry* t = find_category(id); t && t->tier == Tier::illegal) return Tier::illegal;
+  return manifest_tier;
+}
+
 }  // namespace hedge::lists

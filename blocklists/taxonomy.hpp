@@ -20,4 +20,12 @@ struct TaxonomyEntry {
 const std::vector<TaxonomyEntry>& builtin_taxonomy();
 const TaxonomyEntry* find_category(std::string_view id);
 
+// The tier a bundle category is served in: the illegal tier if the bundle's
+// manifest says so, or the taxonomy does, or the id is in the legal floor
+// (child-abuse, terrorism: UK law requires them blocked for everyone, so no
+// manifest and no taxonomy edit can take them out). A manifest may add
+// categories to the illegal tier, never remove one.
+Tier effective_tier(std::string_view id, Tier manifest_tier);
+bool in_illegal_floor(std::string_view id) noexcept;
+
 }  // namespace hedge::lists

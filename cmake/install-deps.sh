@@ -13,6 +13,14 @@ PACKAGES=(
   zlib1g-dev
   # real peers and clients for the tests
   nsd unbound dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
+  # the appliance checks in make test (systemd-analyze verify/security of board/ units)
+  systemd
+  # hedge update tests: a real HTTPS origin, certificates, a clock moved in time
+  nginx openssl faketime libfaketime
+  # hot-swap benchmark (tests/bench/hotswap.sh)
+  dnsperf
+  # block page, status and monitoring tests (issue 8): headless browser, HTTP load, Prometheus tools
+  chromium fonts-dejavu-core wrk prometheus python3-prometheus-client curl
 )
 
 missing=()
@@ -40,3 +48,7 @@ for svc in nsd unbound; do
     $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
   fi
 done
+# The nginx package starts a system nginx on port 80; the update tests start their own on loopback ports.
+if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
+  $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true
+fi

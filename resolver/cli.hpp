@@ -9,10 +9,23 @@ int compile(int argc, char** argv);  // blocklists/compile_cli.cpp
 int keygen(int argc, char** argv);   // blocklists/sign_cli.cpp
 int verify(int argc, char** argv);   // blocklists/sign_cli.cpp
 int lists(int argc, char** argv);    // blocklists/compile_cli.cpp (lists lookup)
+int netconf(int argc, char** argv);  // resolver/config/network_cli.cpp ([network] -> networkd)
+
+// blocklists/update/update_cli.cpp
+int update(int argc, char** argv);
+int rollback(int argc, char** argv);
+int publish(int argc, char** argv);
 
 // resolver/policy/policy_cli.cpp
 int exception(int argc, char** argv);
 int audit(int argc, char** argv);
 int explain(int argc, char** argv);
+
+// resolver/monitor/events_cli.cpp
+int events(int argc, char** argv);
+int incident(int argc, char** argv);
+// resolver/console/console_cli.cpp
+int user(int argc, char** argv);
+int report(int argc, char** argv);
 
 }  // namespace hedge::cli

@@ -19,9 +19,17 @@ constexpr Command commands[] = {
     {"lists", hedge::cli::lists, "lists lookup NAME --bundle DIR"},
     {"keygen", hedge::cli::keygen, "make an ECDSA P-256 signing key pair: --out PREFIX"},
     {"verify", hedge::cli::verify, "verify a bundle: DIR --pubkey KEY"},
+    {"publish", hedge::cli::publish, "put a signed bundle on a web root: --bundle DIR --to WEBROOT"},
+    {"update", hedge::cli::update, "fetch, verify and install the trust's bundle: --config FILE [--check]"},
+    {"rollback", hedge::cli::rollback, "serve the previous list generation: --config FILE --by NAME"},
     {"exception", hedge::cli::exception, "temporary allow/deny: add|approve|revoke|list (audited)"},
     {"audit", hedge::cli::audit, "policy change log: list|verify (hash chain)"},
     {"explain", hedge::cli::explain, "why is NAME blocked: NAME --client IP [--at TIME]"},
+    {"events", hedge::cli::events, "monitoring log: list|export [--since T] [--until T] [--format csv|json]"},
+    {"incident", hedge::cli::incident, "safeguarding incidents: list | ack ID --by WHO --note TEXT"},
+    {"user", hedge::cli::user, "console accounts: add|first|list|disable|enable|passwd (audited)"},
+    {"report", hedge::cli::report, "safeguarding|governor --from DATE --to DATE [--format html|csv]"},
+    {"netconf", hedge::cli::netconf, "the appliance's network file from [network]: --config FILE"},
 };
 
 void usage(FILE* out) {

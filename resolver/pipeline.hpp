@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "cache/answer_cache.hpp"
+#include "monitor/monitor.hpp"
 #include "net/origin.hpp"
 #include "snapshot.hpp"
 #include "upstream/forwarder.hpp"
@@ -47,12 +48,17 @@ class Pipeline final : public net::QueryHandler {
     util::Metrics& metrics;
     util::RateLimiter& limiter;
     net::Responder& responder;
-    std::function<Clock()> clock;  // injectable for tests
+    std::function<Clock()> clock;         // injectable for tests
+    monitor::Monitor* monitor = nullptr;  // monitoring log hook (monitor/monitor.hpp); null = none
+    // Called (on the loop) the first time a query finds the snapshot's bundle
+    // broken (blocklists/mapping_guard.hpp); may be empty.
+    std::function<void(const lists::Bundle&)> on_lists_broken = {};
   };
   explicit Pipeline(Deps d);
   ~Pipeline();
 
   void set_snapshot(std::shared_ptr<const Snapshot> s) noexcept { m_snap = std::move(s); }
+  void set_monitor(monitor::Monitor* m) noexcept { m_d.monitor = m; }
   const std::shared_ptr<const Snapshot>& snapshot() const noexcept { return m_snap; }
 
   std::size_t handle(std::span<const uint8_t> query, const net::Origin& o, uint8_t* out,
@@ -78,11 +84,15 @@ class Pipeline final : public net::QueryHandler {
   std::optional<std::size_t> stage_rewrite(Query& x) noexcept;
   std::optional<std::size_t> stage_cache(Query& x) noexcept;
   std::size_t stage_upstream(Query& x) noexcept;
+  // The bundle a decision read is damaged: SERVFAIL, never an unfiltered answer.
+  std::size_t lists_broken(const Snapshot& s, const dns::ParsedQuery& q, uint8_t* out,
+                           std::size_t cap) noexcept;
   std::optional<std::size_t> answer_waiter(const Pending& p, const Waiter& w, const upstream::Result& r,
                                            const Clock& c, uint8_t* out, std::size_t cap) noexcept;
 
   static constexpr std::size_t kMaxWaiters = 256;  // clients sharing one upstream question
   Deps m_d;
+  const lists::Bundle* m_broken_seen = nullptr;
   std::shared_ptr<const Snapshot> m_snap;
   std::unordered_map<std::string_view, std::unique_ptr<Pending>> m_pending;  // keys view into Pending
 };

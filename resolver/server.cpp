@@ -1,6 +1,7 @@
 // server: loop ownership, start, reload, shutdown.
 #include "server.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -38,9 +39,11 @@ Server::Server()
     : m_cache(64u << 20, 86400),
       m_forwarder((uv_loop_init(&m_loop), &m_loop), m_metrics),
       m_upstream(m_forwarder),
-      m_pipeline(Pipeline::Deps{m_cache, m_upstream, m_metrics, m_limiter, *this, [this] {
+      m_pipeline(Pipeline::Deps{m_cache, m_upstream, m_metrics, m_limiter, *this,
+                                [this] {
                                   return Clock{static_cast<int64_t>(uv_now(&m_loop)), policy_now()};
-                                }}) {
+                                },
+                                nullptr, [this](const lists::Bundle& b) { on_lists_broken(b); }}) {
   m_loop_ok = true;
 }
 
@@ -92,7 +95,12 @@ bool Server::load(config::Config& cfg, std::string& err) {
 }
 
 int64_t Server::policy_now() const noexcept {
-  return m_fake_now ? m_fake_now : static_cast<int64_t>(std::time(nullptr));
+  if (m_fake_now) return m_fake_now;
+  // Never earlier than the newest time a verified bundle vouched for: a Pi
+  // without a real-time clock boots in 1970 until NTP answers.
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  const int64_t trusted = m_update_watch ? m_update_watch->trusted_time() : 0;
+  return now > trusted ? now : trusted;
 }
 
 void Server::read_fake_clock() noexcept {
@@ -115,17 +123,22 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   // Policy (groups, schedules, exceptions) is compiled against this bundle;
   // on any error the runtime keeps its previous snapshot and so do we.
   util::ConfigErrors errs(cfg.path);
-  const bool ok =
-      m_policy_started ? m_policy.reload(cfg.policy, bundle, errs) : m_policy.start(cfg.policy, bundle, errs);
+  bool ok = false;
+  if (m_policy_started) {
+    ok = m_policy.reload(cfg.policy, bundle, errs);  // the exceptions it holds: no store read here
+  } else {
+    std::vector<policy::Exception> first;
+    open_store(cfg, first);
+    ok = m_policy.start(cfg.policy, bundle, std::move(first), errs);
+  }
   if (!ok) {
     for (const auto& e : errs.list()) err += (err.empty() ? "" : "\n") + e.str();
     if (err.empty()) err = cfg.path + ": policy could not be built";
     return false;
   }
-  if (!m_policy_started && !m_policy.store_error().empty()) {
-    LOG_WARN("exception store unavailable, running without exceptions: %s", m_policy.store_error().c_str());
-  }
   m_policy_started = true;
+  for (const auto& w : errs.warnings()) LOG_WARN("%s", w.str().c_str());
+  if (m_started) arm_fake_clock();
   auto snap = make_snapshot(cfg, bundle, m_policy.snapshot());
   log::Level lvl;
   if (log::parse_level(cfg.log_level.c_str(), lvl)) log::set_level(lvl);
@@ -138,6 +151,9 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   m_forwarder.configure(us);
   m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst,
                       cfg.server.rate_limit_prefix_qps, cfg.server.rate_limit_prefix_burst);
+  if (m_web) m_web->reconfigure(cfg);
+  if (m_monitor) m_monitor->reconfigure(cfg);
+  if (m_console) m_console->update(console::console_settings(cfg, std::to_string(bundle->version())));
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl = tcp_limits(cfg.server);
   for (auto* t : m_tcp) t->set_limits(tl);
@@ -145,6 +161,8 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   // decision runs before the cache, so only CNAME chains need care, and
   // those are re-checked on every hit. The cache survives a reload.
   std::shared_ptr<const Snapshot> old = m_pipeline.snapshot();
+  m_metrics.lists_broken = snap->bundle->broken();
+  if (m_started && (!old || old->bundle != snap->bundle)) watch_bundle(*snap->bundle);
   m_pipeline.set_snapshot(std::move(snap));
   release_off_loop(std::move(old));
   return true;
@@ -204,6 +222,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
     LOG_INFO("listening on %s (udp%s, tcp)", u->local().str().c_str(), u->batching() ? " recvmmsg" : "");
   }
   m_bound = cfg.server.listen;
+  if (!start_web(cfg, err)) return false;
+  if (!start_console(cfg, err)) return false;
   uv_signal_init(&m_loop, &m_sigterm);
   uv_signal_init(&m_loop, &m_sigint);
   uv_signal_init(&m_loop, &m_sighup);
@@ -213,14 +233,24 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   uv_signal_start(&m_sighup, &Server::on_signal, SIGHUP);
   uv_async_init(&m_loop, &m_stop, &Server::on_async);
   m_stop.data = this;
-  uv_timer_init(&m_loop, &m_tick);
-  m_tick.data = this;
-  // 200 ms: exception-store polling (CLI changes apply within a moment) and the test clock.
-  uv_timer_start(&m_tick, &Server::on_tick, 200, 200);
+  uv_timer_init(&m_loop, &m_watchdog);
+  uv_timer_init(&m_loop, &m_fake_clock_timer);
+  m_watchdog.data = m_fake_clock_timer.data = this;
+  start_control(cfg);
+  m_update_watch =
+      runtime::UpdateWatch::start(&m_loop, config::update_state_path(cfg.update, cfg.lists.bundle));
 #ifdef HEDGE_HAVE_SYSTEMD
   if (sd_watchdog_enabled(0, &m_watchdog_usec) <= 0) m_watchdog_usec = 0;
 #endif
+  if (m_watchdog_usec) {
+    // Half of WatchdogSec, as sd_watchdog_enabled(3) advises; no timer at all without it.
+    const uint64_t every_ms = std::max<uint64_t>(m_watchdog_usec / 2000, 1);
+    uv_timer_start(&m_watchdog, &Server::on_watchdog, every_ms, every_ms);
+  }
   m_started = true;
+  arm_fake_clock();
+  watch_store();
+  watch_bundle(*m_pipeline.snapshot()->bundle);
   const auto& b = *m_pipeline.snapshot()->bundle;
   LOG_INFO("lists: %s version %llu, %llu entries in %zu categories",
            b.dir().empty() ? "(none)" : b.dir().c_str(), static_cast<unsigned long long>(b.version()),
@@ -232,6 +262,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
 int Server::run() {
   if (!m_started) return 1;
   uv_run(&m_loop, UV_RUN_DEFAULT);
+  if (m_console) m_console->stop();  // joins the console thread (the DNS loop has ended)
+  m_store.stop();                    // writes the last monitoring batch
   // The loop only stops when every handle closed (begin_shutdown).
   const int rc = uv_loop_close(&m_loop);
   m_loop_ok = rc != 0;  // if it failed, the destructor retries
@@ -260,9 +292,29 @@ void Server::begin_shutdown() noexcept {
   m_tcp.clear();
   m_forwarder.close();
   m_pipeline.abandon_pending();
-  for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&m_sigterm),
-                         reinterpret_cast<uv_handle_t*>(&m_sigint), reinterpret_cast<uv_handle_t*>(&m_sighup),
-                         reinterpret_cast<uv_handle_t*>(&m_stop), reinterpret_cast<uv_handle_t*>(&m_tick)}) {
+  answer_waiters("error the resolver is shutting down");
+  m_next_waiters.clear();
+  if (m_control) m_control->close();
+  m_control = nullptr;
+  if (m_update_watch) m_update_watch->close();
+  m_update_watch = nullptr;
+  if (m_web) m_web->close();
+  m_pipeline.set_monitor(nullptr);
+  if (m_monitor) m_monitor->close();
+  // The store thread finishes its current job (shutdown may wait for it) and
+  // delivers nothing after this; then the inbox can close.
+  if (m_feed) m_feed->close_and_wait();
+  m_inbox.close();
+  if (m_bundle_watch) {
+    uv_close(reinterpret_cast<uv_handle_t*>(m_bundle_watch),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+    m_bundle_watch = nullptr;
+  }
+  for (uv_handle_t* h :
+       {reinterpret_cast<uv_handle_t*>(&m_sigterm), reinterpret_cast<uv_handle_t*>(&m_sigint),
+        reinterpret_cast<uv_handle_t*>(&m_sighup), reinterpret_cast<uv_handle_t*>(&m_stop),
+        reinterpret_cast<uv_handle_t*>(&m_watchdog), reinterpret_cast<uv_handle_t*>(&m_fake_clock_timer),
+        reinterpret_cast<uv_handle_t*>(&m_store_watch)}) {
     if (h->loop && !uv_is_closing(h)) uv_close(h, nullptr);
   }
 }
@@ -282,6 +334,8 @@ struct ReloadWork {
   uv_work_t req{};
   Server* server = nullptr;
   config::Config cfg;
+  std::vector<util::SockAddr> bound;
+  bool cfg_ok = false, listen_changed = false;
   std::shared_ptr<const lists::Bundle> bundle;
   std::string err;
 };
@@ -296,27 +350,28 @@ bool Server::reload() {
   notify("RELOADING=1");
   auto work = std::make_unique<ReloadWork>();
   work->server = this;
-  std::string err;
-  try {
-    if (m_opts.config_path.empty() || !load(work->cfg, err)) {
-      if (err.empty()) err = "no config file to reload";
-      reload_failed(err);
-      return false;
-    }
-  } catch (const std::exception& e) {
-    reload_failed(std::string("reading the config: ") + e.what());
+  if (m_opts.config_path.empty()) {
+    reload_failed("no config file to reload");
     return false;
   }
-  if (work->cfg.server.listen.size() != m_bound.size()) {
-    LOG_WARN("reload: server.listen changed; listen addresses only change on restart");
-  }
-  work->cfg.server.listen = m_bound;
+  work->bound = m_bound;
   work->req.data = work.get();
   const int rc = uv_queue_work(
       &m_loop, &work->req,
       [](uv_work_t* req) {
-        // Thread pool: touches nothing but the files and this work item.
+        // Thread pool: the config file and the bundle are read and verified
+        // here, never on the loop. Touches nothing but the files, this work
+        // item and the server's fixed start options (m_opts).
         auto* w = static_cast<ReloadWork*>(req->data);
+        try {
+          w->cfg_ok = w->server->load(w->cfg, w->err);
+        } catch (const std::exception& e) {
+          w->cfg_ok = false;
+          w->err = std::string("reading the config: ") + e.what();
+        }
+        if (!w->cfg_ok) return;
+        w->listen_changed = w->cfg.server.listen.size() != w->bound.size();
+        w->cfg.server.listen = w->bound;
         try {
           w->bundle = open_bundle(w->cfg, w->err);
         } catch (const std::exception& e) {
@@ -329,9 +384,17 @@ bool Server::reload() {
         Server* self = w->server;
         self->m_reloading = false;
         if (status == UV_ECANCELED || self->m_stopping) return;
-        self->finish_reload(w->cfg, w->bundle, w->err);
+        if (!w->cfg_ok) {
+          self->reload_failed(w->err);
+        } else {
+          if (w->listen_changed)
+            LOG_WARN("reload: server.listen changed; listen addresses only change on restart");
+          self->finish_reload(w->cfg, w->bundle, w->err);
+        }
         if (self->m_reload_again) {
           self->m_reload_again = false;
+          self->m_reload_waiters = std::move(self->m_next_waiters);
+          self->m_next_waiters.clear();
           self->reload();
         }
       });
@@ -363,6 +426,7 @@ void Server::finish_reload(const config::Config& cfg, const std::shared_ptr<cons
   const auto& b = *m_pipeline.snapshot()->bundle;
   LOG_INFO("reloaded: lists version %llu, %llu entries", static_cast<unsigned long long>(b.version()),
            static_cast<unsigned long long>(b.entries()));
+  answer_waiters("ok " + std::to_string(b.version()));
   notify("READY=1");
 }
 
@@ -374,21 +438,175 @@ void Server::reload_failed(const std::string& err) {
       line += c;
       continue;
     }
-    if (!line.empty()) LOG_ERROR("reload failed, keeping the previous config and lists: %s", line.c_str());
+    if (!line.empty()) LOG_ERROR("reload refused, keeping the previous config and lists: %s", line.c_str());
     line.clear();
   }
+  std::string one = err.substr(0, err.find('\n'));
+  answer_waiters("error " + one);
   notify("READY=1");
 }
 
-void Server::on_tick(uv_timer_t* t) noexcept {
-  auto* self = static_cast<Server*>(t->data);
-  if (self->m_watchdog_usec) notify("WATCHDOG=1");
-  self->read_fake_clock();
-  if (self->m_policy_started && self->m_policy.poll(self->policy_now())) {
-    const auto cur = self->m_pipeline.snapshot();
-    self->m_pipeline.set_snapshot(make_snapshot(cur->config, cur->bundle, self->m_policy.snapshot()));
-    LOG_INFO("exceptions changed: policy updated");
+void Server::start_control(const config::Config& cfg) {
+  const std::string path = config::control_socket_path(cfg.update, cfg.lists.bundle);
+  if (path.empty()) return;
+  std::string err;
+  m_control = net::ControlSocket::start(
+      &m_loop, path,
+      [this](std::string_view cmd, net::ControlSocket::Reply reply) { on_control(cmd, std::move(reply)); },
+      err);
+  if (!m_control)
+    LOG_WARN("control socket unavailable (hedge update cannot ask for a reload; SIGHUP still works): %s",
+             err.c_str());
+}
+
+void Server::on_control(std::string_view cmd, net::ControlSocket::Reply reply) {
+  if (cmd != "reload") {
+    reply("error unknown command (expected: reload)");
+    return;
   }
+  // A reload already running may have read the disk before the caller's
+  // change: the caller waits for the next one, which reads it afresh.
+  if (m_reloading) {
+    m_next_waiters.push_back(std::move(reply));
+    m_reload_again = true;
+    return;
+  }
+  m_reload_waiters.push_back(std::move(reply));
+  reload();
+}
+
+void Server::answer_waiters(const std::string& line) {
+  auto waiters = std::move(m_reload_waiters);
+  m_reload_waiters.clear();
+  for (auto& w : waiters) w(line);
+}
+
+void Server::on_watchdog(uv_timer_t* /*t*/) noexcept {
+  notify("WATCHDOG=1");
+}
+
+// [debug] fake_clock_file (tests only): read on a timer that exists only when
+// it is configured; the store thread records expiries by this clock.
+void Server::arm_fake_clock() noexcept {
+  if (!m_fake_clock_timer.loop || uv_is_closing(reinterpret_cast<uv_handle_t*>(&m_fake_clock_timer))) return;
+  if (m_fake_clock_file.empty())
+    uv_timer_stop(&m_fake_clock_timer);
+  else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&m_fake_clock_timer)))
+    uv_timer_start(&m_fake_clock_timer, &Server::on_fake_clock, 200, 200);
+}
+
+void Server::on_fake_clock(uv_timer_t* t) noexcept {
+  auto* self = static_cast<Server*>(t->data);
+  const int64_t before = self->m_fake_now;
+  self->read_fake_clock();
+  if (self->m_feed && self->m_fake_now != before) self->m_feed->record_expiries_at(self->m_fake_now);
+}
+
+// Opens [store] path on the store thread and waits for the first exception
+// set. This is the one wait, at start, before the loop serves any query.
+bool Server::open_store(const config::Config& cfg, std::vector<policy::Exception>& first) {
+  std::string err;
+  if (!m_inbox.init(&m_loop)) {
+    LOG_WARN("exception store unavailable, running without exceptions: cannot create the loop inbox");
+    return false;
+  }
+  if (!m_store.running() && !m_store.start(err)) {
+    LOG_WARN("exception store unavailable, running without exceptions: %s", err.c_str());
+    return false;
+  }
+  m_feed = std::make_unique<runtime::ExceptionFeed>(m_store, [this](runtime::ExceptionSet set) {
+    // Store thread: hand the immutable set to the loop, touch nothing else.
+    m_inbox.post([this, set = std::move(set)]() mutable { on_exceptions(std::move(set)); });
+  });
+  const bool timed = cfg.fake_clock_file.empty();
+  if (!m_feed->open_and_wait(cfg.policy.store_path, timed, first, err)) {
+    LOG_WARN("exception store unavailable, running without exceptions: %s", err.c_str());
+    m_feed.reset();
+    return false;
+  }
+  m_store_file = cfg.policy.store_path;
+  return true;
+}
+
+// inotify on the store's directory (libuv: never blocks). A commit by the CLI
+// writes the -wal file; the store thread then reads data_version.
+void Server::watch_store() noexcept {
+  if (!m_feed || m_store_file.empty()) return;
+  const auto slash = m_store_file.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : m_store_file.substr(0, slash));
+  m_store_file = m_store_file.substr(slash == std::string::npos ? 0 : slash + 1);
+  uv_fs_event_init(&m_loop, &m_store_watch);
+  m_store_watch.data = this;
+  if (const int rc = uv_fs_event_start(&m_store_watch, &Server::on_store_dir, dir.c_str(), 0); rc != 0)
+    LOG_WARN("cannot watch %s (%s): exception changes apply only after a restart", dir.c_str(),
+             uv_strerror(rc));
+}
+
+void Server::on_store_dir(uv_fs_event_t* h, const char* file, int /*events*/, int status) noexcept {
+  auto* self = static_cast<Server*>(h->data);
+  if (status < 0 || !self->m_feed) return;
+  if (file) {
+    const std::string_view f(file), db(self->m_store_file);
+    if (!f.starts_with(db) || (f.size() != db.size() && f.substr(db.size()) != "-wal")) return;
+  }
+  self->m_feed->check();  // coalesced; the store thread reads data_version
+}
+
+// A mapped list file was truncated or changed (SIGBUS caught by
+// lists::MappingGuard, or the directory watch saw it): queries already answer
+// SERVFAIL (pipeline); say so loudly and try the files on disk again: a
+// reload verifies them off the loop and swaps in only a good bundle.
+void Server::on_lists_broken(const lists::Bundle& b) noexcept {
+  m_metrics.lists_broken = true;
+  ++m_metrics.lists_broken_events;
+  LOG_ERROR(
+      "ALERT: the blocklist bundle %s was changed or truncated while in use: answering SERVFAIL "
+      "(never unfiltered) until a verified bundle loads; reloading",
+      b.dir().c_str());
+  if (!m_stopping) reload();
+}
+
+// inotify on the bundle in use (libuv, never blocks): a write to a mapped
+// file would change what lookups read without any check, so any change to a
+// file the manifest names marks the bundle broken at once.
+void Server::watch_bundle(const lists::Bundle& b) noexcept {
+  if (m_bundle_watch) {
+    uv_close(reinterpret_cast<uv_handle_t*>(m_bundle_watch),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+    m_bundle_watch = nullptr;
+  }
+  if (b.dir().empty() || m_stopping) return;
+  auto* w = new uv_fs_event_t{};
+  uv_fs_event_init(&m_loop, w);
+  w->data = this;
+  if (const int rc = uv_fs_event_start(w, &Server::on_bundle_dir, b.dir().c_str(), 0); rc != 0) {
+    LOG_WARN("cannot watch %s (%s): a file changed under the resolver is caught only when read",
+             b.dir().c_str(), uv_strerror(rc));
+    uv_close(reinterpret_cast<uv_handle_t*>(w),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+    return;
+  }
+  m_bundle_watch = w;
+}
+
+void Server::on_bundle_dir(uv_fs_event_t* h, const char* file, int /*events*/, int status) noexcept {
+  auto* self = static_cast<Server*>(h->data);
+  if (status < 0 || !file || self->m_stopping) return;
+  const std::string_view f(file);
+  if (f != "public.cdb" && f != "confidential.cdb" && f != "confidential.filter" && f != "manifest.json")
+    return;
+  const auto snap = self->m_pipeline.snapshot();
+  if (snap->bundle->broken()) return;  // already known
+  snap->bundle->mark_broken();
+  self->on_lists_broken(*snap->bundle);
+}
+
+void Server::on_exceptions(runtime::ExceptionSet set) noexcept {
+  if (m_stopping || !m_policy.set_exceptions(std::move(set))) return;
+  const auto cur = m_pipeline.snapshot();
+  m_pipeline.set_snapshot(make_snapshot(cur->config, cur->bundle, m_policy.snapshot()));
+  LOG_INFO("exceptions changed: policy updated");
 }
 
 void Server::deliver(const net::Origin& o, std::span<const uint8_t> answer) noexcept {

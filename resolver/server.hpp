@@ -16,14 +16,22 @@
 
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
+#include "console/console_service.hpp"
+#include "monitor/monitor.hpp"
+#include "net/control_socket.hpp"
+#include "net/loop_inbox.hpp"
 #include "net/origin.hpp"
 #include "net/tcp_listener.hpp"
 #include "net/udp_listener.hpp"
 #include "pipeline.hpp"
+#include "runtime/exception_feed.hpp"
 #include "runtime/policy_runtime.hpp"
+#include "runtime/update_watch.hpp"
+#include "store/store_thread.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
+#include "web/web_service.hpp"
 
 namespace hedge {
 
@@ -75,6 +83,12 @@ class Server final : public net::Responder {
   const cache::AnswerCache& cache() const noexcept { return m_cache; }
   const upstream::Forwarder& forwarder() const noexcept { return m_forwarder; }
   bool udp_batching() const noexcept;
+  // The safeguarding console (server_console.cpp): its own thread and loop.
+  console::ConsoleService* console() noexcept { return m_console.get(); }
+  // The block page and status listeners, the monitoring log (server_web.cpp).
+  web::WebService* web() noexcept { return m_web.get(); }
+  monitor::Monitor* monitor() noexcept { return m_monitor.get(); }
+  store::StoreThread& store_thread() noexcept { return m_store; }
 
  private:
   bool load(config::Config& cfg, std::string& err);
@@ -84,17 +98,36 @@ class Server final : public net::Responder {
   void finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
                      const std::string& err);
   void begin_shutdown() noexcept;
+  bool start_web(const config::Config& cfg, std::string& err);  // server_web.cpp
   static void on_signal(uv_signal_t* h, int signum) noexcept;
   static void on_async(uv_async_t* h) noexcept;
-  static void on_tick(uv_timer_t* t) noexcept;
+  static void on_fake_clock(uv_timer_t* t) noexcept;
+  static void on_watchdog(uv_timer_t* t) noexcept;
+  static void on_store_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept;
   int64_t policy_now() const noexcept;
   void read_fake_clock() noexcept;
+  void arm_fake_clock() noexcept;
+  bool open_store(const config::Config& cfg, std::vector<policy::Exception>& first);
+  void watch_store() noexcept;
+  void on_exceptions(runtime::ExceptionSet set) noexcept;
+  void on_lists_broken(const lists::Bundle& b) noexcept;
+  void watch_bundle(const lists::Bundle& b) noexcept;
+  static void on_bundle_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept;
 
   uv_loop_t m_loop{};
   bool m_loop_ok = false;
   uv_signal_t m_sigterm{}, m_sigint{}, m_sighup{};
   uv_async_t m_stop{};
-  uv_timer_t m_tick{};
+  // No periodic tick: the loop wakes only for work (queries, a change in the
+  // store's directory, an armed timeout); the watchdog and test-clock timers
+  // exist only when systemd's watchdog / [debug] fake_clock_file are on.
+  uv_timer_t m_watchdog{};
+  uv_timer_t m_fake_clock_timer{};
+  uv_fs_event_t m_store_watch{};
+  uv_fs_event_t* m_bundle_watch = nullptr;  // the current bundle's directory (freed in its close callback)
+  std::string m_store_file;                 // basename of [store] path (events for it and its -wal)
+  net::LoopInbox m_inbox;                   // store thread -> loop
+  std::unique_ptr<runtime::ExceptionFeed> m_feed;  // store-thread side of exceptions
   util::Metrics m_metrics;
   cache::AnswerCache m_cache;
   util::RateLimiter m_limiter;
@@ -112,6 +145,37 @@ class Server final : public net::Responder {
   bool m_started = false, m_stopping = false;
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
+  bool start_console(const config::Config& cfg, std::string& err);
+  std::string lists_version() const;
+
+ public:
+  // For tests: store checks the feed ran (each reads SQLite on the store thread).
+  uint64_t store_checks() const noexcept { return m_feed ? m_feed->checks() : 0; }
+  // Health state (issue 8's /health turns this into 503): the bundle in use is damaged.
+  bool lists_broken() const noexcept { return m_metrics.lists_broken; }
+
+ private:
+  // Control socket (`hedge update` asks for a reload and waits for the result).
+  net::ControlSocket* m_control = nullptr;
+  std::vector<net::ControlSocket::Reply> m_reload_waiters, m_next_waiters;
+  void start_control(const config::Config& cfg);
+  void on_control(std::string_view cmd, net::ControlSocket::Reply reply);
+  void answer_waiters(const std::string& line);
+  // `hedge update`'s state file, read off the loop (for /status and the policy clock).
+  runtime::UpdateWatch* m_update_watch = nullptr;
+
+ public:
+  // Loop thread: the last update state read (null before the first read or with no file).
+  std::shared_ptr<const update::UpdateState> update_state() const noexcept {
+    return m_update_watch ? m_update_watch->state() : nullptr;
+  }
+
+ private:
+  // Declared last: destroyed first, while the loop and the store thread still exist.
+  store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
+  std::unique_ptr<monitor::Monitor> m_monitor;
+  std::unique_ptr<web::WebService> m_web;
+  std::unique_ptr<console::ConsoleService> m_console;  // destroyed before m_store; stopped in run()
 };
 
 }  // namespace hedge

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "cli.hpp"
 #include "config/config.hpp"
@@ -74,7 +75,10 @@ int serve(int argc, char** argv) {
     if (ok) {
       // The lists are part of the config: a bundle that cannot be opened fails the check.
       std::string err;
-      if (!check_snapshot(cfg, err)) {
+      std::vector<std::string> warnings;
+      const bool built = check_snapshot(cfg, err, &warnings);
+      for (const auto& w : warnings) std::printf("warning: %s\n", w.c_str());
+      if (!built) {
         std::printf("%s\n", err.c_str());
         ok = false;
       }

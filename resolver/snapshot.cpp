@@ -31,14 +31,17 @@ std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,
   return s;
 }
 
-bool check_snapshot(const config::Config& cfg, std::string& err) {
+bool check_snapshot(const config::Config& cfg, std::string& err, std::vector<std::string>* warnings) {
   auto bundle = open_bundle(cfg, err);
   if (!bundle) {
     err = cfg.path + ":" + std::to_string(cfg.lists.bundle_line) + ": lists.bundle: " + err;
     return false;
   }
   util::ConfigErrors errs(cfg.path);
-  if (!policy::build_policy_snapshot(cfg.policy, bundle, {}, errs) || !errs.empty()) {
+  const bool built = policy::build_policy_snapshot(cfg.policy, bundle, {}, errs) != nullptr;
+  if (warnings)
+    for (const auto& w : errs.warnings()) warnings->push_back(w.str());
+  if (!built || !errs.empty()) {
     for (const auto& e : errs.list()) err += (err.empty() ? "" : "\n") + e.str();
     return false;
   }

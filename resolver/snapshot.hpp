@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "blocklists/bundle.hpp"
 #include "config/config.hpp"
@@ -29,6 +31,8 @@ std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,
                                               std::shared_ptr<const policy::PolicySnapshot> policy);
 
 // For --check-config: bundle + policy built exactly as serve would, without a store.
-bool check_snapshot(const config::Config& cfg, std::string& err);
+// Warnings (the config still loads) are appended to `warnings`, one line each.
+bool check_snapshot(const config::Config& cfg, std::string& err,
+                    std::vector<std::string>* warnings = nullptr);
 
 }  // namespace hedge

@@ -1,6 +1,8 @@
 // cache/answer_cache: hash map + intrusive LRU list over owned entries.
 #include "cache/answer_cache.hpp"
 
+#include <algorithm>
+
 #include <cstring>
 
 namespace hedge::cache {
@@ -17,9 +19,28 @@ std::string_view make_key(std::span<const uint8_t> qwire, std::size_t qname_len,
   return {reinterpret_cast<const char*>(buf), n + 1};
 }
 
+namespace {
+// What one heap block of n bytes really costs with glibc malloc: an 8-byte
+// header, rounded up to 16-byte granules, 32 bytes at least.
+constexpr std::size_t heap(std::size_t n) noexcept {
+  return n == 0 ? 0 : std::max<std::size_t>(32, (n + 8 + 15) & ~std::size_t{15});
+}
+std::size_t string_heap(const std::string& s) noexcept {
+  return s.capacity() > 15 ? heap(s.capacity() + 1) : 0;  // libstdc++ keeps up to 15 chars inline
+}
+}  // namespace
+
+// Real memory, not payload: every block's capacity and malloc overhead, the
+// map's node and its share of the bucket array. (Counting size() alone
+// under-counted about 4x: the scrubbed wire buffer is sized for the worst case.)
 std::size_t Entry::cost() const noexcept {
-  std::size_t c = sizeof(Entry) + key.size() + wire.size() + ttl_offsets.size() * 2 + 64;  // + map node
-  for (const auto& s : chain) c += s.size() + sizeof(std::string);
+  constexpr std::size_t kMapNode = sizeof(void*) + sizeof(std::string_view) + sizeof(std::unique_ptr<Entry>) +
+                                   sizeof(std::size_t);  // next, key, value, cached hash
+  std::size_t c = heap(sizeof(Entry)) + string_heap(key) + heap(wire.capacity()) +
+                  heap(ttl_offsets.capacity() * sizeof(uint16_t)) +
+                  heap(chain.capacity() * sizeof(std::string)) + heap(kMapNode) +
+                  2 * sizeof(void*);  // buckets: load factor <= 1, grown 2x
+  for (const auto& s : chain) c += string_heap(s);
   return c;
 }
 
@@ -91,9 +112,11 @@ void AnswerCache::insert(std::string_view key, dns::ScrubbedReply&& r, int64_t n
   if (auto it = m_map.find(key); it != m_map.end()) erase(it->second.get());
   auto e = std::make_unique<Entry>();
   e->key.assign(key);
-  e->wire = std::move(r.wire);
-  e->ttl_offsets = std::move(r.ttl_offsets);
-  e->chain = std::move(r.chain);
+  // Exact-size copies: the scrubbed reply's buffers are sized for the worst case.
+  e->wire.assign(r.wire.begin(), r.wire.end());
+  e->ttl_offsets.assign(r.ttl_offsets.begin(), r.ttl_offsets.end());
+  e->chain.reserve(r.chain.size());
+  for (auto& c : r.chain) e->chain.emplace_back(c);
   e->stored_ms = now_ms;
   e->ttl = r.ttl;
   e->rcode = r.rcode;

@@ -231,7 +231,7 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   }
   reject_unknown(root, "",
                  {"server", "upstream", "lists", "block", "cache", "log", "debug", "schedule", "group",
-                  "policy", "store"},
+                  "policy", "store", "update", "http", "school", "monitoring", "network"},
                  errs);
   if (auto* t = section(root, "server", errs)) parse_server(*t, c, errs);
   if (auto* t = section(root, "upstream", errs)) parse_upstream(*t, c, errs);
@@ -252,9 +252,19 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
     reject_unknown(*t, "debug.", {"fake_clock_file"}, errs);
     if (auto s = get_string(*t, "debug", "fake_clock_file", errs)) c.fake_clock_file = *s;
   }
+  if (auto* t = section(root, "update", errs)) parse_update_config(*t, c.update, errs);
   c.policy.file = path;
   policy::parse_policy_config(root, errs, c.policy);
+  parse_web_config(root, c.http, c.school, c.monitoring, errs);
+  parse_network(root, errs, c.network);
+  parse_console_config(root, c.console, errs);
   if (c.server.listen.empty()) errs.add(0, "server.listen", "at least one listen address is needed");
+  if (c.upstream.servers.empty() && !c.network.dns_addrs.empty()) {
+    // The appliance: [network] dns are the resolvers the box forwards to (its
+    // /etc/resolv.conf points at Hedge itself, so that fallback would be a loop).
+    c.upstream.servers = c.network.dns_addrs;
+    c.upstream.servers_line = c.network.dns_line;
+  }
   if (c.upstream.servers.empty()) {
     c.upstream.from_resolv_conf = true;
     if (auto ns = resolv_conf_nameserver())

@@ -12,6 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "config/console_config.hpp"
+#include "config/network.hpp"
+#include "config/update_config.hpp"
+#include "config/web_config.hpp"
 #include "policy/policy_config.hpp"
 #include "util/address.hpp"
 #include "util/errors.hpp"
@@ -49,9 +53,9 @@ struct UpstreamConfig {
 };
 
 struct ListsConfig {
-  std::string bundle;          // empty: no lists (only for tests; warns loudly)
-  int bundle_line = 0;         // where `bundle` was set, for errors found when opening it
-  bool verify_hashes = false;  // re-hash the big public cdb at every load (see bundle.hpp)
+  std::string bundle;         // empty: no lists (only for tests; warns loudly)
+  int bundle_line = 0;        // where `bundle` was set, for errors found when opening it
+  bool verify_hashes = true;  // re-hash the big public cdb at every load (off the loop; see bundle.hpp)
 };
 
 struct BlockConfig {
@@ -80,6 +84,12 @@ struct Config {
   std::string log_level = "info";
   std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the policy clock
   policy::PolicyConfig policy;  // [[schedule]], [[group]], [policy], [store] (policy/policy_config)
+  NetworkConfig network;        // [network]: the appliance's own interface (config/network)
+  UpdateConfig update;          // [update] (config/update_config)
+  HttpConfig http;              // [http], [school], [monitoring] (config/web_config)
+  SchoolConfig school;
+  MonitoringConfig monitoring;
+  ConsoleConfig console;  // [http] console_listen, tls_cert, tls_key (config/console_config)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.

@@ -109,6 +109,19 @@ Verdict run(const dns::QueryName& q, const Group& g, const PolicySnapshot& snap,
                  : "listed in illegal tier category " + snap.category_names(illegal) +
                        "; blocked for every group, no exception or setting can change this",
              true);
+    if constexpr (Trace::on) {
+      int al = -1;
+      if (const auto* e = find_exception(snap, g, q, ExceptionKind::allow, now, al))
+        tr.add("illegal-tier",
+               "allow exception #" + std::to_string(e->id) + " for " + e->name +
+                   " is overridden: the illegal tier wins over every exception",
+               true);
+      if ((al = find_suffix(g.allow, q)) >= 0)
+        tr.add("illegal-tier",
+               "the group's `allow` entry " + std::string(q.suffix(static_cast<std::size_t>(al))) +
+                   " is overridden: the illegal tier wins over `allow`",
+               true);
+    }
     return v;
   }
   if constexpr (Trace::on) tr.add("illegal-tier", "not listed in the illegal tier");
@@ -195,13 +208,12 @@ Verdict run(const dns::QueryName& q, const Group& g, const PolicySnapshot& snap,
         tr.add("bypass-defence", "DDR discovery name: NODATA so clients keep plain DNS", true);
       return v;
     }
-    if (const uint64_t bp = m.categories & snap.bypass_mask()) {
-      if constexpr (Trace::on) tr.add("bypass-defence", "listed in category bypass (DoH, VPN, proxy)", true);
-      return blocked(g, bp, "bypass-defence", m.public_label);
-    }
-    if constexpr (Trace::on) tr.add("bypass-defence", "on; not a canary, DDR or bypass-category name");
+    // The `bypass` category (DoH servers, VPNs, proxies) is a category like
+    // any other: blocked by rule 7 for groups that block it.
+    if constexpr (Trace::on) tr.add("bypass-defence", "on; not a canary or DDR name");
   } else if constexpr (Trace::on) {
-    tr.add("bypass-defence", "off for this group");
+    tr.add("bypass-defence",
+           "OFF for this group (bypass_defence = false): canary and DDR names are answered");
   }
 
   // 6. Safe search.

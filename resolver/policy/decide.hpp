@@ -11,7 +11,8 @@
 //                           (categories mode), names every group may resolve (block page)
 //   4. allowlist mode       name not in the group's `allow` -> block
 //   5. bypass defences      DoH canary -> NXDOMAIN, iCloud Private Relay -> NXDOMAIN,
-//                           DDR (_dns.resolver.arpa) -> NODATA, `bypass` category -> block
+//                           DDR (_dns.resolver.arpa) -> NODATA; on for every group unless
+//                           it says `bypass_defence = false` (the `bypass` category is rule 7)
 //   6. safe search          search/video hosts -> rewrite (CNAME) to the safe host
 //   7. categories           group's blocked categories, minus those allowed by an
 //                           active schedule window (answer TTL capped at the time left;

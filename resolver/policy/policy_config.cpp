@@ -333,10 +333,12 @@ void parse_groups(const toml::node& node, ConfigErrors& errs, PolicyConfig& out)
       }
     }
     if (const auto* n = t.get("bypass_defence")) {
-      if (auto b = n->value<bool>(); b && n->is_boolean())
+      if (auto b = n->value<bool>(); b && n->is_boolean()) {
         g.bypass_defence = *b;
-      else
+        g.bypass_defence_line = util::ConfigErrors::line_of(*n);
+      } else {
         errs.add(*n, path + ".bypass_defence", "must be true or false");
+      }
     }
     if (const auto* n = t.get("block_mode")) {
       std::string v;

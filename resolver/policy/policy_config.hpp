@@ -48,7 +48,8 @@ struct GroupConfig {
   bool block_set = false;          // `block` given (allowlist mode defaults to every category)
   std::vector<std::pair<std::string, std::vector<std::string>>> allow_during;  // schedule -> category ids
   SafeSearch safe_search = SafeSearch::off;
-  std::optional<bool> bypass_defence;  // default: on if the group blocks "bypass" or is allowlist mode
+  std::optional<bool> bypass_defence;  // default: on for every group; only an explicit false turns it off
+  int bypass_defence_line = 0;
   BlockMode block_mode = BlockMode::block;
 };
 

@@ -82,6 +82,16 @@ void sort_unique(std::vector<std::string>& v) {
 
 }  // namespace
 
+namespace {
+// Whether the bundle puts `name` itself in the illegal tier (for warnings).
+bool in_illegal_tier(const lists::Bundle& b, uint64_t confidential_mask, const std::string& name) {
+  dns::QueryName q;
+  if (!q.assign_text(name)) return false;
+  const lists::Match m = b.lookup(q);
+  return ((m.categories & (b.illegal_mask() | confidential_mask)) | m.confidential) != 0;
+}
+}  // namespace
+
 std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig& cfg,
                                                             std::shared_ptr<const lists::Bundle> bundle,
                                                             std::vector<Exception> active_exceptions,
@@ -117,8 +127,16 @@ std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig& 
     g.block_ids = gc.block;
     g.block_mask = (gc.mode == GroupMode::allowlist && !gc.block_set) ? s->m_all_mask : mask_of(b, gc.block);
     if (gc.mode == GroupMode::allowlist && !gc.block_set) g.block_ids = {"(every category)"};
-    const bool blocks_bypass = std::find(gc.block.begin(), gc.block.end(), "bypass") != gc.block.end();
-    g.bypass_defence = gc.bypass_defence.value_or(blocks_bypass || gc.mode == GroupMode::allowlist);
+    // The canary, iCloud Private Relay and DDR defences are on for every
+    // group: without them a browser switches to DNS-over-HTTPS and skips every
+    // list, the illegal tier included. Only an explicit `false` turns them off.
+    g.bypass_defence = gc.bypass_defence.value_or(true);
+    if (!g.bypass_defence)
+      errs.warn(
+          gc.bypass_defence_line, "group[" + std::to_string(g.index) + "].bypass_defence",
+          "bypass defences are off for group '" + gc.name +
+              "': its browsers may switch to DNS-over-HTTPS or iCloud Private Relay and skip every list, "
+              "including the illegal tier");
     for (const auto& during : gc.allow_during) {
       // Not a structured binding: clang 14 cannot capture those in a lambda.
       const auto& sched = during.first;
@@ -131,6 +149,13 @@ std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig& 
     }
     g.allow = gc.allow;
     g.deny = gc.deny;
+    for (const auto& name : gc.allow) {
+      if (in_illegal_tier(b, s->m_confidential_mask, name))
+        errs.warn(gc.line, "group[" + std::to_string(g.index) + "].allow",
+                  "'" + name +
+                      "' is in the illegal tier of the loaded bundle: it stays blocked "
+                      "(the illegal tier overrides `allow`)");
+    }
     sort_unique(g.allow);
     sort_unique(g.deny);
     for (const auto& c : gc.clients) {
@@ -181,6 +206,11 @@ std::shared_ptr<const PolicySnapshot> build_policy_snapshot(const PolicyConfig& 
     } else {
       continue;  // its group was removed from the config: it applies to nobody
     }
+    if (c.kind == ExceptionKind::allow && in_illegal_tier(b, s->m_confidential_mask, c.name))
+      errs.warn(0, "exception #" + std::to_string(c.id),
+                "allow exception for '" + c.name +
+                    "' is in the illegal tier of the loaded bundle: it stays "
+                    "blocked (the illegal tier overrides exceptions)");
     s->m_compiled.push_back(std::move(c));
   }
   std::sort(s->m_compiled.begin(), s->m_compiled.end(),

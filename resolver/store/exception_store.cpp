@@ -185,6 +185,18 @@ bool ExceptionStore::append_audit(int64_t now, const std::string& actor, const s
   return true;
 }
 
+bool ExceptionStore::record_event(int64_t now, const std::string& actor, const std::string& action,
+                                  const std::string& object, const std::string& reason,
+                                  const std::string& detail, std::string& err) {
+  Transaction tx(m_db);
+  if (!tx.ok()) {
+    err = "audit log: " + m_db.errmsg();
+    return false;
+  }
+  if (!append_audit(now, actor, action, object, reason, detail, err)) return false;
+  return tx.commit(err);
+}
+
 bool ExceptionStore::add(policy::Exception& e, const ExceptionRules& rules, int64_t now, std::string& err) {
   const auto norm = dns::normalise_name(e.name);
   if (!norm || norm.name != e.name) {
@@ -448,6 +460,20 @@ AuditVerify ExceptionStore::verify_audit() {
   for (const auto& [id, detail] : state)
     bad("exception #" + std::to_string(id) + ": audited but missing (row deleted)");
   return r;
+}
+
+bool ExceptionStore::audited_change(int64_t now, const std::string& actor, const std::string& action,
+                                    const std::string& object, const std::string& reason,
+                                    const std::string& detail,
+                                    const std::function<bool(Db&, std::string&)>& change, std::string& err) {
+  Transaction tx(m_db);
+  if (!tx.ok()) {
+    err = "cannot start a transaction: " + m_db.errmsg();
+    return false;
+  }
+  if (change && !change(m_db, err)) return false;
+  if (!append_audit(now, actor, action, object, reason, detail, err)) return false;
+  return tx.commit(err);
 }
 
 }  // namespace hedge::store

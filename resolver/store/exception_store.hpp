@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ class ExceptionStore {
   // Opens or creates the database (WAL, schema). False and err on failure.
   bool open(const std::string& path, std::string& err);
   bool is_open() const noexcept { return static_cast<bool>(m_db); }
+  // The connection, for store files that keep their tables in the same
+  // database (store/console_store); used only on the thread that owns this.
+  Db& db() noexcept { return m_db; }
 
   // Every exception (active, pending, expired, revoked); the snapshot filters by time.
   std::vector<policy::Exception> load_all();
@@ -69,8 +73,21 @@ class ExceptionStore {
   // (once each). Returns how many; -1 on error.
   int record_expiries(int64_t now, std::string& err);
 
+  // One audit row in its own transaction, for events that are not exception
+  // changes (list updates and rollbacks: `hedge update`, `hedge rollback`).
+  bool record_event(int64_t now, const std::string& actor, const std::string& action,
+                    const std::string& object, const std::string& reason, const std::string& detail,
+                    std::string& err);
+
   std::vector<AuditEntry> audit(int64_t limit = 0);
   AuditVerify verify_audit();
+
+  // Any other audited change (incident ack, review decisions, users): runs
+  // `change` on this connection and appends its audit row in the same
+  // transaction, so there is one chain for every kind of event.
+  bool audited_change(int64_t now, const std::string& actor, const std::string& action,
+                      const std::string& object, const std::string& reason, const std::string& detail,
+                      const std::function<bool(Db&, std::string&)>& change, std::string& err);
 
  private:
   bool append_audit(int64_t now, const std::string& actor, const std::string& action,

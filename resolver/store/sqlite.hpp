@@ -36,6 +36,8 @@ class Db {
   // Runs one or more statements without results.
   bool exec(const char* sql, std::string& err);
   std::string errmsg() const { return m_db ? sqlite3_errmsg(m_db) : "database not open"; }
+  int64_t last_insert_id() const noexcept { return m_db ? sqlite3_last_insert_rowid(m_db) : 0; }
+  int changes() const noexcept { return m_db ? sqlite3_changes(m_db) : 0; }
 
  private:
   sqlite3* m_db = nullptr;
@@ -67,6 +69,14 @@ class Stmt {
     sqlite3_clear_bindings(m_stmt);
   }
   int64_t i64(int col) const noexcept { return sqlite3_column_int64(m_stmt, col); }
+  bool null(int col) const noexcept { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+  // The column's text without a copy; valid until the next step()/reset().
+  std::string_view view(int col) const noexcept {
+    const auto* p = sqlite3_column_text(m_stmt, col);
+    return p ? std::string_view(reinterpret_cast<const char*>(p),
+                                static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, col)))
+             : std::string_view();
+  }
   std::string text(int col) const {
     const auto* p = sqlite3_column_text(m_stmt, col);
     return p ? std::string(reinterpret_cast<const char*>(p),

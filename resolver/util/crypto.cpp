@@ -11,6 +11,29 @@
 
 namespace hedge::util {
 
+static_assert(sizeof(mbedtls_sha256_context) <= 128);
+
+Sha256Stream::Sha256Stream() {
+  auto* c = reinterpret_cast<mbedtls_sha256_context*>(m_ctx);
+  mbedtls_sha256_init(c);
+  mbedtls_sha256_starts_ret(c, 0);
+}
+
+Sha256Stream::~Sha256Stream() {
+  mbedtls_sha256_free(reinterpret_cast<mbedtls_sha256_context*>(m_ctx));
+}
+
+void Sha256Stream::update(const void* data, std::size_t len) noexcept {
+  mbedtls_sha256_update_ret(reinterpret_cast<mbedtls_sha256_context*>(m_ctx),
+                            static_cast<const uint8_t*>(data), len);
+}
+
+Sha256 Sha256Stream::finish() noexcept {
+  Sha256 out{};
+  mbedtls_sha256_finish_ret(reinterpret_cast<mbedtls_sha256_context*>(m_ctx), out.data());
+  return out;
+}
+
 Sha256 sha256(std::span<const uint8_t> data) {
   Sha256 out{};
   mbedtls_sha256_ret(data.data(), data.size(), out.data(), 0);

@@ -21,6 +21,20 @@ inline Sha256 sha256(std::string_view s) {
 // Hashes a whole file in chunks; nullopt (and err) if it cannot be read.
 std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uint64_t* size = nullptr);
 
+// Incremental SHA-256 (a download hashed as it arrives).
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void update(const void* data, std::size_t len) noexcept;
+  Sha256 finish() noexcept;
+
+ private:
+  alignas(8) unsigned char m_ctx[128];  // mbedtls_sha256_context (checked in crypto.cpp)
+};
+
 std::string to_hex(std::span<const uint8_t> data);
 std::optional<std::vector<uint8_t>> from_hex(std::string_view hex);
 

@@ -30,6 +30,11 @@ class ConfigErrors {
   void add(const toml::node& at, std::string key, std::string message) {
     add(line_of(at), std::move(key), std::move(message));
   }
+  // Warnings do not stop a load (the config still serves); same format.
+  void warn(int line, std::string key, std::string message) {
+    m_warnings.push_back({m_file, line, std::move(key), std::move(message)});
+  }
+  const std::vector<ConfigError>& warnings() const noexcept { return m_warnings; }
   bool empty() const noexcept { return m_list.empty(); }
   const std::vector<ConfigError>& list() const noexcept { return m_list; }
   const std::string& file() const noexcept { return m_file; }
@@ -37,6 +42,7 @@ class ConfigErrors {
  private:
   std::string m_file;
   std::vector<ConfigError> m_list;
+  std::vector<ConfigError> m_warnings;
 };
 
 }  // namespace hedge::util

@@ -42,6 +42,10 @@ struct Metrics {
   uint64_t upstream_latency_sum_us = 0;
   uint64_t reloads_ok = 0, reloads_failed = 0;
   uint64_t tcp_connections = 0, tcp_rejected = 0;
+  // The bundle in use was damaged under us (truncated/overwritten mapped
+  // file): every query gets SERVFAIL until a good bundle loads. /health: 503.
+  bool lists_broken = false;
+  uint64_t lists_broken_events = 0;
 
   void count(Result r) noexcept { ++queries[static_cast<int>(r)]; }
   void observe_latency_us(uint64_t us) noexcept {

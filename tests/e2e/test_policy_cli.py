@@ -174,6 +174,8 @@ class PolicyCli(unittest.TestCase):
 
 if __name__ == "__main__":
     if not os.path.exists(ps.BIN):
-        print(f"SKIP: hedge binary not found at {ps.BIN}")
-        sys.exit(0)
-    unittest.main(verbosity=2)
+        from hedgetest.case import skip_exit
+        skip_exit(f"hedge binary not found at {ps.BIN}")
+    prog = unittest.main(verbosity=2, exit=False)
+    from hedgetest.case import exit_status
+    sys.exit(exit_status(prog.result))

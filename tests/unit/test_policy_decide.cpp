@@ -66,6 +66,7 @@ clients = ["listen:192.0.2.53"]
 block = ["games"]
 allow = ["games.school.example"]
 deny = ["distraction.example"]
+bypass_defence = false
 
 [[group]]
 name = "guests"
@@ -243,14 +244,15 @@ TEST_CASE("decision table") {
       {"10.30.0.1", "lesson.example", kMonLunch, Action::allow, "exception-allow", false, false, 600},
       {"10.30.0.1", "block.hedge.example", kMonLunch, Action::allow, "always-allow"},
       {"10.30.0.1", "use-application-dns.net", kMonLunch, Action::block, "allowlist"},
-      // Bypass defences: on for pupils (block bypass) and guests, off for staff.
+      // Bypass defences: on for every group (staff too); the bypass category is a category.
       {"10.20.1.1", "use-application-dns.net", kMonLunch, Action::nxdomain, "bypass-defence"},
       {"10.20.1.1", "mask.icloud.com", kMonLunch, Action::nxdomain, "bypass-defence"},
       {"10.20.1.1", "mask-h2.icloud.com", kMonLunch, Action::nxdomain, "bypass-defence"},
       {"10.20.1.1", "_dns.resolver.arpa", kMonLunch, Action::nodata, "bypass-defence"},
-      {"10.20.1.1", "vpn.example", kMonLunch, Action::block, "bypass-defence"},
+      {"10.20.1.1", "vpn.example", kMonLunch, Action::block, "category"},
       {"10.99.0.1", "mask.icloud.com", kMonLunch, Action::nxdomain, "bypass-defence"},
-      {"10.10.0.1", "use-application-dns.net", kMonLunch, Action::allow, "default"},
+      {"10.10.0.1", "use-application-dns.net", kMonLunch, Action::nxdomain, "bypass-defence"},
+      {"10.10.0.1", "_dns.resolver.arpa", kMonLunch, Action::nodata, "bypass-defence"},
       {"10.10.0.1", "vpn.example", kMonLunch, Action::allow, "default"},
       {"10.20.1.1", "icloud.com", kMonLunch, Action::allow, "default"},
       // Safe search.
@@ -475,4 +477,69 @@ TEST_CASE("decide_chain: CNAME cloaking is decided next to decide() and explaine
   CHECK_FALSE(steps[0].decided);
   CHECK(steps[1].decided);
   CHECK(steps[1].detail.find("x.porn.example") != std::string::npos);
+}
+
+TEST_CASE("bypass defences: only an explicit bypass_defence = false turns them off, with a warning") {
+  Env env;
+  // library (listen:192.0.2.53) says bypass_defence = false.
+  CHECK(env.decide("10.1.1.1", "use-application-dns.net", 1'795'000'000, "192.0.2.53").action ==
+        Action::allow);
+  CHECK(env.decide("10.1.1.1", "_dns.resolver.arpa", 1'795'000'000, "192.0.2.53").action == Action::allow);
+  CHECK(env.decide("10.1.1.1", "mask.icloud.com", 1'795'000'000, "192.0.2.53").action == Action::allow);
+  auto root = toml::parse(std::string_view{kConfig}, std::string_view{"hedge.toml"});
+  util::ConfigErrors errs("hedge.toml");
+  policy::PolicyConfig cfg;
+  policy::parse_policy_config(root, errs, cfg);
+  auto snap = policy::build_policy_snapshot(cfg, env.bundle, {}, errs);
+  CHECK(errs.empty());
+  REQUIRE(errs.warnings().size() == 1);
+  const std::string w = errs.warnings()[0].str();
+  CHECK(w.find("hedge.toml:") == 0);
+  CHECK(w.find("group[4].bypass_defence: bypass defences are off for group 'library'") != std::string::npos);
+  CHECK(errs.warnings()[0].line > 0);
+}
+
+TEST_CASE(
+    "an allow entry or exception for an illegal-tier name: a warning with file:line: key:, still blocked") {
+  Env env;
+  constexpr const char* kAllowIllegal = R"([[group]]
+name = "staff"
+clients = ["10.10.0.0/16"]
+block = ["gambling"]
+allow = ["abuse.example", "fine.example"]
+
+[policy]
+default_group = "staff"
+)";
+  auto root = toml::parse(std::string_view{kAllowIllegal}, std::string_view{"hedge.toml"});
+  util::ConfigErrors errs("hedge.toml");
+  policy::PolicyConfig cfg;
+  policy::parse_policy_config(root, errs, cfg);
+  REQUIRE(errs.empty());
+  policy::Exception ex;
+  ex.id = 7;
+  ex.name = "abuse.example";
+  ex.group = "*";
+  ex.kind = policy::ExceptionKind::allow;
+  ex.starts = 1;
+  ex.expires = 4'000'000'000;
+  auto snap = policy::build_policy_snapshot(cfg, env.bundle, {ex}, errs);
+  CHECK(errs.empty());  // the config still loads
+  REQUIRE(errs.warnings().size() == 2);
+  CHECK(errs.warnings()[0].str() ==
+        "hedge.toml:1: group[0].allow: 'abuse.example' is in the illegal tier of the loaded bundle: it stays "
+        "blocked (the illegal tier overrides `allow`)");
+  CHECK(errs.warnings()[1].str().find("exception #7: allow exception for 'abuse.example'") !=
+        std::string::npos);
+  dns::QueryName q;
+  REQUIRE(q.assign_text("www.abuse.example"));
+  const auto& g = snap->default_group();
+  CHECK(policy::decide(q, 1, g, *snap, 1'795'000'000).action == Action::block);
+  std::vector<policy::ExplainStep> steps;
+  const auto v = policy::explain(q, 1, g, *snap, 1'795'000'000, steps);
+  CHECK(v.illegal);
+  std::string all;
+  for (const auto& s : steps) all += s.rule + ": " + s.detail + "\n";
+  CHECK(all.find("allow exception #7 for abuse.example is overridden") != std::string::npos);
+  CHECK(all.find("`allow` entry abuse.example is overridden") != std::string::npos);
 }

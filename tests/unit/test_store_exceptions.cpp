@@ -1,14 +1,20 @@
 // Unit: the SQLite exception store and its hash-chained audit log.
 #include <doctest/doctest.h>
+
 #include <sqlite3.h>
+#include <atomic>
+#include <chrono>
+#include <future>
 
 #include <filesystem>
 #include <string>
 
 #include "bundle_fixture.hpp"
 #include "policy/decide.hpp"
+#include "runtime/exception_feed.hpp"
 #include "runtime/policy_runtime.hpp"
 #include "store/exception_store.hpp"
+#include "store/store_thread.hpp"
 
 using namespace hedge;
 using policy::ExceptionKind;
@@ -157,7 +163,8 @@ TEST_CASE("store: the audit log refuses updates and a hand edit is detected") {
 }
 
 TEST_CASE(
-    "runtime: a CLI change to the store installs a new snapshot on poll; reload keeps the old on error") {
+    "runtime: a CLI change to the store reaches the loop as a new exception set from the store thread; "
+    "reload keeps the old snapshot on error") {
   test::TempDir tmp;
   const std::string dir = test::write_bundle(test::standard_categories(), {{"bet.example", "gambling"}});
   std::string err;
@@ -170,27 +177,44 @@ TEST_CASE(
   g.block = {"gambling"};
   cfg.groups.push_back(g);
   cfg.default_group = "staff";
+
+  store::StoreThread thread;
+  REQUIRE(thread.start(err));
+  std::promise<runtime::ExceptionSet> got;
+  std::atomic<int> deliveries{0};
+  runtime::ExceptionFeed feed(thread, [&](runtime::ExceptionSet set) {
+    CHECK(store::StoreThread::on_store_thread());
+    if (deliveries.fetch_add(1) == 0) got.set_value(std::move(set));
+  });
+  std::vector<policy::Exception> first_set;
+  REQUIRE_MESSAGE(feed.open_and_wait(cfg.store_path, false, first_set, err), err);
+  CHECK(first_set.empty());
   runtime::PolicyRuntime rt;
   util::ConfigErrors errs("x.toml");
-  REQUIRE(rt.start(cfg, bundle, errs));
-  CHECK(rt.store_error().empty());
+  REQUIRE(rt.start(cfg, bundle, first_set, errs));
   const auto first = rt.snapshot();
   dns::QueryName q;
   REQUIRE(q.assign_text("bet.example"));
   CHECK(policy::decide(q, 1, first->default_group(), *first, T0).action == policy::Action::block);
-  CHECK_FALSE(rt.poll(T0));
   {
     store::ExceptionStore cli;  // another connection, as `hedge exception add` is
     REQUIRE(cli.open(cfg.store_path, err));
     auto e = make("bet.example", "staff", ExceptionKind::allow, T0 + 60);
     REQUIRE(cli.add(e, store::ExceptionRules{}, T0, err));
   }
-  CHECK(rt.poll(T0 + 1));
+  feed.check();  // what the server's directory watch does
+  auto fut = got.get_future();
+  REQUIRE(fut.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+  CHECK(rt.set_exceptions(fut.get()));
   auto snap = rt.snapshot();
   CHECK(snap != first);
   CHECK(policy::decide(q, 1, snap->default_group(), *snap, T0 + 1).action == policy::Action::allow);
   CHECK(policy::decide(q, 1, snap->default_group(), *snap, T0 + 60).action == policy::Action::block);
-  CHECK_FALSE(rt.poll(T0 + 61));  // logging the expiry is our own write: no rebuild
+  // Logging the expiry is the feed's own write: a check finds nothing new.
+  feed.record_expiries_at(T0 + 61);
+  feed.check();
+  feed.close_and_wait();
+  CHECK(deliveries.load() == 1);
   store::ExceptionStore cli;
   REQUIRE(cli.open(cfg.store_path, err));
   CHECK(cli.audit().back().action == "exception.expire");

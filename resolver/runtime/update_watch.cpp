@@ -1,0 +1,94 @@
+// runtime/update_watch: periodic off-loop read of the update state file (see header).
+#include "runtime/update_watch.hpp"
+
+#include <ctime>
+
+#include "util/log.hpp"
+#include "util/units.hpp"
+
+namespace hedge::runtime {
+
+namespace {
+struct Read {
+  uv_work_t req{};
+  UpdateWatch* watch = nullptr;
+  std::string path;
+  std::shared_ptr<const update::UpdateState> result;
+};
+}  // namespace
+
+UpdateWatch* UpdateWatch::start(uv_loop_t* loop, const std::string& path, uint64_t interval_ms) {
+  if (path.empty()) return nullptr;
+  auto* w = new UpdateWatch;
+  w->m_loop = loop;
+  w->m_path = path;
+  uv_timer_init(loop, &w->m_timer);
+  w->m_timer.data = w;
+  uv_timer_start(&w->m_timer, &UpdateWatch::on_timer, 0, interval_ms);
+  return w;
+}
+
+void UpdateWatch::on_timer(uv_timer_t* t) noexcept {
+  static_cast<UpdateWatch*>(t->data)->read_now();
+}
+
+void UpdateWatch::read_now() noexcept {
+  if (m_reading || m_closing) return;
+  auto* r = new Read;
+  r->watch = this;
+  r->path = m_path;
+  r->req.data = r;
+  const int rc = uv_queue_work(
+      m_loop, &r->req,
+      [](uv_work_t* req) {
+        // Thread pool: the file only.
+        auto* rd = static_cast<Read*>(req->data);
+        std::string err;
+        if (auto s = update::read_state_file(rd->path, err))
+          rd->result = std::make_shared<const update::UpdateState>(std::move(*s));
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<Read> rd(static_cast<Read*>(req->data));
+        UpdateWatch* self = rd->watch;
+        self->m_reading = false;
+        if (self->m_closing) {
+          self->maybe_free();
+          return;
+        }
+        if (!rd->result) return;  // unreadable right now: keep the last good view
+        self->m_state = std::move(rd->result);
+        const int64_t now = static_cast<int64_t>(std::time(nullptr));
+        const bool behind = now < self->m_state->trusted_time;
+        if (behind != self->m_clock_behind) {
+          if (behind)
+            LOG_WARN(
+                "the system clock (%s) is earlier than the newest trusted time (%s): the clock is wrong; "
+                "schedules use the trusted time until it is fixed",
+                util::iso_utc(now).c_str(), util::iso_utc(self->m_state->trusted_time).c_str());
+          else
+            LOG_INFO("the system clock is no longer earlier than the trusted time");
+          self->m_clock_behind = behind;
+        }
+      });
+  if (rc != 0) {
+    delete r;
+    return;
+  }
+  m_reading = true;
+}
+
+void UpdateWatch::close() noexcept {
+  if (m_closing) return;
+  m_closing = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&m_timer), [](uv_handle_t* h) {
+    auto* self = static_cast<UpdateWatch*>(h->data);
+    self->m_timer_closed = true;
+    self->maybe_free();
+  });
+}
+
+void UpdateWatch::maybe_free() noexcept {
+  if (m_closing && m_timer_closed && !m_reading) delete this;
+}
+
+}  // namespace hedge::runtime

@@ -1,0 +1,43 @@
+// runtime/update_watch: the running resolver's view of `hedge update`'s state
+// file (blocklists/update/state.hpp). Every 10 s the file is read on the libuv
+// thread pool (never on the loop) and the parsed state is swapped in as an
+// immutable shared_ptr, for /status, /metrics and /health (update/status.hpp)
+// and for the policy clock: the resolver never believes the clock is earlier
+// than the newest trusted time (the Pi has no real-time clock). A clock
+// found earlier than the trusted time is logged when it starts and ends.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+
+#include "blocklists/update/state.hpp"
+
+namespace hedge::runtime {
+
+class UpdateWatch {
+ public:
+  // Null when path is empty. Reads the file at once (off the loop), then every interval_ms.
+  static UpdateWatch* start(uv_loop_t* loop, const std::string& path, uint64_t interval_ms = 10'000);
+  void close() noexcept;  // the object frees itself once its timer and any read in flight are done
+
+  // Loop thread. Null until the first read finished (or when the file does not exist yet).
+  std::shared_ptr<const update::UpdateState> state() const noexcept { return m_state; }
+  int64_t trusted_time() const noexcept { return m_state ? m_state->trusted_time : 0; }
+
+ private:
+  UpdateWatch() = default;
+  ~UpdateWatch() = default;
+  void read_now() noexcept;
+  void maybe_free() noexcept;
+  static void on_timer(uv_timer_t* t) noexcept;
+
+  uv_loop_t* m_loop = nullptr;
+  uv_timer_t m_timer{};
+  std::string m_path;
+  std::shared_ptr<const update::UpdateState> m_state;
+  bool m_reading = false, m_closing = false, m_timer_closed = false, m_clock_behind = false;
+};
+
+}  // namespace hedge::runtime

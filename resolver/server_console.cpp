@@ -1,0 +1,30 @@
+// server_console: starts the safeguarding console (console/console_service)
+// beside the DNS loop when [http] console_listen is set. Kept out of
+// server.cpp so that file only has the hooks.
+#include "server.hpp"
+#include "util/log.hpp"
+
+namespace hedge {
+
+std::string Server::lists_version() const {
+  const auto snap = m_pipeline.snapshot();
+  return snap && snap->bundle ? std::to_string(snap->bundle->version()) : std::string();
+}
+
+bool Server::start_console(const config::Config& cfg, std::string& err) {
+  if (cfg.console.listen.empty()) return true;
+  if (!m_store.running() && !m_store.start(err)) {
+    err = "store thread: " + err;
+    return false;
+  }
+  m_console = std::make_unique<console::ConsoleService>(m_store);
+  if (!m_console->start(console::service_options(cfg, lists_version()), err)) {
+    m_console.reset();
+    return false;
+  }
+  LOG_INFO("console: certificate SHA-256 fingerprint %s (check it in the browser once)",
+           m_console->fingerprint().c_str());
+  return true;
+}
+
+}  // namespace hedge

@@ -1,0 +1,334 @@
+// web/status: health reasons, the /status JSON document and the Prometheus exposition.
+#include "web/status.hpp"
+
+#include <sys/stat.h>
+#include <sys/timex.h>
+
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace hedge::web {
+
+int64_t bundle_max_age_s(const config::Config& cfg) noexcept {
+  (void)cfg;  // TODO(issue 11): return cfg.update.max_age once [update] lands on main.
+  return int64_t{36} * 3600;
+}
+
+int64_t parse_iso_utc(const std::string& s) noexcept {
+  // "YYYY-MM-DDTHH:MM:SS" (a trailing Z or fraction is ignored).
+  if (s.size() < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':') return 0;
+  auto num = [&](std::size_t at, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      v = v * 10 + (s[i] - '0');
+    }
+    return v;
+  };
+  const int y = num(0, 4), mo = num(5, 2), d = num(8, 2), h = num(11, 2), mi = num(14, 2), se = num(17, 2);
+  if (y < 0 || mo < 1 || d < 1 || h < 0 || mi < 0 || se < 0) return 0;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = se;
+  return static_cast<int64_t>(timegm(&tm));
+}
+
+bool time_unsynchronised() noexcept {
+  timex tx{};
+  const int state = adjtimex(&tx);
+  if (state != TIME_ERROR) return false;
+  struct stat st {};
+  // Only a box that runs a time service can say "not synchronised" meaningfully.
+  for (const char* p : {"/run/systemd/timesync", "/run/chrony", "/var/lib/ntp", "/run/ntpd.pid"})
+    if (::stat(p, &st) == 0) return true;
+  return false;
+}
+
+namespace {
+
+int64_t bundle_age(const StatusInputs& in) {
+  const auto& b = *in.snap->bundle;
+  const int64_t created = parse_iso_utc(b.created());
+  return created ? std::max<int64_t>(0, in.now - created) : -1;
+}
+
+bool upstream_down(const StatusInputs& in) {
+  const auto& servers = in.forwarder->servers();
+  if (servers.empty()) return true;
+  for (const auto& s : servers)
+    if (s.consecutive_failures == 0) return false;
+  const int64_t window = int64_t{in.snap->config.monitoring.upstream_health_s} * 1000;
+  return in.now_ms - in.last_upstream_answer_ms >= window;
+}
+
+uint64_t total_queries(const util::Metrics& m) {
+  uint64_t t = 0;
+  for (auto q : m.queries) t += q;
+  return t;
+}
+
+std::string label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> health_reasons(const StatusInputs& in) {
+  std::vector<std::string> r;
+  const auto& cfg = in.snap->config;
+  if (upstream_down(in))
+    r.push_back("upstream: no upstream server answered in the last " +
+                std::to_string(cfg.monitoring.upstream_health_s) + " s");
+  const auto& b = *in.snap->bundle;
+  if (b.dir().empty()) {
+    r.push_back("lists: no bundle loaded");
+  } else {
+    const int64_t age = bundle_age(in), max = bundle_max_age_s(cfg);
+    if (age < 0)
+      r.push_back("lists: the bundle has no creation time");
+    else if (age > max)
+      r.push_back("lists: the bundle is " + std::to_string(age / 3600) + " h old (max_age " +
+                  std::to_string(max / 3600) + " h)");
+  }
+  if (in.monitor) {
+    const auto& st = in.monitor->store_stats();
+    if (!st.store_ok.load()) r.push_back("store: the monitoring store is not writable (see the log)");
+    const int64_t n = st.unacked_incidents.load();
+    if (n > 0)
+      r.push_back("safeguarding: " + std::to_string(n) + " unacknowledged incident" + (n == 1 ? "" : "s") +
+                  " (hedge incident ack ID --by WHO --note TEXT)");
+  }
+  if (in.time_unsynchronised) r.push_back("time: the system clock is not synchronised");
+  return r;
+}
+
+std::string status_json(const StatusInputs& in) {
+  using nlohmann::json;
+  const auto& m = *in.metrics;
+  const auto& b = *in.snap->bundle;
+  json j;
+  j["version"] = kVersion;
+  j["uptime_s"] = in.now - in.started;
+  j["time"] = in.now;
+  const auto reasons = health_reasons(in);
+  j["healthy"] = reasons.empty();
+  j["health"] = reasons;
+  json bundle;
+  bundle["version"] = b.version();
+  bundle["created"] = b.created();
+  bundle["age_s"] = bundle_age(in);
+  bundle["max_age_s"] = bundle_max_age_s(in.snap->config);
+  bundle["entries"] = b.entries();
+  json cats = json::object();
+  for (const auto& c : b.categories())
+    if (!c.confidential) cats[c.id] = c.entries;
+  bundle["categories"] = cats;
+  j["bundle"] = bundle;
+  json ups = json::array();
+  for (const auto& s : in.forwarder->servers()) {
+    ups.push_back({{"address", s.addr.str()},
+                   {"srtt_ms", s.srtt_ms},
+                   {"answers", s.answers},
+                   {"failures", s.failures},
+                   {"consecutive_failures", s.consecutive_failures},
+                   {"healthy", s.consecutive_failures == 0}});
+  }
+  j["upstream"] = {
+      {"servers", ups},
+      {"queries", m.upstream_queries},
+      {"timeouts", m.upstream_timeouts},
+      {"errors", m.upstream_errors},
+      {"latency_avg_ms", m.upstream_queries
+                             ? static_cast<double>(m.upstream_latency_sum_us) / 1000.0 /
+                                   static_cast<double>(std::max<uint64_t>(1,
+                                                                          [&] {
+                                                                            uint64_t n = 0;
+                                                                            for (auto x : m.upstream_latency)
+                                                                              n += x;
+                                                                            return n;
+                                                                          }()))
+                             : 0.0}};
+  const uint64_t lookups = m.cache_hits + m.cache_misses;
+  j["cache"] = {
+      {"entries", in.cache->entries()},
+      {"hits", m.cache_hits},
+      {"misses", m.cache_misses},
+      {"hit_rate", lookups ? static_cast<double>(m.cache_hits) / static_cast<double>(lookups) : 0.0}};
+  json q = json::object();
+  for (int i = 0; i < static_cast<int>(util::Result::count_); ++i)
+    q[util::result_name(static_cast<util::Result>(i))] = m.queries[static_cast<std::size_t>(i)];
+  j["queries"] = {
+      {"total", total_queries(m)}, {"by_result", q}, {"qps_1m", in.qps_1m}, {"qps_15m", in.qps_15m}};
+  if (in.monitor) {
+    json by_cat = json::object(), by_group = json::object();
+    for (const auto& [k, n] : in.monitor->blocked_counts()) {
+      const std::string cat = k.second.empty() ? "(none)" : k.second;
+      by_cat[cat] = by_cat.value(cat, uint64_t{0}) + n;
+      by_group[k.first] = by_group.value(k.first, uint64_t{0}) + n;
+    }
+    j["blocked"] = {{"by_category", by_cat}, {"by_group", by_group}};
+    const auto& st = in.monitor->store_stats();
+    j["store"] = {{"queue_depth", in.monitor->queue_depth()},
+                  {"dropped", in.monitor->dropped()},
+                  {"events_written", st.events_written.load()},
+                  {"batches", st.batches.load()},
+                  {"write_errors", st.write_errors.load()},
+                  {"writable", st.store_ok.load()},
+                  {"unacknowledged_incidents", st.unacked_incidents.load()},
+                  {"syslog_sent", st.syslog_sent.load()},
+                  {"syslog_dropped", st.syslog_dropped.load()},
+                  {"devices", st.devices_loaded.load()}};
+    json inc = json::array();
+    for (const auto& r : in.monitor->recent_incidents())
+      inc.push_back({{"at", r.at}, {"category", r.category}});
+    j["incidents"] = inc;
+  }
+  json http = json::array();
+  for (const auto* l : in.listeners) {
+    json by_status = json::object();
+    for (const auto& [code, n] : l->stats().responses) by_status[std::to_string(code)] = n;
+    http.push_back({{"listener", l->name()},
+                    {"address", l->local().str()},
+                    {"connections", l->connections()},
+                    {"accepted", l->stats().connections},
+                    {"rejected", l->stats().rejected},
+                    {"responses", by_status}});
+  }
+  j["http"] = http;
+  return j.dump(2) + "\n";
+}
+
+std::string metrics_text(const StatusInputs& in) {
+  const auto& m = *in.metrics;
+  const auto& b = *in.snap->bundle;
+  std::string o;
+  o.reserve(8192);
+  auto help = [&](const char* name, const char* type, const char* text) {
+    o += "# HELP ";
+    o += name;
+    o += " ";
+    o += text;
+    o += "\n# TYPE ";
+    o += name;
+    o += " ";
+    o += type;
+    o += "\n";
+  };
+  auto line = [&](const std::string& name_labels, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " %.17g\n", v);
+    o += name_labels;
+    o += buf;
+  };
+  auto u = [&](const std::string& nl, uint64_t v) { o += nl + " " + std::to_string(v) + "\n"; };
+  help("hedge_build_info", "gauge", "Hedge version.");
+  o += std::string("hedge_build_info{version=\"") + kVersion + "\"} 1\n";
+  help("hedge_uptime_seconds", "gauge", "Seconds since hedge serve started.");
+  u("hedge_uptime_seconds", static_cast<uint64_t>(std::max<int64_t>(0, in.now - in.started)));
+  help("hedge_healthy", "gauge", "1 when /health answers 200.");
+  u("hedge_healthy", health_reasons(in).empty() ? 1 : 0);
+  help("hedge_queries_total", "counter", "DNS queries by result.");
+  for (int i = 0; i < static_cast<int>(util::Result::count_); ++i)
+    u(std::string("hedge_queries_total{result=\"") + util::result_name(static_cast<util::Result>(i)) + "\"}",
+      m.queries[static_cast<std::size_t>(i)]);
+  help("hedge_blocked_total", "counter", "Blocked queries by category and client group.");
+  if (in.monitor) {
+    for (const auto& [k, n] : in.monitor->blocked_counts())
+      u("hedge_blocked_total{category=\"" + label(k.second) + "\",group=\"" + label(k.first) + "\"}", n);
+  }
+  help("hedge_cache_hits_total", "counter", "Answers served from the cache.");
+  u("hedge_cache_hits_total", m.cache_hits);
+  help("hedge_cache_misses_total", "counter", "Cache lookups that missed.");
+  u("hedge_cache_misses_total", m.cache_misses);
+  help("hedge_cache_entries", "gauge", "Answers in the cache.");
+  u("hedge_cache_entries", in.cache->entries());
+  help("hedge_upstream_queries_total", "counter", "Queries sent upstream.");
+  u("hedge_upstream_queries_total", m.upstream_queries);
+  help("hedge_upstream_failures_total", "counter", "Upstream tries that failed, by reason.");
+  u("hedge_upstream_failures_total{reason=\"timeout\"}", m.upstream_timeouts);
+  u("hedge_upstream_failures_total{reason=\"error\"}", m.upstream_errors);
+  u("hedge_upstream_failures_total{reason=\"mismatch\"}", m.upstream_mismatched);
+  help("hedge_upstream_up", "gauge", "1 when the upstream server's last try succeeded.");
+  for (const auto& s : in.forwarder->servers())
+    u("hedge_upstream_up{server=\"" + label(s.addr.str()) + "\"}", s.consecutive_failures == 0 ? 1 : 0);
+  help("hedge_upstream_latency_seconds", "histogram", "Time from the first upstream try to the reply.");
+  uint64_t cum = 0;
+  for (std::size_t i = 0; i < util::Metrics::latency_bounds_ms.size(); ++i) {
+    cum += m.upstream_latency[i];
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", util::Metrics::latency_bounds_ms[i] / 1000.0);
+    u(std::string("hedge_upstream_latency_seconds_bucket{le=\"") + le + "\"}", cum);
+  }
+  cum += m.upstream_latency.back();
+  u("hedge_upstream_latency_seconds_bucket{le=\"+Inf\"}", cum);
+  line("hedge_upstream_latency_seconds_sum", static_cast<double>(m.upstream_latency_sum_us) / 1e6);
+  u("hedge_upstream_latency_seconds_count", cum);
+  help("hedge_bundle_age_seconds", "gauge", "Age of the list bundle in use (-1: unknown).");
+  line("hedge_bundle_age_seconds", static_cast<double>(bundle_age(in)));
+  help("hedge_bundle_serial", "gauge", "Version (serial) of the list bundle in use.");
+  u("hedge_bundle_serial", b.version());
+  help("hedge_bundle_entries", "gauge", "Entries in the list bundle in use.");
+  u("hedge_bundle_entries", b.entries());
+  help("hedge_reloads_total", "counter", "Configuration and list reloads by result.");
+  u("hedge_reloads_total{result=\"ok\"}", m.reloads_ok);
+  u("hedge_reloads_total{result=\"failed\"}", m.reloads_failed);
+  if (in.monitor) {
+    const auto& st = in.monitor->store_stats();
+    help("hedge_store_queue_depth", "gauge", "Monitoring events waiting to be written.");
+    u("hedge_store_queue_depth", in.monitor->queue_depth());
+    help("hedge_store_dropped_total", "counter", "Monitoring events dropped because the queue was full.");
+    u("hedge_store_dropped_total", in.monitor->dropped());
+    help("hedge_store_events_written_total", "counter", "Blocked-attempt entries written to the store.");
+    u("hedge_store_events_written_total", st.events_written.load());
+    help("hedge_store_write_errors_total", "counter", "Monitoring batches that could not be written.");
+    u("hedge_store_write_errors_total", st.write_errors.load());
+    help("hedge_store_writable", "gauge", "1 when the last monitoring write succeeded.");
+    u("hedge_store_writable", st.store_ok.load() ? 1 : 0);
+    help("hedge_incidents_total", "counter", "Safeguarding incidents raised since start.");
+    u("hedge_incidents_total", st.incidents.load());
+    help("hedge_incidents_unacknowledged", "gauge", "Safeguarding incidents not yet acknowledged.");
+    u("hedge_incidents_unacknowledged",
+      static_cast<uint64_t>(std::max<int64_t>(0, st.unacked_incidents.load())));
+    help("hedge_review_requests_total", "counter", "Block-page review requests stored since start.");
+    u("hedge_review_requests_total", st.reviews.load());
+    help("hedge_syslog_messages_total", "counter", "Syslog messages by outcome.");
+    u("hedge_syslog_messages_total{outcome=\"sent\"}", st.syslog_sent.load());
+    u("hedge_syslog_messages_total{outcome=\"dropped\"}", st.syslog_dropped.load());
+  }
+  // Listeners of one name (e.g. the block page on IPv4 and IPv6) are one series.
+  std::map<std::string, std::map<int, uint64_t>> by_listener;
+  std::map<std::string, std::pair<uint64_t, uint64_t>> conns;  // rejected, open
+  for (const auto* l : in.listeners) {
+    for (const auto& [code, n] : l->stats().responses) by_listener[l->name()][code] += n;
+    conns[l->name()].first += l->stats().rejected;
+    conns[l->name()].second += l->connections();
+  }
+  help("hedge_http_requests_total", "counter", "HTTP responses by listener and status code.");
+  for (const auto& [name, codes] : by_listener)
+    for (const auto& [code, n] : codes)
+      u("hedge_http_requests_total{listener=\"" + label(name) + "\",status=\"" + std::to_string(code) + "\"}",
+        n);
+  help("hedge_http_connections_rejected_total", "counter", "HTTP connections refused by a connection cap.");
+  for (const auto& [name, c] : conns)
+    u("hedge_http_connections_rejected_total{listener=\"" + label(name) + "\"}", c.first);
+  help("hedge_http_connections", "gauge", "Open HTTP connections.");
+  for (const auto& [name, c] : conns) u("hedge_http_connections{listener=\"" + label(name) + "\"}", c.second);
+  return o;
+}
+
+}  // namespace hedge::web

@@ -1,0 +1,79 @@
+// web/web_service: the HTTP side of `hedge serve` on the DNS loop: the block
+// page listeners ([http] block_page_listen) and the status listeners
+// ([http] status_listen: /health, /status, /metrics for status_clients),
+// their route tables, and the sampling the status needs (queries per second,
+// when an upstream last answered). Everything here runs on the DNS loop and
+// only reads loop-owned state or atomics; the review form's write goes to the
+// store thread through the Monitor.
+#pragma once
+
+#include <uv.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/answer_cache.hpp"
+#include "http/router.hpp"
+#include "monitor/monitor.hpp"
+#include "net/http_listener.hpp"
+#include "snapshot.hpp"
+#include "upstream/forwarder.hpp"
+#include "util/metrics.hpp"
+#include "web/status.hpp"
+
+namespace hedge::web {
+
+struct WebDeps {
+  uv_loop_t* loop;
+  std::function<std::shared_ptr<const Snapshot>()> snapshot;
+  std::function<int64_t()> now;  // policy wall clock (unix s; the test clock when set)
+  const util::Metrics& metrics;
+  const cache::AnswerCache& cache;
+  const upstream::Forwarder& forwarder;
+  monitor::Monitor* monitor;  // may be null (no store)
+};
+
+class WebService {
+ public:
+  explicit WebService(WebDeps d);
+  ~WebService();
+  WebService(const WebService&) = delete;
+  WebService& operator=(const WebService&) = delete;
+
+  // Binds every configured listener; an address that cannot be bound is an
+  // error naming it. Absent keys start nothing.
+  bool start(const config::Config& cfg, std::string& err);
+  void reconfigure(const config::Config& cfg);  // limits (addresses are fixed at start)
+  void close() noexcept;
+
+  // Route tables (the console issue adds /report to the block page's).
+  http::Router& block_page_routes() noexcept { return m_block_routes; }
+  http::Router& status_routes() noexcept { return m_status_routes; }
+  std::vector<util::SockAddr> block_page_addresses() const;
+  std::vector<util::SockAddr> status_addresses() const;
+  StatusInputs status_inputs() const;
+
+ private:
+  void block_page(http::Request&& req, const http::Reply& reply);
+  void review(http::Request&& req, const http::Reply& reply);
+  bool status_allowed(const http::Request& req) const;
+  static void on_tick(uv_timer_t* t) noexcept;
+
+  WebDeps m_d;
+  http::Router m_block_routes, m_status_routes;
+  std::vector<net::HttpListener*> m_block, m_status;  // owned: close() frees them
+  uv_timer_t* m_tick = nullptr;
+  int64_t m_started = 0;
+  int64_t m_last_answer_ms = 0;
+  uint64_t m_answers_seen = 0;
+  std::deque<std::pair<int64_t, uint64_t>> m_samples;  // (loop ms, total queries), every 5 s, 15 min
+  unsigned m_ticks = 0;
+  // Review form rate limit: client address -> (hour, count); cleared when large.
+  std::unordered_map<std::string, std::pair<int64_t, uint32_t>> m_reviews;
+};
+
+}  // namespace hedge::web

@@ -1,0 +1,56 @@
+#!/usr/bin/python3
+"""docs/monitoring: the Prometheus alerting rules pass `promtool check rules`
+(Debian prometheus), every hedge_* metric they and the Grafana dashboard use is
+one /metrics really exposes (docs/monitoring.md lists them), and the dashboard
+is valid JSON with a datasource variable."""
+import json
+import os
+import re
+import subprocess
+import sys
+import unittest
+
+SRC = os.environ.get("HEDGE_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+DOCS = os.path.join(SRC, "docs", "monitoring")
+STATUS_CPP = os.path.join(SRC, "resolver", "web", "status.cpp")
+
+
+def exposed():
+    text = open(STATUS_CPP).read()
+    return set(re.findall(r'help\("(hedge_[a-z_]+)"', text))
+
+
+class MonitoringDocs(unittest.TestCase):
+    def test_promtool_check_rules(self):
+        p = subprocess.run(["promtool", "check", "rules", os.path.join(DOCS, "hedge-alerts.yml")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("SUCCESS", p.stdout + p.stderr)
+
+    def test_rules_use_real_metrics(self):
+        names = exposed()
+        self.assertIn("hedge_incidents_unacknowledged", names)
+        rules = open(os.path.join(DOCS, "hedge-alerts.yml")).read()
+        for m in set(re.findall(r"hedge_[a-z_]+", rules)):
+            base = re.sub(r"_(bucket|sum|count)$", "", m)
+            self.assertIn(base, names, f"alert rule uses {m}, which /metrics does not expose")
+        for alert in ["HedgeBoxDown", "HedgeListsStale", "HedgeUpstreamFailing", "HedgeSafeguardingIncident",
+                      "HedgeStoreDropping"]:
+            self.assertIn(f"alert: {alert}", rules)
+
+    def test_dashboard(self):
+        d = json.load(open(os.path.join(DOCS, "hedge-dashboard.json")))
+        self.assertTrue(d["panels"])
+        names = exposed()
+        for p in d["panels"]:
+            for t in p["targets"]:
+                for m in re.findall(r"hedge_[a-z_]+", t["expr"]):
+                    self.assertIn(re.sub(r"_(bucket|sum|count)$", "", m), names, t["expr"])
+        self.assertIn("datasource", [v["name"] for v in d["templating"]["list"]])
+        doc = open(os.path.join(SRC, "docs", "monitoring.md")).read()
+        for m in names:
+            self.assertIn(m, doc, f"{m} is not documented in docs/monitoring.md")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
