@@ -12,7 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libsystemd-dev publicsuffix
   zlib1g-dev
   # real peers and clients for the tests
-  nsd dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
+  nsd unbound dnsutils knot-dnsutils python3 python3-dnspython iproute2 sqlite3 procps
   # the appliance checks in make test (systemd-analyze verify/security of board/ units)
   systemd
   # hedge update tests: a real HTTPS origin, certificates, a clock moved in time
@@ -41,10 +41,13 @@ if ! $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/h
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >>/tmp/hedge-apt.log 2>&1 \
     || { echo "hedge: apt-get install failed, see /tmp/hedge-apt.log" >&2; tail -20 /tmp/hedge-apt.log >&2; exit 1; }
 fi
-# The nsd package starts a system nsd on port 53; tests start their own on loopback ports.
-if command -v systemctl >/dev/null && systemctl is-active -q nsd 2>/dev/null; then
-  $SUDO systemctl disable --now nsd >/dev/null 2>&1 || true
-fi
+# The nsd and unbound packages start system daemons on port 53; tests start their own on
+# loopback ports (unbound runs beside Hedge in tests/e2e/test_upstream_timing.py).
+for svc in nsd unbound; do
+  if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
+    $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  fi
+done
 # The nginx package starts a system nginx on port 80; the update tests start their own on loopback ports.
 if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
   $SUDO systemctl disable --now nginx >/dev/null 2>&1 || true

@@ -78,13 +78,15 @@ void count_block(util::Metrics& mx, const policy::Verdict& v) noexcept {
   mx.count(v.illegal || v.confidential ? Result::blocked_illegal : Result::blocked);
 }
 
-// Writes the answer for a blocking verdict.
+// Writes the answer for a blocking verdict. `local` is the address the query
+// arrived on (block.ipv4/ipv6 = "self" answer with it).
 std::size_t answer_block(const dns::ParsedQuery& q, const policy::Verdict& v, int owner_label,
-                         const Snapshot& s, uint8_t* out, std::size_t cap) noexcept {
+                         const Snapshot& s, const net::Origin& o, uint8_t* out, std::size_t cap) noexcept {
   char text[200];
   const uint32_t ttl = v.ttl_cap && v.ttl_cap < s.block.ttl ? v.ttl_cap : 0;
-  return dns::write_block(q, kind_of(v.action), s.block, owner_label, ttl,
-                          ede_for(v, *s.bundle, text, sizeof text), out, cap);
+  const dns::BlockSettings b = dns::resolve_self(s.block, o.local.family() ? o.local.sa() : nullptr);
+  return dns::write_block(q, kind_of(v.action), b, owner_label, ttl, ede_for(v, *s.bundle, text, sizeof text),
+                          out, cap);
 }
 
 bool client_allowed(const config::ServerConfig& s, const sockaddr* peer) noexcept {
@@ -231,7 +233,7 @@ std::optional<std::size_t> Pipeline::stage_reject(Query& x) noexcept {
 }
 
 void Pipeline::stage_classify(Query& x) noexcept {
-  x.group = &policy::classify(*x.snap.policy, x.o.peer.sa(), x.o.local ? x.o.local->sa() : nullptr);
+  x.group = &policy::classify(*x.snap.policy, x.o.peer.sa(), x.o.local.family() ? x.o.local.sa() : nullptr);
 }
 
 std::optional<std::size_t> Pipeline::stage_decide_block(Query& x) noexcept {
@@ -245,7 +247,7 @@ std::optional<std::size_t> Pipeline::stage_decide_block(Query& x) noexcept {
   // The SOA of a NODATA block is owned by the list entry, except for the
   // illegal tier: its entries are secret, so the question owns it.
   const int owner = x.v.illegal || x.v.confidential ? 0 : x.v.matched_label;
-  const std::size_t n = answer_block(x.q, x.v, owner, x.snap, x.out, x.cap);
+  const std::size_t n = answer_block(x.q, x.v, owner, x.snap, x.o, x.out, x.cap);
   return n > limit_for(x.o, x.q) ? dns::write_truncated(x.q, dns::rcode::NOERROR, x.out, x.cap) : n;
 }
 
@@ -295,7 +297,7 @@ std::optional<std::size_t> Pipeline::stage_cache(Query& x) noexcept {
     count_block(mx, cv);
     if (m_d.monitor)
       m_d.monitor->blocked(x.o.peer, q.name, q.qtype, *x.group, cv, "cname", x.clock.wall_s, x.snap.policy);
-    const std::size_t n = answer_block(q, cv, -1, x.snap, x.out, x.cap);
+    const std::size_t n = answer_block(q, cv, -1, x.snap, x.o, x.out, x.cap);
     return n > limit_for(x.o, q) ? dns::write_truncated(q, dns::rcode::NOERROR, x.out, x.cap) : n;
   }
   ++mx.cache_hits;
@@ -397,7 +399,7 @@ std::optional<std::size_t> Pipeline::answer_waiter(const Pending& p, const Waite
       if (m_d.monitor)
         m_d.monitor->blocked(w.origin.peer, q.name, q.qtype, *w.group, cv, "cname", clock.wall_s,
                              snap.policy);
-      n = answer_block(q, cv, -1, snap, out, cap);
+      n = answer_block(q, cv, -1, snap, w.origin, out, cap);
     } else if (!w.rewrite_to.empty()) {
       mx.count(Result::rewritten);
       n = dns::write_rewrite(q, w.rewrite_to, sa, 0, w.ttl_cap, limit, out, cap);
@@ -414,7 +416,7 @@ std::optional<std::size_t> Pipeline::answer_waiter(const Pending& p, const Waite
              hit.entry && policy::decide_chain(hit.entry->chain, q.qtype, *w.group, pol, clock.wall_s, cv)) {
     // A stale answer is checked like a fresh one (its chain may reach a blocked name).
     count_block(mx, cv);
-    n = answer_block(q, cv, -1, snap, out, cap);
+    n = answer_block(q, cv, -1, snap, w.origin, out, cap);
   } else if (hit.entry) {
     // RFC 8767: every upstream failed; an expired answer is better than none.
     mx.count(Result::stale);

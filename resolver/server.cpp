@@ -21,6 +21,18 @@ void notify(const char* state) noexcept {
   (void)state;
 #endif
 }
+net::TcpLimits tcp_limits(const config::ServerConfig& s) {
+  net::TcpLimits tl;
+  tl.idle_timeout_ms = s.tcp_idle_timeout_ms;
+  tl.max_connections = s.tcp_max_connections;
+  tl.max_queries = s.tcp_max_queries_per_connection;
+  tl.max_inflight = s.tcp_max_inflight_per_connection;
+  tl.read_timeout_ms = s.tcp_read_timeout_ms;
+  tl.max_per_client = s.tcp_max_connections_per_client;
+  tl.check_allow = true;
+  tl.allow = s.allow_clients;
+  return tl;
+}
 }  // namespace
 
 Server::Server()
@@ -134,16 +146,16 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   us.servers = cfg.upstream.servers;
   us.timeout_ms = cfg.upstream.timeout_ms;
   us.attempts = cfg.upstream.attempts;
+  us.budget_ms = cfg.upstream.budget_ms;
   us.ttl = {cfg.cache.min_ttl, cfg.cache.max_ttl, cfg.cache.max_negative_ttl};
   m_forwarder.configure(us);
-  m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst);
+  m_limiter.configure(cfg.server.rate_limit_qps, cfg.server.rate_limit_burst,
+                      cfg.server.rate_limit_prefix_qps, cfg.server.rate_limit_prefix_burst);
   if (m_web) m_web->reconfigure(cfg);
   if (m_monitor) m_monitor->reconfigure(cfg);
   if (m_console) m_console->update(console::console_settings(cfg, std::to_string(bundle->version())));
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
-  const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
-                          cfg.server.tcp_max_queries_per_connection,
-                          cfg.server.tcp_max_inflight_per_connection};
+  const net::TcpLimits tl = tcp_limits(cfg.server);
   for (auto* t : m_tcp) t->set_limits(tl);
   // Answers cached before a list change may now be for blocked names; the
   // decision runs before the cache, so only CNAME chains need care, and
@@ -187,9 +199,7 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   if (cfg.lists.bundle.empty()) LOG_WARN("no [lists] bundle configured: nothing will be blocked");
   if (cfg.upstream.from_resolv_conf && !cfg.upstream.servers.empty())
     LOG_INFO("upstream: %s (from /etc/resolv.conf)", cfg.upstream.servers.front().str().c_str());
-  const net::TcpLimits tl{cfg.server.tcp_idle_timeout_ms, cfg.server.tcp_max_connections,
-                          cfg.server.tcp_max_queries_per_connection,
-                          cfg.server.tcp_max_inflight_per_connection};
+  const net::TcpLimits tl = tcp_limits(cfg.server);
   uint32_t index = 0;
   for (const auto& addr : cfg.server.listen) {
     // TCP goes on the same port as UDP. With port 0 (tests) the kernel picks
@@ -602,7 +612,7 @@ void Server::on_exceptions(runtime::ExceptionSet set) noexcept {
 void Server::deliver(const net::Origin& o, std::span<const uint8_t> answer) noexcept {
   if (m_stopping) return;
   if (o.transport == net::Transport::udp) {
-    if (o.listener < m_udp.size() && !answer.empty()) m_udp[o.listener]->send_now(o.peer, answer);
+    if (o.listener < m_udp.size() && !answer.empty()) m_udp[o.listener]->send_later(o, answer);
   } else if (o.listener < m_tcp.size()) {
     m_tcp[o.listener]->deliver(o.conn, answer);
   }

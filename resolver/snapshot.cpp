@@ -21,9 +21,11 @@ std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,
   b.ttl = cfg.block.ttl;
   b.has_v4 = cfg.block.has_v4;
   b.has_v6 = cfg.block.has_v6;
-  if (b.has_v4)
+  b.v4_self = cfg.block.v4_self;
+  b.v6_self = cfg.block.v6_self;
+  if (b.has_v4 && !b.v4_self)
     std::memcpy(b.v4.data(), &reinterpret_cast<const sockaddr_in*>(cfg.block.v4.sa())->sin_addr, 4);
-  if (b.has_v6)
+  if (b.has_v6 && !b.v6_self)
     std::memcpy(b.v6.data(), &reinterpret_cast<const sockaddr_in6*>(cfg.block.v6.sa())->sin6_addr, 16);
   b.soa_serial = static_cast<uint32_t>(s->bundle->version());
   return s;

@@ -98,9 +98,10 @@ void each_string(const toml::table& t, std::string_view sec, std::string_view ke
 
 void parse_server(const toml::table& t, Config& c, ConfigErrors& errs) {
   reject_unknown(t, "server.",
-                 {"listen", "allow_clients", "rate_limit_qps", "rate_limit_burst", "tcp_idle_timeout_ms",
-                  "tcp_max_connections", "tcp_max_queries_per_connection", "tcp_max_inflight_per_connection",
-                  "max_udp_size"},
+                 {"listen", "allow_clients", "rate_limit_qps", "rate_limit_burst", "rate_limit_prefix_qps",
+                  "rate_limit_prefix_burst", "tcp_idle_timeout_ms", "tcp_max_connections",
+                  "tcp_max_queries_per_connection", "tcp_max_inflight_per_connection",
+                  "tcp_max_connections_per_client", "tcp_read_timeout_ms", "max_udp_size"},
                  errs);
   if (t.get("listen")) c.server.listen.clear();
   each_string(
@@ -123,8 +124,13 @@ void parse_server(const toml::table& t, Config& c, ConfigErrors& errs) {
               });
   get_uint(t, "server", "rate_limit_qps", c.server.rate_limit_qps, 0, 10'000'000, errs);
   get_uint(t, "server", "rate_limit_burst", c.server.rate_limit_burst, 1, 100'000'000, errs);
+  get_uint(t, "server", "rate_limit_prefix_qps", c.server.rate_limit_prefix_qps, 0, 10'000'000, errs);
+  get_uint(t, "server", "rate_limit_prefix_burst", c.server.rate_limit_prefix_burst, 0, 100'000'000, errs);
   get_uint(t, "server", "tcp_idle_timeout_ms", c.server.tcp_idle_timeout_ms, 100, 600'000, errs);
   get_uint(t, "server", "tcp_max_connections", c.server.tcp_max_connections, 1, 100'000, errs);
+  get_uint(t, "server", "tcp_max_connections_per_client", c.server.tcp_max_connections_per_client, 1, 100'000,
+           errs);
+  get_uint(t, "server", "tcp_read_timeout_ms", c.server.tcp_read_timeout_ms, 100, 600'000, errs);
   get_uint(t, "server", "tcp_max_queries_per_connection", c.server.tcp_max_queries_per_connection, 1,
            1'000'000, errs);
   get_uint(t, "server", "tcp_max_inflight_per_connection", c.server.tcp_max_inflight_per_connection, 1, 1024,
@@ -133,7 +139,7 @@ void parse_server(const toml::table& t, Config& c, ConfigErrors& errs) {
 }
 
 void parse_upstream(const toml::table& t, Config& c, ConfigErrors& errs) {
-  reject_unknown(t, "upstream.", {"servers", "timeout_ms", "attempts", "max_inflight"}, errs);
+  reject_unknown(t, "upstream.", {"servers", "timeout_ms", "attempts", "budget_ms", "max_inflight"}, errs);
   if (const toml::node* n = t.get("servers")) c.upstream.servers_line = ConfigErrors::line_of(*n);
   each_string(t, "upstream", "servers", errs,
               [&](const toml::node& n, const std::string& k, const std::string& s) {
@@ -145,6 +151,11 @@ void parse_upstream(const toml::table& t, Config& c, ConfigErrors& errs) {
               });
   get_uint(t, "upstream", "timeout_ms", c.upstream.timeout_ms, 10, 60'000, errs);
   get_uint(t, "upstream", "attempts", c.upstream.attempts, 1, 10, errs);
+  get_uint(t, "upstream", "budget_ms", c.upstream.budget_ms, 100, 60'000, errs);
+  if (c.upstream.timeout_ms > c.upstream.budget_ms) {
+    const toml::node* n = t.get("timeout_ms") ? t.get("timeout_ms") : t.get("budget_ms");
+    if (n) errs.add(*n, "upstream.timeout_ms", "must not exceed upstream.budget_ms");
+  }
   get_uint(t, "upstream", "max_inflight", c.upstream.max_inflight, 1, 1'000'000, errs);
 }
 
@@ -160,20 +171,27 @@ void parse_lists(const toml::table& t, Config& c, ConfigErrors& errs) {
 
 void parse_block(const toml::table& t, Config& c, ConfigErrors& errs) {
   reject_unknown(t, "block.", {"ipv4", "ipv6", "ttl"}, errs);
-  if (auto s = get_string(t, "block", "ipv4", errs)) {
+  if (auto s = get_string(t, "block", "ipv4", errs); s && *s == "self") {
+    // The address the query arrived on (a wildcard listener's own address).
+    c.block.ipv4 = *s;
+    c.block.has_v4 = c.block.v4_self = true;
+  } else if (s) {
     auto a = util::parse_ip(*s);
     if (!a || a->family() != AF_INET)
-      errs.add(*t.get("ipv4"), "block.ipv4", "'" + *s + "' is not an IPv4 address");
+      errs.add(*t.get("ipv4"), "block.ipv4", "'" + *s + "' is not an IPv4 address (or \"self\")");
     else {
       c.block.ipv4 = *s;
       c.block.v4 = *a;
       c.block.has_v4 = true;
     }
   }
-  if (auto s = get_string(t, "block", "ipv6", errs)) {
+  if (auto s = get_string(t, "block", "ipv6", errs); s && *s == "self") {
+    c.block.ipv6 = *s;
+    c.block.has_v6 = c.block.v6_self = true;
+  } else if (s) {
     auto a = util::parse_ip(*s);
     if (!a || a->family() != AF_INET6)
-      errs.add(*t.get("ipv6"), "block.ipv6", "'" + *s + "' is not an IPv6 address");
+      errs.add(*t.get("ipv6"), "block.ipv6", "'" + *s + "' is not an IPv6 address (or \"self\")");
     else {
       c.block.ipv6 = *s;
       c.block.v6 = *a;

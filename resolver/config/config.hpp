@@ -31,8 +31,12 @@ struct ServerConfig {
   std::vector<util::Cidr> allow_clients;
   uint32_t rate_limit_qps = 1000;  // per client address; 0 = off
   uint32_t rate_limit_burst = 2000;
+  uint32_t rate_limit_prefix_qps = 0;    // aggregate per IPv6 /64; 0 = off
+  uint32_t rate_limit_prefix_burst = 0;  // 0 = twice rate_limit_prefix_qps
   uint32_t tcp_idle_timeout_ms = 10000;
   uint32_t tcp_max_connections = 256;
+  uint32_t tcp_max_connections_per_client = 16;  // one address cannot take every slot
+  uint32_t tcp_read_timeout_ms = 2000;           // one message, first byte to last
   uint32_t tcp_max_queries_per_connection = 1000;
   uint32_t tcp_max_inflight_per_connection = 32;
   uint32_t max_udp_size = 1232;  // the DNS flag day 2020 default
@@ -42,8 +46,9 @@ struct UpstreamConfig {
   std::vector<util::SockAddr> servers;  // empty in the file: first nameserver of /etc/resolv.conf
   bool from_resolv_conf = false;
   int servers_line = 0;       // where `servers` was set
-  uint32_t timeout_ms = 800;  // per try
-  uint32_t attempts = 3;      // tries per query over all servers
+  uint32_t timeout_ms = 400;  // retransmit timeout until a server's round-trip time is measured
+  uint32_t attempts = 5;      // most queries sent for one question, over all servers
+  uint32_t budget_ms = 4000;  // total time for one question (then SERVFAIL or a stale answer)
   uint32_t max_inflight = 10000;
 };
 
@@ -56,6 +61,7 @@ struct ListsConfig {
 struct BlockConfig {
   std::string ipv4, ipv6;  // as written; parsed into the BlockSettings
   bool has_v4 = false, has_v6 = false;
+  bool v4_self = false, v6_self = false;  // "self": the local address the query arrived on
   util::SockAddr v4, v6;
   uint32_t ttl = 60;
 };

@@ -4,8 +4,12 @@
 // All write into a caller's buffer: no allocation on the query path.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -20,11 +24,34 @@ struct EdeInfo {
 
 struct BlockSettings {
   bool has_v4 = false, has_v6 = false;
+  // "self": the address the query arrived on; the pipeline fills v4/v6 per
+  // query (resolve_self) and has_* is false when it arrived over the other family.
+  bool v4_self = false, v6_self = false;
   std::array<uint8_t, 4> v4{};
   std::array<uint8_t, 16> v6{};
   uint32_t ttl = 60;
   uint32_t soa_serial = 1;
 };
+
+// The block settings for a query that arrived on `local`: "self" becomes that
+// address, or (when the query came over the other family) no address.
+inline BlockSettings resolve_self(const BlockSettings& s, const sockaddr* local) noexcept {
+  if (!s.v4_self && !s.v6_self) return s;
+  BlockSettings b = s;
+  const int fam = local ? local->sa_family : AF_UNSPEC;
+  const auto* in6 = fam == AF_INET6 ? &reinterpret_cast<const sockaddr_in6*>(local)->sin6_addr : nullptr;
+  const bool mapped = in6 && IN6_IS_ADDR_V4MAPPED(in6);
+  if (b.v4_self) {
+    b.has_v4 = fam == AF_INET || mapped;
+    if (fam == AF_INET) std::memcpy(b.v4.data(), &reinterpret_cast<const sockaddr_in*>(local)->sin_addr, 4);
+    if (mapped) std::memcpy(b.v4.data(), in6->s6_addr + 12, 4);
+  }
+  if (b.v6_self) {
+    b.has_v6 = in6 && !mapped;
+    if (b.has_v6) std::memcpy(b.v6.data(), in6->s6_addr, 16);
+  }
+  return b;
+}
 
 enum class BlockKind : uint8_t { block_page, nodata, nxdomain };
 

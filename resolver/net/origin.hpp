@@ -17,7 +17,11 @@ struct Origin {
   uint32_t listener = 0;  // index of the listener (UDP or TCP) it arrived on
   uint64_t conn = 0;      // TCP connection id
   util::SockAddr peer;
-  const util::SockAddr* local = nullptr;  // the listen address (lives as long as the server)
+  // The address the query arrived on: the listen address, or on a wildcard
+  // listener (0.0.0.0, ::) the one the packet was sent to (IP_PKTINFO). The
+  // answer leaves from it; `listen:` groups and block.ipv4/ipv6 = "self" use it.
+  util::SockAddr local;
+  uint32_t ifindex = 0;  // UDP on a wildcard listener: the interface it came in on
 };
 
 // Implemented by the server: sends a late answer. An empty answer means "no

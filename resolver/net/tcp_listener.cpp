@@ -20,19 +20,25 @@ class TcpConn final : public CloseGroup {
   uint64_t id() const noexcept { return m_id; }
 
   uv_tcp_t m_tcp{};
+  util::SockAddr m_peer, m_local;  // read once at accept
+  TcpListener::ClientKey m_key{};  // counted in m_listener.m_per_client
+  bool m_counted = false;
 
  private:
   ~TcpConn() override = default;
   static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept;
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
   static void on_idle(uv_timer_t* t) noexcept;
+  static void on_deadline(uv_timer_t* t) noexcept;
+  bool head_complete() const noexcept;
   void consume() noexcept;
   void maybe_finish() noexcept;
   void update_reading() noexcept;
 
   TcpListener& m_listener;
   uint64_t m_id;
-  uv_timer_t m_idle{};
+  uv_timer_t m_idle{};        // no new message for idle_timeout_ms
+  uv_timer_t m_deadline{};    // the message being read started read_timeout_ms ago
   std::vector<uint8_t> m_in;  // bytes received, not yet a whole frame
   uint32_t m_inflight = 0, m_queries = 0, m_writes = 0;
   bool m_reading = false, m_closing = false, m_eof = false, m_consuming = false;
@@ -83,22 +89,83 @@ void TcpListener::deliver(uint64_t id, std::span<const uint8_t> answer) noexcept
   c->query_done();
 }
 
+TcpListener::ClientKey TcpListener::client_key(const sockaddr* sa) noexcept {
+  ClientKey k{};
+  k[0] = static_cast<uint8_t>(sa->sa_family);
+  if (sa->sa_family == AF_INET6) {
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    std::memcpy(k.data() + 1, &a6->sin6_addr, 16);
+    // An IPv4 client on a dual-stack socket is the same client as over IPv4.
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(k.data() + 1, kMapped, 12) == 0) {
+      k = {};
+      k[0] = AF_INET;
+      std::memcpy(k.data() + 1, &a6->sin6_addr.s6_addr[12], 4);
+    }
+  } else if (sa->sa_family == AF_INET) {
+    std::memcpy(k.data() + 1, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, 4);
+  }
+  return k;
+}
+
+std::size_t TcpListener::KeyHash::operator()(const ClientKey& k) const noexcept {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: not keyed, but the table is bounded by the caps
+  for (uint8_t b : k) h = (h ^ b) * 1099511628211ull;
+  return static_cast<std::size_t>(h);
+}
+
+bool TcpListener::admit(const util::SockAddr& peer) noexcept {
+  const char* why = nullptr;
+  if (m_limits.check_allow) {
+    bool ok = false;
+    for (const auto& c : m_limits.allow) ok = ok || c.contains(peer.sa());
+    if (!ok) why = "not in allow_clients";
+  }
+  if (!why && m_conns.size() >= m_limits.max_connections) why = "the connection limit is reached";
+  if (!why) {
+    auto it = m_per_client.find(client_key(peer.sa()));
+    if (it != m_per_client.end() && it->second >= m_limits.max_per_client)
+      why = "it has tcp_max_connections_per_client open";
+  }
+  if (!why) return true;
+  ++m_metrics.tcp_rejected;
+  // One line a second at most: a flood of connections must not flood the log.
+  const int64_t now = now_ms(m_tcp.loop);
+  if (now - m_last_warn_ms >= 1000) {
+    m_last_warn_ms = now;
+    LOG_WARN("tcp %s: refusing a connection from %s: %s", m_local.str().c_str(), peer.ip_str().c_str(), why);
+  }
+  return false;
+}
+
+void TcpListener::release(const ClientKey& k) noexcept {
+  auto it = m_per_client.find(k);
+  if (it == m_per_client.end()) return;
+  if (--it->second == 0) m_per_client.erase(it);
+}
+
 void TcpListener::on_connection(uv_stream_t* server, int status) noexcept {
   auto* self = static_cast<TcpListener*>(owner(reinterpret_cast<uv_handle_t*>(server)));
   if (status < 0 || self->m_closing) return;
   auto* c = new TcpConn(*self, self->m_next_id++);
   if (!c->init(server->loop)) return;  // init failure deletes c
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->m_tcp)) != 0) {
+  int len = sizeof(sockaddr_storage);
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->m_tcp)) != 0 ||
+      uv_tcp_getpeername(&c->m_tcp, c->m_peer.sa(), &len) != 0) {
     c->begin_close();
     return;
   }
-  if (self->m_conns.size() >= self->m_limits.max_connections) {
-    ++self->m_metrics.tcp_rejected;
-    LOG_WARN("tcp %s: connection limit (%u) reached, refusing a client", self->m_local.str().c_str(),
-             self->m_limits.max_connections);
+  // Checked before the connection counts against anything: a refused client
+  // never holds a slot, not even for the idle timeout.
+  if (!self->admit(c->m_peer)) {
     c->begin_close();
     return;
   }
+  len = sizeof(sockaddr_storage);
+  if (uv_tcp_getsockname(&c->m_tcp, c->m_local.sa(), &len) != 0) c->m_local = self->m_local;
+  c->m_key = client_key(c->m_peer.sa());
+  ++self->m_per_client[c->m_key];
+  c->m_counted = true;
   ++self->m_metrics.tcp_connections;
   self->m_conns.emplace(c->id(), c);
   uv_tcp_nodelay(&c->m_tcp, 1);
@@ -116,6 +183,11 @@ bool TcpConn::init(uv_loop_t* loop) noexcept {
     return false;
   }
   own(reinterpret_cast<uv_handle_t*>(&m_idle));
+  if (uv_timer_init(loop, &m_deadline) != 0) {
+    begin_close();
+    return false;
+  }
+  own(reinterpret_cast<uv_handle_t*>(&m_deadline));
   return true;
 }
 
@@ -129,8 +201,11 @@ void TcpConn::begin_close() noexcept {
   if (m_closing) return;
   m_closing = true;
   m_listener.m_conns.erase(m_id);
+  if (m_counted) m_listener.release(m_key);
+  m_counted = false;
   close_handle(reinterpret_cast<uv_handle_t*>(&m_tcp));
   if (m_idle.data) close_handle(reinterpret_cast<uv_handle_t*>(&m_idle));
+  if (m_deadline.data) close_handle(reinterpret_cast<uv_handle_t*>(&m_deadline));
 }
 
 void TcpConn::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
@@ -149,9 +224,13 @@ void TcpConn::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexce
     self->maybe_finish();
     return;
   }
+  const bool started = self->m_in.empty();  // the first byte of a message
   self->m_in.insert(self->m_in.end(), reinterpret_cast<const uint8_t*>(buf->base),
                     reinterpret_cast<const uint8_t*>(buf->base) + nread);
-  uv_timer_again(&self->m_idle);
+  // The deadline runs from a message's first byte; later bytes do not move
+  // it (1 byte a second must not hold a connection for ever).
+  if (started)
+    uv_timer_start(&self->m_deadline, &TcpConn::on_deadline, self->m_listener.m_limits.read_timeout_ms, 0);
   self->consume();
 }
 
@@ -171,9 +250,8 @@ void TcpConn::consume() noexcept {
     o.transport = Transport::tcp;
     o.listener = m_listener.m_index;
     o.conn = m_id;
-    o.local = &m_listener.m_local;
-    int alen = sizeof(sockaddr_storage);
-    uv_tcp_getpeername(&m_tcp, o.peer.sa(), &alen);
+    o.peer = m_peer;
+    o.local = m_local;
     const std::size_t n = m_listener.m_handler.handle({m_in.data() + pos + 2, len}, o, m_out + 2, 65535);
     pos += 2 + len;
     if (n != kDeferred) {
@@ -185,7 +263,18 @@ void TcpConn::consume() noexcept {
     // else: answered later through TcpListener::deliver (which calls query_done),
     // possibly before handle() returned (no upstream left to try).
   }
-  if (pos) m_in.erase(m_in.begin(), m_in.begin() + static_cast<std::ptrdiff_t>(pos));
+  if (pos) {
+    m_in.erase(m_in.begin(), m_in.begin() + static_cast<std::ptrdiff_t>(pos));
+    // A whole message arrived: the idle time counts from here, and what is
+    // left (if anything) is the start of the next message.
+    if (!m_closing) {
+      uv_timer_again(&m_idle);
+      if (m_in.empty())
+        uv_timer_stop(&m_deadline);
+      else
+        uv_timer_start(&m_deadline, &TcpConn::on_deadline, lim.read_timeout_ms, 0);
+    }
+  }
   m_consuming = false;
   update_reading();
   maybe_finish();
@@ -262,6 +351,25 @@ void TcpConn::maybe_finish() noexcept {
   if (m_closing) return;
   const bool no_more = m_eof || m_queries >= m_listener.m_limits.max_queries;
   if (no_more && m_inflight == 0 && m_writes == 0) begin_close();
+}
+
+bool TcpConn::head_complete() const noexcept {
+  if (m_in.size() < 2) return false;
+  return m_in.size() - 2 >= ((std::size_t{m_in[0]} << 8) | m_in[1]);
+}
+
+void TcpConn::on_deadline(uv_timer_t* t) noexcept {
+  auto* self = static_cast<TcpConn*>(owner(reinterpret_cast<uv_handle_t*>(t)));
+  if (self->m_closing) return;
+  if (self->head_complete()) {
+    // Whole messages waiting for an in-flight slot: our delay, not the client's.
+    uv_timer_start(t, &TcpConn::on_deadline, self->m_listener.m_limits.read_timeout_ms, 0);
+    return;
+  }
+  LOG_DEBUG("tcp %s: closing %s: a message took over %u ms to arrive", self->m_listener.m_local.str().c_str(),
+            self->m_peer.ip_str().c_str(), self->m_listener.m_limits.read_timeout_ms);
+  ++self->m_listener.m_metrics.tcp_rejected;
+  self->begin_close();
 }
 
 void TcpConn::on_idle(uv_timer_t* t) noexcept {

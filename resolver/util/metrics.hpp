@@ -35,7 +35,7 @@ struct Metrics {
   uint64_t udp_queries = 0, tcp_queries = 0, truncated = 0;
   uint64_t cache_hits = 0, cache_misses = 0, cache_inserts = 0, cache_evictions = 0;
   uint64_t upstream_queries = 0, upstream_timeouts = 0, upstream_errors = 0, upstream_mismatched = 0;
-  uint64_t upstream_tcp_retries = 0, upstream_shared = 0;
+  uint64_t upstream_tcp_retries = 0, upstream_shared = 0, upstream_noedns_retries = 0;
   // Upstream latency histogram, upper bounds in ms.
   static constexpr std::array<uint32_t, 8> latency_bounds_ms{1, 5, 10, 25, 50, 100, 250, 1000};
   std::array<uint64_t, 9> upstream_latency{};

@@ -62,7 +62,7 @@ bool upstream_down(const StatusInputs& in) {
   const auto& servers = in.forwarder->servers();
   if (servers.empty()) return true;
   for (const auto& s : servers)
-    if (s.consecutive_failures == 0) return false;
+    if (s.health.consecutive_failures() == 0) return false;
   const int64_t window = int64_t{in.snap->config.monitoring.upstream_health_s} * 1000;
   return in.now_ms - in.last_upstream_answer_ms >= window;
 }
@@ -142,11 +142,11 @@ std::string status_json(const StatusInputs& in) {
   json ups = json::array();
   for (const auto& s : in.forwarder->servers()) {
     ups.push_back({{"address", s.addr.str()},
-                   {"srtt_ms", s.srtt_ms},
-                   {"answers", s.answers},
-                   {"failures", s.failures},
-                   {"consecutive_failures", s.consecutive_failures},
-                   {"healthy", s.consecutive_failures == 0}});
+                   {"srtt_ms", s.rtt.srtt()},
+                   {"answers", s.health.answers()},
+                   {"failures", s.health.failures()},
+                   {"consecutive_failures", s.health.consecutive_failures()},
+                   {"healthy", s.health.consecutive_failures() == 0}});
   }
   j["upstream"] = {
       {"servers", ups},
@@ -265,7 +265,8 @@ std::string metrics_text(const StatusInputs& in) {
   u("hedge_upstream_failures_total{reason=\"mismatch\"}", m.upstream_mismatched);
   help("hedge_upstream_up", "gauge", "1 when the upstream server's last try succeeded.");
   for (const auto& s : in.forwarder->servers())
-    u("hedge_upstream_up{server=\"" + label(s.addr.str()) + "\"}", s.consecutive_failures == 0 ? 1 : 0);
+    u("hedge_upstream_up{server=\"" + label(s.addr.str()) + "\"}",
+      s.health.consecutive_failures() == 0 ? 1 : 0);
   help("hedge_upstream_latency_seconds", "histogram", "Time from the first upstream try to the reply.");
   uint64_t cum = 0;
   for (std::size_t i = 0; i < util::Metrics::latency_bounds_ms.size(); ++i) {

@@ -158,7 +158,7 @@ void WebService::on_tick(uv_timer_t* t) noexcept {
   auto* self = static_cast<WebService*>(t->data);
   const int64_t now = net::now_ms(self->m_d.loop);
   uint64_t answers = 0;
-  for (const auto& s : self->m_d.forwarder.servers()) answers += s.answers;
+  for (const auto& s : self->m_d.forwarder.servers()) answers += s.health.answers();
   if (answers != self->m_answers_seen) {
     self->m_answers_seen = answers;
     self->m_last_answer_ms = now;

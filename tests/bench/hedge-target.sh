@@ -33,7 +33,12 @@ case "$1" in
   serve)
     port=$2 upstream=$3 list=$4 rundir=$5
     flip "$(cached "$list")" "$rundir"
-    exec "$hedge" serve --config "$here/bench.toml" --listen "127.0.0.1:$port" --upstream "$upstream" \
+    config="$here/bench.toml"
+    if [ -n "${HEDGE_BENCH_STORE:-}" ]; then  # tail.sh: an exception store the CLI writes to meanwhile
+      config="$rundir/bench.toml"
+      { cat "$here/bench.toml"; printf '[store]\npath = "%s"\n' "$HEDGE_BENCH_STORE"; } > "$config"
+    fi
+    exec "$hedge" serve --config "$config" --listen "127.0.0.1:$port" --upstream "$upstream" \
       --lists "$rundir/current"
     ;;
   reload)

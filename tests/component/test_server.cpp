@@ -42,8 +42,9 @@ struct Harness {
     const std::string toml =
         "[server]\nlisten = [\"127.0.0.1:0\"]\nrate_limit_qps = 0\ntcp_idle_timeout_ms = 500\n"
         "[upstream]\nservers = [\"127.0.0.1:" +
-        std::to_string(upstream.port()) + "\"]\ntimeout_ms = 500\nattempts = 2\n[lists]\nbundle = \"" +
-        bundle + "\"\n[block]\nipv4 = \"192.0.2.99\"\n[log]\nlevel = \"error\"\n" + extra;
+        std::to_string(upstream.port()) +
+        "\"]\ntimeout_ms = 500\nattempts = 2\nbudget_ms = 1500\n[lists]\nbundle = \"" + bundle +
+        "\"\n[block]\nipv4 = \"192.0.2.99\"\n[log]\nlevel = \"error\"\n" + extra;
     hedge::config::Config cfg;
     hedge::util::ConfigErrors errs("component.toml");
     REQUIRE(hedge::config::load_config_text(toml, "component.toml", cfg, errs));

@@ -95,7 +95,7 @@ struct Env {
         std::make_unique<Pipeline>(Pipeline::Deps{cache, up, metrics, limiter, resp, [this] { return now; }});
     pipe->set_snapshot(make_snapshot(cfg, bundle, pol));
     origin.peer = *util::parse_sockaddr("127.0.0.1:40000");
-    origin.local = &local;
+    origin.local = local;
   }
   ~Env() { std::filesystem::remove_all(dir); }
 

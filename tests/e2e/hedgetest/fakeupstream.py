@@ -21,9 +21,14 @@ gives the k-th query its own list (the last list repeats). Step kinds:
     servfail        rcode SERVFAIL
     refused         rcode REFUSED
     raw             the bytes given in Step(data=...) with the query id patched in
+    formerr_edns    FORMERR (no OPT) to a query with EDNS, the good answer to one without
+    formerr_edns_bare  the same, but the FORMERR is a bare header (no question)
 An empty step list = drop. `fake.blackhole = True` drops every query (UDP and TCP).
+`fake.loss = 0.2` drops that share of UDP queries at random (seeded: `fake.loss_seed`),
+like a rate-limiting or congested upstream; dropped ones are recorded as "udp-lost".
 """
 import dataclasses
+import random
 import select
 import socket
 import struct
@@ -79,6 +84,9 @@ class FakeUpstream:
         self.neg_ttl = neg_ttl
         self.soa_ttl = soa_ttl
         self.udp_delay = 0.0
+        self.loss = 0.0
+        self.loss_seed = 7
+        self._rng = None
         self.ede = None          # (code, text): added to good answers (harness self-test)
         self._stop = threading.Event()
         self._threads = []
@@ -140,6 +148,13 @@ class FakeUpstream:
         qq = q.question[0]
         lname = qq.name.to_text().lower()
         rdtype = dns.rdatatype.to_text(qq.rdtype)
+        if kind in ("formerr_edns", "formerr_edns_bare") and q.edns >= 0:
+            r = dns.message.make_response(q, recursion_available=True)
+            r.use_edns(False)
+            r.set_rcode(dns.rcode.FORMERR)
+            if kind == "formerr_edns_bare":
+                r.question = []
+            return r
         if kind in ("servfail", "refused"):
             r.set_rcode(dns.rcode.SERVFAIL if kind == "servfail" else dns.rcode.REFUSED)
             return r
@@ -273,6 +288,12 @@ class FakeUpstream:
             if self.blackhole:
                 self._record("udp-dropped", q, src)
                 continue
+            if self.loss:
+                if self._rng is None:
+                    self._rng = random.Random(self.loss_seed)
+                if self._rng.random() < self.loss:
+                    self._record("udp-lost", q, src)
+                    continue
             _, nth = self._record("udp", q, src)
             name = q.question[0].name.to_text() if q.question else ""
             for step in self._steps_for(name, "udp", nth):
