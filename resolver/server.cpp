@@ -568,8 +568,8 @@ void Server::on_lists_broken(const lists::Bundle& b) noexcept {
 }
 
 // inotify on the bundle in use (libuv, never blocks): a write to a mapped
-// file would change what lookups read without any check, so any change to a
-// file the manifest names marks the bundle broken at once.
+// file would change what lookups read without any check, so any change to the
+// content of a file the manifest names marks the bundle broken at once.
 void Server::watch_bundle(const lists::Bundle& b) noexcept {
   if (m_bundle_watch) {
     uv_close(reinterpret_cast<uv_handle_t*>(m_bundle_watch),
@@ -590,7 +590,7 @@ void Server::watch_bundle(const lists::Bundle& b) noexcept {
   m_bundle_watch = w;
 }
 
-void Server::on_bundle_dir(uv_fs_event_t* h, const char* file, int /*events*/, int status) noexcept {
+void Server::on_bundle_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept {
   auto* self = static_cast<Server*>(h->data);
   if (status < 0 || !file || self->m_stopping) return;
   const std::string_view f(file);
@@ -598,6 +598,17 @@ void Server::on_bundle_dir(uv_fs_event_t* h, const char* file, int /*events*/, i
     return;
   const auto snap = self->m_pipeline.snapshot();
   if (snap->bundle->broken()) return;  // already known
+  // Deleting or renaming a name (UV_RENAME alone: IN_DELETE, IN_MOVED_*) leaves
+  // the mapped inode, which was verified before the swap, untouched: keep
+  // filtering with it rather than failing every query. Only a write or a
+  // metadata change to the file itself (UV_CHANGE) can alter what lookups read.
+  if ((events & UV_CHANGE) == 0) {
+    LOG_WARN(
+        "the blocklist file %s/%.*s was deleted or replaced on disk while in use: still filtering "
+        "with the verified copy in memory; install a bundle (hedge update) before the next restart",
+        snap->bundle->dir().c_str(), static_cast<int>(f.size()), f.data());
+    return;
+  }
   snap->bundle->mark_broken();
   self->on_lists_broken(*snap->bundle);
 }

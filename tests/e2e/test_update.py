@@ -351,9 +351,6 @@ class Update(hedgetest.E2ECase):
         self.assertEqual(rc, 0, out)
         self.assertEqual(self.box.read_state()["consecutive_failures"], 0)
 
-    @unittest.skip("KNOWN BROKEN after merging core-a's bundle-directory watch: deleting the installed "
-                   "generation marks the bundle broken (SERVFAIL, fail-closed) instead of serving the old "
-                   "mapping; the update and resolver sides must agree on this case (see the issue note)")
     def test_40_freeze_after_the_install_is_deleted(self):
         # An attacker (or an accident) deletes every installed generation, then the
         # origin re-serves an old, validly signed bundle.
