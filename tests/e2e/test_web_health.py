@@ -7,6 +7,7 @@ the cause goes away:
   36 h), and past its valid-until (the policy clock moved with [debug] fake_clock_file);
 - systemd-timesyncd present but not synchronised (HEDGE_TIMESYNC_DIR points the
   resolver at a test directory; read off the loop every 10 s);
+- the system clock earlier than the newest trusted time in `hedge update`'s state file;
 - the first-boot step ran with the built-in settings because hedge.toml was bad
   (HEDGE_RUN_DIR, as board/common/sbin/hedge-boot-config writes it).
 /status and /metrics say the same (JSON parser, prometheus_client's parser)."""
@@ -176,6 +177,24 @@ class WebHealth(hedgetest.E2ECase):
         self.write_boot("ok", "the boot partition's hedge.toml", "")
         self.wait_health(200, "ok")
         self.assertEqual(self.status()["boot"]["errors"], [])
+
+    def test_6_clock_earlier_than_trusted_time(self):
+        # `hedge update` once verified a bundle made a day from now: the clock must be wrong.
+        state = os.path.join(os.path.dirname(self.lists), "update-state.json")
+        trusted = int(time.time()) + 86400
+        with open(state + ".tmp", "w") as fh:
+            json.dump({"format": 1, "trusted_time": trusted, "high_water": 1}, fh)
+        os.replace(state + ".tmp", state)
+        try:
+            body = self.wait_health(503, "time: clock earlier than trusted time")
+            self.assertIn(time.strftime("%Y-%m-%dT%H:%M", time.gmtime(trusted)), body)
+            self.assertEqual(metric(self.st, "hedge_clock_behind_trusted_time"), 1)
+            self.assertTrue(self.status()["update"]["clock_behind_trusted_time"])
+        finally:
+            os.unlink(state)
+        self.wait_health(200, "ok")
+        self.assertEqual(metric(self.st, "hedge_clock_behind_trusted_time"), 0)
+        self.assertEqual(metric(self.st, "hedge_update_failures_total", reason="tls"), 0)
 
 
 if __name__ == "__main__":
