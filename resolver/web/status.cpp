@@ -115,11 +115,11 @@ std::vector<std::string> health_reasons(const StatusInputs& in) {
   } else if (bundle_age(in) < 0) {
     r.push_back("lists: the bundle has no creation time");
   }
-  // Older than [update] max_age, past its valid-until, or a clock earlier than the trusted time.
-  if (!b.dir().empty())
-    for (auto& x :
-         update::update_health(update_state(in), served(in), bundle_max_age_s(cfg), clock_now(in)).reasons)
-      r.push_back(std::move(x));
+  // Older than [update] max_age, past its valid-until (neither with no bundle: created_at and
+  // valid_until are 0), or a clock earlier than the trusted time.
+  for (auto& x :
+       update::update_health(update_state(in), served(in), bundle_max_age_s(cfg), clock_now(in)).reasons)
+    r.push_back(std::move(x));
   if (in.monitor) {
     const auto& st = in.monitor->store_stats();
     if (!st.store_ok.load()) r.push_back("store: the monitoring store is not writable (see the log)");

@@ -49,7 +49,7 @@ case "$1" in
         host=$(head -n1 "$list")
         (
           sleep 2
-          timeout 600 taskset -c 1 wrk -t 2 -c "$HEDGE_BENCH_WRK" -d 590s -H "Host: $host" \
+          timeout 600 taskset -c 1 wrk -t "${HEDGE_BENCH_WRK_THREADS:-2}" -c "$HEDGE_BENCH_WRK" -d 590s -H "Host: $host" \
             "http://127.0.0.1:$HEDGE_BENCH_HTTP/" > "$rundir/wrk.txt" 2>&1 &
           w=$!
           while kill -0 $$ 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done
