@@ -134,13 +134,19 @@ class Monitor {
 
   uv_loop_t* m_loop;
   store::StoreThread& m_st;
-  uv_timer_t* m_timer = nullptr;  // heap: freed in its close callback
+  uv_timer_t* m_timer = nullptr;  // heap: freed in its close callback; armed only while a batch waits
+  uint64_t m_flush_ms = 1000;
   std::shared_ptr<net::LoopInbox> m_inbox = std::make_shared<net::LoopInbox>();
   std::shared_ptr<StoreStats> m_stats = std::make_shared<StoreStats>();
   std::shared_ptr<StoreSide> m_side;
   std::unique_ptr<Batch> m_batch;
   std::shared_ptr<const DeviceMap> m_devices = std::make_shared<DeviceMap>();
   std::vector<std::string> m_alert_categories;
+  // alert_categories as category bits of one bundle (recomputed when the bundle changes).
+  // (address, serial, entries): an address alone could be reused by the next bundle.
+  mutable const void* m_alert_bundle = nullptr;
+  mutable uint64_t m_alert_serial = 0, m_alert_entries = 0;
+  mutable uint64_t m_alert_mask = 0;
   bool m_log_all = false, m_started = false, m_closed = false;
   uint32_t m_queue_max = 65536;
   uint64_t m_dropped = 0, m_incidents_seen = 0;

@@ -109,6 +109,7 @@ class ServerHealth {
   bool backed_off(int64_t now_ms) const noexcept { return m_backoff_until > now_ms; }
   int64_t backoff_until() const noexcept { return m_backoff_until; }
   uint32_t consecutive_failures() const noexcept { return m_consecutive; }
+  int64_t last_answer_ms() const noexcept { return m_last_answer_ms; }  // INT64_MIN: never
   uint64_t answers() const noexcept { return m_answers; }
   uint64_t failures() const noexcept { return m_failures; }
 
