@@ -1,5 +1,6 @@
 // server_cli: `hedge serve --config FILE [--check-config] [--lists DIR]
 // [--listen ADDR]... [--upstream ADDR]...`
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -86,6 +87,10 @@ int serve(int argc, char** argv) {
     if (ok) std::printf("%s: OK\n", opts.config_path.c_str());
     return ok ? 0 : 1;
   }
+  // A peer that goes away before its reply is written (`hedge update` killed while it
+  // waits on the control socket, an HTTP client that resets) must cost an EPIPE on
+  // that one write, never the resolver: libuv writes without MSG_NOSIGNAL.
+  std::signal(SIGPIPE, SIG_IGN);
   Server server;
   std::string err;
   if (!server.start(opts, err)) {
