@@ -73,9 +73,9 @@ bool AlertService::start(ServiceSettings s, std::string& err) {
   m_side->path = m_s.store_path;
   m_started = now_s();
   m_thread = std::thread([this] { run(); });
-  LOG_INFO("alerts: %s%s%s", m_s.cfg.email() ? ("email via " + m_s.cfg.smtp_host + ":" + m_s.cfg.smtp_port).c_str() : "",
-           m_s.cfg.email() && !m_s.cfg.webhook.empty() ? ", " : "",
-           m_s.cfg.webhook.empty() ? "" : "webhook");
+  LOG_INFO("alerts: %s%s%s",
+           m_s.cfg.email() ? ("email via " + m_s.cfg.smtp_host + ":" + m_s.cfg.smtp_port).c_str() : "",
+           m_s.cfg.email() && !m_s.cfg.webhook.empty() ? ", " : "", m_s.cfg.webhook.empty() ? "" : "webhook");
   return true;
 }
 
@@ -125,8 +125,8 @@ bool AlertService::round() {
       const int n = side->db.queue_incidents(
           started, now, [&](const IncidentFacts& f) { return make(incident_text(f, school)); }, err);
       if (n < 0) LOG_WARN("alerts: cannot queue incident alerts: %s", err.c_str());
-      if (digest && side->db.queue_digest(now, [&](const DigestFacts& d) { return make(digest_text(d, school)); },
-                                          err) < 0)
+      if (digest && side->db.queue_digest(
+                        now, [&](const DigestFacts& d) { return make(digest_text(d, school)); }, err) < 0)
         LOG_WARN("alerts: cannot queue the weekly digest: %s", err.c_str());
       out = side->db.console().due_alerts(now, kDueBatch);
     }
@@ -172,8 +172,9 @@ bool AlertService::round() {
         char host[256] = {};
         if (gethostname(host, sizeof host - 1) == 0 && host[0]) ss.helo = host;
         const auto at = c.email_from.find('@');
-        const std::string mid = "hedge-alert-" + std::to_string(a.id) + "-" + std::to_string(a.created) + "@" +
-                                (at == std::string::npos ? std::string("hedge") : c.email_from.substr(at + 1));
+        const std::string mid =
+            "hedge-alert-" + std::to_string(a.id) + "-" + std::to_string(a.created) + "@" +
+            (at == std::string::npos ? std::string("hedge") : c.email_from.substr(at + 1));
         const std::string msg = compose_mail(c.email_from, c.email_to, {a.subject, a.body}, now_s(), mid);
         o.ok = send_mail(tls, ss, msg, o.error);
       }

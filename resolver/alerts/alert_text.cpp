@@ -75,9 +75,10 @@ AlertText digest_text(const DigestFacts& f, std::string_view school) {
   std::sort(cats.begin(), cats.end(), [](const auto& a, const auto& b2) {
     return a.second != b2.second ? a.second > b2.second : a.first < b2.first;
   });
-  for (const auto& [c, n] : cats) b += "  " + (c.empty() ? std::string("(no category)") : c) + ": " + std::to_string(n) + "\n";
-  b += "Safeguarding incidents: " + std::to_string(f.incidents) + " (illegal content: " +
-       std::to_string(f.illegal_incidents) + ")\n";
+  for (const auto& [c, n] : cats)
+    b += "  " + (c.empty() ? std::string("(no category)") : c) + ": " + std::to_string(n) + "\n";
+  b += "Safeguarding incidents: " + std::to_string(f.incidents) +
+       " (illegal content: " + std::to_string(f.illegal_incidents) + ")\n";
   b += "Incidents still to acknowledge: " + std::to_string(f.open_incidents) + "\n";
   b += "Review requests waiting: " + std::to_string(f.open_reviews) + "\n\n";
   b += "Details are in the Hedge console. This summary contains counts only.\n";
@@ -122,8 +123,8 @@ std::string compose_mail(const std::string& from, const std::vector<std::string>
                          int64_t date, const std::string& message_id) {
   std::string m = "From: Hedge <" + from + ">\r\nTo: ";
   for (std::size_t i = 0; i < to.size(); ++i) m += (i ? ", " : "") + to[i];
-  m += "\r\nSubject: " + header_text(t.subject) + "\r\nDate: " + rfc5322_date(date) +
-       "\r\nMessage-ID: <" + header_text(message_id) + ">\r\nMIME-Version: 1.0\r\n" +
+  m += "\r\nSubject: " + header_text(t.subject) + "\r\nDate: " + rfc5322_date(date) + "\r\nMessage-ID: <" +
+       header_text(message_id) + ">\r\nMIME-Version: 1.0\r\n" +
        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n" +
        "Auto-Submitted: auto-generated\r\n\r\n";
   m += crlf(t.body);

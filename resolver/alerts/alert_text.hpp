@@ -21,7 +21,7 @@ struct IncidentFacts {
 };
 
 struct DigestFacts {
-  int64_t from = 0, to = 0;                                   // [from, to) UTC seconds
+  int64_t from = 0, to = 0;                                  // [from, to) UTC seconds
   std::vector<std::pair<std::string, int64_t>> by_category;  // blocked attempts per category id
   int64_t incidents = 0, illegal_incidents = 0, open_incidents = 0, open_reviews = 0;
 };

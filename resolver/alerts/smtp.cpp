@@ -40,8 +40,8 @@ class Session {
       std::string line = m_buf.substr(0, nl);
       m_buf.erase(0, nl + 1);
       if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.size() < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
-          line[2] > '9')
+      if (line.size() < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+          line[2] < '0' || line[2] > '9')
         return fail(step, "not an SMTP reply: '" + line.substr(0, 80) + "'");
       const int code = std::stoi(line.substr(0, 3));
       if (r.code && code != r.code) return fail(step, "reply codes differ inside one reply");
@@ -96,7 +96,8 @@ bool has_keyword(const std::string& ehlo, std::string_view kw, std::string_view 
     const auto end = std::min(ehlo.find('\n', pos), ehlo.size());
     std::string line = ehlo.substr(pos, end - pos);
     for (char& c : line) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (line.rfind(kw, 0) == 0 && (line.size() == kw.size() || line[kw.size()] == ' ' || line[kw.size()] == '='))
+    if (line.rfind(kw, 0) == 0 &&
+        (line.size() == kw.size() || line[kw.size()] == ' ' || line[kw.size()] == '='))
       if (arg.empty() || line.find(std::string(" ") + std::string(arg)) != std::string::npos ||
           line.find(std::string("=") + std::string(arg)) != std::string::npos)
         return true;
@@ -107,7 +108,8 @@ bool has_keyword(const std::string& ehlo, std::string_view kw, std::string_view 
 
 }  // namespace
 
-bool send_mail(net::TlsClientConfig& tls, const SmtpSettings& s, const std::string& message, std::string& err) {
+bool send_mail(net::TlsClientConfig& tls, const SmtpSettings& s, const std::string& message,
+               std::string& err) {
   net::ClientConnection c(tls, std::string(s.implicit_tls ? "smtps://" : "smtp://") + s.host + ":" + s.port);
   net::ClientFailure f;
   if (!c.connect(s.host, s.port, f) || (s.implicit_tls && !c.start_tls(s.host, f))) {

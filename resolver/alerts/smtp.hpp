@@ -24,6 +24,7 @@ struct SmtpSettings {
 
 // message: headers and body with CRLF line ends (alerts/alert_text compose_mail).
 // False and a one-line reason (naming the step and the relay's reply) on failure.
-bool send_mail(net::TlsClientConfig& tls, const SmtpSettings& s, const std::string& message, std::string& err);
+bool send_mail(net::TlsClientConfig& tls, const SmtpSettings& s, const std::string& message,
+               std::string& err);
 
 }  // namespace hedge::alerts

@@ -66,8 +66,8 @@ void parse_alerts_config(const toml::table& root, AlertsConfig& out, util::Confi
     return;
   }
   static constexpr std::string_view kKnown[] = {
-      "smtp",      "smtp_user",   "smtp_password_file", "email_from", "email_to",     "webhook",
-      "ca_file",   "retry_min_s", "retry_max_s",        "timeout_s",  "weekly_digest"};
+      "smtp",    "smtp_user",   "smtp_password_file", "email_from", "email_to",     "webhook",
+      "ca_file", "retry_min_s", "retry_max_s",        "timeout_s",  "weekly_digest"};
   for (auto&& [k, v] : *t) {
     bool ok = false;
     for (auto kn : kKnown) ok = ok || k.str() == kn;
@@ -137,7 +137,8 @@ void parse_alerts_config(const toml::table& root, AlertsConfig& out, util::Confi
       errs.add(*n, "alerts.weekly_digest", "must be true or false");
   }
   if (out.email()) {
-    if (out.email_to.empty()) errs.add(*t, "alerts.email_to", "smtp is set, so at least one address is needed");
+    if (out.email_to.empty())
+      errs.add(*t, "alerts.email_to", "smtp is set, so at least one address is needed");
     if (out.email_from.empty()) errs.add(*t, "alerts.email_from", "smtp is set, so a From address is needed");
   } else if (!out.email_to.empty()) {
     errs.add(*t->get("email_to"), "alerts.smtp", "email_to is set but smtp (the relay) is not");

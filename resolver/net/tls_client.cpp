@@ -287,7 +287,8 @@ bool ClientConnection::connect(const std::string& host, const std::string& port,
     I.fd = fd;
   }
   if (I.fd < 0) {
-    f = {timed_out ? ClientError::timeout : ClientError::connect, m_where + ": cannot connect (" + tried + ")"};
+    f = {timed_out ? ClientError::timeout : ClientError::connect,
+         m_where + ": cannot connect (" + tried + ")"};
     return false;
   }
   return true;
@@ -357,7 +358,8 @@ bool ClientConnection::write(std::string_view data, ClientFailure& f) {
   std::size_t sent = 0;
   while (sent < data.size()) {
     const auto* p = reinterpret_cast<const unsigned char*>(data.data() + sent);
-    const long rc = I.tls ? mbedtls_ssl_write(&I.ssl, p, data.size() - sent) : I.raw_send(p, data.size() - sent);
+    const long rc =
+        I.tls ? mbedtls_ssl_write(&I.ssl, p, data.size() - sent) : I.raw_send(p, data.size() - sent);
     if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
     if (rc <= 0) {
       f = {I.timed_out ? ClientError::timeout : ClientError::connect,

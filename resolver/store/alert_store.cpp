@@ -27,7 +27,8 @@ bool AlertStore::state(const char* key, int64_t& v) {
 
 bool AlertStore::set_state(const char* key, int64_t v) {
   Stmt s(m_cs.exceptions().db(),
-         "INSERT INTO alert_state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+         "INSERT INTO alert_state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = "
+         "excluded.value");
   s.bind(1, std::string_view(key)).bind(2, v);
   return s.run();
 }
@@ -72,8 +73,9 @@ alerts::DigestFacts AlertStore::digest_facts(int64_t from, int64_t to) {
   alerts::DigestFacts d;
   d.from = from;
   d.to = to;
-  Stmt h(db, "SELECT category, sum(blocked) FROM hourly WHERE hour >= ? AND hour < ? GROUP BY category "
-             "HAVING sum(blocked) > 0");
+  Stmt h(db,
+         "SELECT category, sum(blocked) FROM hourly WHERE hour >= ? AND hour < ? GROUP BY category "
+         "HAVING sum(blocked) > 0");
   h.bind(1, from / 3600).bind(2, to / 3600);
   while (h && h.step() == SQLITE_ROW) d.by_category.emplace_back(h.text(0), h.i64(1));
   Stmt i(db, "SELECT count(*), coalesce(sum(tier = 'illegal'), 0) FROM incidents WHERE at >= ? AND at < ?");

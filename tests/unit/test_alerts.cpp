@@ -67,28 +67,37 @@ TEST_CASE("alerts: [alerts] config errors") {
     const char* want;  // "" = valid
   };
   for (const Row& r : {
-           Row{"smtp = \"smtp://relay.example:587\"\nemail_from = \"h@s.example\"\nemail_to = [\"d@s.example\"]", ""},
+           Row{"smtp = \"smtp://relay.example:587\"\nemail_from = \"h@s.example\"\nemail_to = "
+               "[\"d@s.example\"]",
+               ""},
            Row{"webhook = \"https://hooks.example/x\"", ""},
            Row{"smtp = \"http://relay.example\"\nemail_from = \"h@s.example\"\nemail_to = [\"d@s.example\"]",
                "alerts.smtp: 'http://relay.example' is not smtp://"},
-           Row{"smtp = \"smtp://relay.example:99999\"\nemail_from = \"h@s.example\"\nemail_to = [\"d@s.example\"]",
+           Row{"smtp = \"smtp://relay.example:99999\"\nemail_from = \"h@s.example\"\nemail_to = "
+               "[\"d@s.example\"]",
                "alerts.smtp:"},
-           Row{"smtp = \"smtp://relay.example\"\nemail_from = \"h@s.example\"", "alerts.email_to: smtp is set"},
-           Row{"smtp = \"smtp://relay.example\"\nemail_to = [\"d@s.example\"]", "alerts.email_from: smtp is set"},
+           Row{"smtp = \"smtp://relay.example\"\nemail_from = \"h@s.example\"",
+               "alerts.email_to: smtp is set"},
+           Row{"smtp = \"smtp://relay.example\"\nemail_to = [\"d@s.example\"]",
+               "alerts.email_from: smtp is set"},
            Row{"email_to = [\"d@s.example\"]", "alerts.smtp: email_to is set but smtp"},
-           Row{"smtp = \"smtp://r.example\"\nemail_from = \"h@s.example\"\nemail_to = [\"d@s.example\\r\\nx\"]",
+           Row{"smtp = \"smtp://r.example\"\nemail_from = \"h@s.example\"\nemail_to = "
+               "[\"d@s.example\\r\\nx\"]",
                "alerts.email_to[0]: must be an email address"},
            Row{"webhook = \"http://hooks.example/x\"", "alerts.webhook: must be an https:// address"},
            Row{"webhook = \"https://h.example/\"\nsmtp_user = \"u\"", "alerts.smtp_user: smtp_user and"},
            Row{"webhook = \"https://h.example/\"\nretry_min_s = 10\nretry_max_s = 5", "alerts.retry_max_s:"},
-           Row{"webhook = \"https://h.example/\"\ntimeout_s = 0", "alerts.timeout_s: must be an integer between"},
+           Row{"webhook = \"https://h.example/\"\ntimeout_s = 0",
+               "alerts.timeout_s: must be an integer between"},
            Row{"webhook = \"https://h.example/\"\nsmtp_relay = \"x\"", "alerts.smtp_relay: unknown key"},
        }) {
     CAPTURE(r.toml);
     config::Config c;
     util::ConfigErrors errs("t.toml");
-    const std::string text = std::string("[server]\nlisten = [\"127.0.0.1:5300\"]\n[upstream]\nservers = "
-                                         "[\"192.0.2.53\"]\n[alerts]\n") + r.toml + "\n";
+    const std::string text = std::string(
+                                 "[server]\nlisten = [\"127.0.0.1:5300\"]\n[upstream]\nservers = "
+                                 "[\"192.0.2.53\"]\n[alerts]\n") +
+                             r.toml + "\n";
     config::load_config_text(text, "t.toml", c, errs);
     std::string all;
     for (const auto& e : errs.list()) all += e.str() + "\n";
@@ -99,10 +108,11 @@ TEST_CASE("alerts: [alerts] config errors") {
   }
   config::Config c;
   util::ConfigErrors errs("t.toml");
-  config::load_config_text("[server]\nlisten = [\"127.0.0.1:5300\"]\n[upstream]\nservers = [\"192.0.2.53\"]\n"
-                           "[alerts]\nsmtp = \"smtps://[2001:db8::25]\"\nemail_from = \"h@s.example\"\n"
-                           "email_to = [\"d@s.example\"]\n",
-                           "t.toml", c, errs);
+  config::load_config_text(
+      "[server]\nlisten = [\"127.0.0.1:5300\"]\n[upstream]\nservers = [\"192.0.2.53\"]\n"
+      "[alerts]\nsmtp = \"smtps://[2001:db8::25]\"\nemail_from = \"h@s.example\"\n"
+      "email_to = [\"d@s.example\"]\n",
+      "t.toml", c, errs);
   CHECK(errs.list().empty());
   CHECK(c.alerts.smtp_host == "2001:db8::25");
   CHECK(c.alerts.smtp_port == "465");
@@ -117,8 +127,8 @@ TEST_CASE("alerts: the incident outbox queues each incident once and skips the o
     store::EventStore ev;
     REQUIRE_MESSAGE(ev.open(path, err), err);
     std::vector<store::WrittenEvent> w;
-    store::EventRow old{100, "192.0.2.1", "", "", "pupils", "old.example", 1, "9", "illegal", "category", 1,
-                        "child-abuse"};
+    store::EventRow old{100, "192.0.2.1", "",        "",         "pupils", "old.example",
+                        1,   "9",         "illegal", "category", 1,        "child-abuse"};
     REQUIRE_MESSAGE(ev.write({old}, {}, {}, w, err), err);
   }
   store::AlertStore st;
@@ -137,8 +147,8 @@ TEST_CASE("alerts: the incident outbox queues each incident once and skips the o
     store::EventStore ev;
     REQUIRE(ev.open(path, err));
     std::vector<store::WrittenEvent> w;
-    store::EventRow e{250, "192.0.2.7", "laptop-7", "02:00:00:00:00:07", "pupils", "secret-name.example", 1,
-                      "9", "illegal", "category", 1, "terrorism"};
+    store::EventRow e{250, "192.0.2.7", "laptop-7", "02:00:00:00:00:07", "pupils", "secret-name.example",
+                      1,   "9",         "illegal",  "category",          1,        "terrorism"};
     REQUIRE(ev.write({e}, {}, {}, w, err));
   }
   CHECK(st.queue_incidents(200, 300, make, err) == 1);
