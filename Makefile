@@ -49,14 +49,22 @@ test-asan: deps
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -L 'unit|component' --timeout 600
 
 # libFuzzer targets (clang), each run for a bounded time; corpus replay is part of `make test`.
+# FUZZ_TARGET: packet (DNS messages, default), lists (list files), bundle (bundle directories).
 FUZZ_SECONDS ?= 60
+FUZZ_TARGET ?= packet
+FUZZ_SEEDS_packet := ../shared/data/dns-corpus/c-ares-fuzzinput
+FUZZ_SEEDS_lists := tests/fuzz/corpus/lists
+FUZZ_SEEDS_bundle := tests/fuzz/corpus/bundle
+FUZZ_MAXLEN_packet := 4096
+FUZZ_MAXLEN_lists := 65536
+FUZZ_MAXLEN_bundle := 65536
 fuzz: deps
-	@test -d ../shared/data/dns-corpus/c-ares-fuzzinput || { echo "make fuzz: needs ../shared/data/dns-corpus/c-ares-fuzzinput (the shared DNS corpus beside this checkout) as its seed corpus; the seeds in tests/fuzz/corpus/ are replayed by make test without it" >&2; exit 2; }
+	@test "$(FUZZ_TARGET)" != packet || test -d ../shared/data/dns-corpus/c-ares-fuzzinput || { echo "make fuzz: needs ../shared/data/dns-corpus/c-ares-fuzzinput (the shared DNS corpus beside this checkout) as its seed corpus; the seeds in tests/fuzz/corpus/ are replayed by make test without it (or: make fuzz FUZZ_TARGET=bundle)" >&2; exit 2; }
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEDGE_FUZZ=ON -DHEDGE_TESTS=ON >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target fuzz_packet
-	@mkdir -p build-fuzz/corpus-packet
-	@./build-fuzz/tests/fuzz_packet -max_total_time=$(FUZZ_SECONDS) -max_len=4096 build-fuzz/corpus-packet \
-	  ../shared/data/dns-corpus/c-ares-fuzzinput
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_$(FUZZ_TARGET)
+	@mkdir -p build-fuzz/corpus-$(FUZZ_TARGET)
+	@./build-fuzz/tests/fuzz_$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAXLEN_$(FUZZ_TARGET)) build-fuzz/corpus-$(FUZZ_TARGET) \
+	  $(FUZZ_SEEDS_$(FUZZ_TARGET))
 
 bench: deps build
 	@test -d "$${HEDGE_BENCH_DIR:-../shared/bench}" || { echo "make bench: needs ../shared/bench (the peer benchmark scripts) and ../shared/data (lists and query corpora) beside this checkout; see tests/bench/run.sh" >&2; exit 2; }

@@ -5,15 +5,45 @@
 
 namespace hedge::dns {
 
+// Text form as decode_name() and the name classes write it: labels separated
+// by '.', any other byte as \DDD (RFC 1035 5.1; `\X` for a literal X is read
+// too). Decoding escapes here keeps a name with a binary or dotted label the
+// same name on the way back to the wire instead of writing "\046" verbatim.
 bool Writer::text_name(std::string_view name) noexcept {
-  std::size_t start = 0;
-  while (start < name.size()) {
-    std::size_t dot = name.find('.', start);
-    if (dot == std::string_view::npos) dot = name.size();
-    const std::size_t n = dot - start;
-    if (n == 0 || n > 63) return fail();
-    if (!u8(static_cast<uint8_t>(n)) || !bytes(name.data() + start, n)) return false;
-    start = dot + 1;
+  std::size_t i = 0, wire_total = 0;
+  while (i < name.size()) {
+    const std::size_t len_at = m_len;
+    if (!u8(0)) return false;  // label length, patched below
+    std::size_t n = 0;
+    while (i < name.size() && name[i] != '.') {
+      uint8_t c = static_cast<uint8_t>(name[i]);
+      if (c == '\\') {
+        if (name.size() - i >= 4 && name[i + 1] >= '0' && name[i + 1] <= '9') {
+          int v = 0;
+          for (std::size_t k = 1; k <= 3; ++k) {
+            const char d = name[i + k];
+            if (d < '0' || d > '9') return fail();
+            v = v * 10 + (d - '0');
+          }
+          if (v > 255) return fail();
+          c = static_cast<uint8_t>(v);
+          i += 4;
+        } else if (i + 1 < name.size() && !(name[i + 1] >= '0' && name[i + 1] <= '9')) {
+          c = static_cast<uint8_t>(name[i + 1]);
+          i += 2;
+        } else {
+          return fail();  // a dangling or short escape
+        }
+      } else {
+        ++i;
+      }
+      if (++n > 63 || !u8(c)) return fail();
+    }
+    if (n == 0) return fail();  // empty label ("a..b", ".a")
+    m_buf[len_at] = static_cast<uint8_t>(n);
+    wire_total += n + 1;
+    if (wire_total + 1 > 255) return fail();
+    if (i < name.size()) ++i;  // the dot (a single trailing one ends the name, as before)
   }
   return u8(0);
 }

@@ -119,7 +119,7 @@ void Monitor::reconfigure(const config::Config& cfg) {
   m_alert_categories = m.alert_categories;
   m_log_all = m.log_all_queries;
   m_queue_max = m.queue_max;
-  if (m_timer) uv_timer_start(m_timer, &Monitor::on_timer, m.flush_ms, m.flush_ms);
+  m_flush_ms = m.flush_ms;  // the timer is armed by the first event of a batch (batch_for)
   if (!m_side) return;
   store::Retention r;
   r.events_s = int64_t{m.retention_days} * 86400;
@@ -189,6 +189,9 @@ Monitor::Batch& Monitor::batch_for(const std::shared_ptr<const policy::PolicySna
     m_batch->hour = hour;
     m_batch->allowed.assign(snap->groups().size(), {});
     m_batch->blocked.assign(snap->groups().size(), {});
+    // One shot per batch: an idle box has no batch and so no wake-up at all.
+    if (m_timer && !uv_is_active(reinterpret_cast<uv_handle_t*>(m_timer)))
+      uv_timer_start(m_timer, &Monitor::on_timer, m_flush_ms, 0);
   }
   return *m_batch;
 }

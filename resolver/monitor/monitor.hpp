@@ -134,7 +134,8 @@ class Monitor {
 
   uv_loop_t* m_loop;
   store::StoreThread& m_st;
-  uv_timer_t* m_timer = nullptr;  // heap: freed in its close callback
+  uv_timer_t* m_timer = nullptr;  // heap: freed in its close callback; armed only while a batch waits
+  uint64_t m_flush_ms = 1000;
   std::shared_ptr<net::LoopInbox> m_inbox = std::make_shared<net::LoopInbox>();
   std::shared_ptr<StoreStats> m_stats = std::make_shared<StoreStats>();
   std::shared_ptr<StoreSide> m_side;

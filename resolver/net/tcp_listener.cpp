@@ -1,6 +1,9 @@
 // net/tcp_listener: accepting, framing, pipelining and closing TCP clients.
 #include "net/tcp_listener.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
 #include <memory>
 
@@ -18,6 +21,9 @@ class TcpConn final : public CloseGroup {
   void answer(std::span<const uint8_t> data) noexcept;  // write one framed answer
   void query_done() noexcept;                           // one in-flight query finished
   uint64_t id() const noexcept { return m_id; }
+  // Nothing would be lost by closing it now: no query in flight, no partial
+  // message, and the kernel holds no unread byte (or the peer already left).
+  bool reclaimable() const noexcept;
 
   uv_tcp_t m_tcp{};
   util::SockAddr m_peer, m_local;  // read once at accept
@@ -123,8 +129,9 @@ bool TcpListener::admit(const util::SockAddr& peer) noexcept {
   }
   if (!why && m_conns.size() >= m_limits.max_connections) why = "the connection limit is reached";
   if (!why) {
-    auto it = m_per_client.find(client_key(peer.sa()));
-    if (it != m_per_client.end() && it->second >= m_limits.max_per_client)
+    const ClientKey k = client_key(peer.sa());
+    auto it = m_per_client.find(k);
+    if (it != m_per_client.end() && it->second >= m_limits.max_per_client && !reclaim_one(k))
       why = "it has tcp_max_connections_per_client open";
   }
   if (!why) return true;
@@ -136,6 +143,21 @@ bool TcpListener::admit(const util::SockAddr& peer) noexcept {
     LOG_WARN("tcp %s: refusing a connection from %s: %s", m_local.str().c_str(), peer.ip_str().c_str(), why);
   }
   return false;
+}
+
+// A client at its cap opens another connection: often the older ones are
+// already closed by the peer but their EOF is not read yet (connections
+// opened and closed in a burst), or they sit idle. Close the oldest of its
+// connections that holds nothing (see TcpConn::reclaimable) to make room; a
+// slowloris connection (partial message) or one with queries is never taken.
+// Only on this over-cap path, so the scan costs nothing in normal running.
+bool TcpListener::reclaim_one(const ClientKey& k) noexcept {
+  TcpConn* oldest = nullptr;
+  for (const auto& [id, c] : m_conns)
+    if (c->m_key == k && (!oldest || id < oldest->id()) && c->reclaimable()) oldest = c;
+  if (!oldest) return false;
+  oldest->begin_close();
+  return true;
 }
 
 void TcpListener::release(const ClientKey& k) noexcept {
@@ -195,6 +217,17 @@ void TcpConn::start() noexcept {
   uv_timer_start(&m_idle, &TcpConn::on_idle, m_listener.m_limits.idle_timeout_ms,
                  m_listener.m_limits.idle_timeout_ms);
   update_reading();
+}
+
+bool TcpConn::reclaimable() const noexcept {
+  if (m_closing || m_inflight != 0 || !m_in.empty() || m_writes != 0) return false;
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&m_tcp), &fd) != 0) return false;
+  uint8_t b = 0;
+  const ssize_t n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return true;                                                           // the peer closed
+  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNRESET;  // idle, or reset
+  return false;                                                                      // a query waits unread
 }
 
 void TcpConn::begin_close() noexcept {

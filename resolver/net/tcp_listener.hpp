@@ -60,6 +60,7 @@ class TcpListener final : public CloseGroup {
   ~TcpListener() override = default;
   static void on_connection(uv_stream_t* server, int status) noexcept;
   bool admit(const util::SockAddr& peer) noexcept;
+  bool reclaim_one(const ClientKey& k) noexcept;
   void release(const ClientKey& k) noexcept;
   struct KeyHash {
     std::size_t operator()(const ClientKey& k) const noexcept;

@@ -55,7 +55,8 @@ class Attempt final : public net::CloseGroup {
   bool active() const noexcept { return m_active; }
   void deactivate() noexcept { m_active = false; }
   bool tcp() const noexcept { return m_tcp; }
-  bool lost = false;  // its timeout passed once (counted against the server once)
+  bool lost = false;    // its timeout passed once (counted against the server once)
+  int64_t sent_ms = 0;  // when it went out (a failure of a try older than the last answer is stale)
 
  private:
   ~Attempt() override = default;
@@ -223,13 +224,13 @@ uint32_t Forwarder::rto_of(const util::SockAddr& a) const noexcept {
   return s == SIZE_MAX ? m_settings.timeout_ms : m_servers[s].rtt.rto();
 }
 
-void Forwarder::mark_failure(const util::SockAddr& a, bool timed_out) noexcept {
+void Forwarder::mark_failure(const util::SockAddr& a, bool timed_out, int64_t sent_ms) noexcept {
   const std::size_t s = index_of(a);
   if (s == SIZE_MAX) return;  // removed by a reload meanwhile
   auto& st = m_servers[s];
   if (timed_out) st.rtt.lost();
   const int64_t now = net::now_ms(m_loop);
-  if (st.health.failed(now)) {
+  if (st.health.failed(now, sent_ms == INT64_MAX ? now : sent_ms)) {
     LOG_WARN("upstream %s: %u failures in a row, backing off for %lld ms", st.addr.str().c_str(),
              st.health.consecutive_failures(), static_cast<long long>(st.health.backoff_until() - now));
   }
@@ -239,7 +240,8 @@ void Forwarder::mark_success(const util::SockAddr& a, uint32_t rtt_ms) noexcept 
   const std::size_t s = index_of(a);
   if (s == SIZE_MAX) return;
   auto& st = m_servers[s];
-  if (st.health.answered()) LOG_INFO("upstream %s: answering again", st.addr.str().c_str());
+  if (st.health.answered(net::now_ms(m_loop)))
+    LOG_INFO("upstream %s: answering again", st.addr.str().c_str());
   st.rtt.observe(rtt_ms);
 }
 
@@ -266,13 +268,13 @@ void Forwarder::attempt_failed(Resolution& r, Attempt* a, Fail why) noexcept {
     if (!a->lost) {
       a->lost = true;
       ++m_metrics.upstream_timeouts;
-      mark_failure(a->addr(), true);
+      mark_failure(a->addr(), true, a->sent_ms);
     }
     // A UDP try keeps listening: its reply may only be late. (A TCP try is
     // a connection held open; it is closed.)
     if (a->tcp()) drop(r, a);
   } else {
-    if (!a->lost) mark_failure(a->addr(), false);
+    if (!a->lost) mark_failure(a->addr(), false, a->sent_ms);
     drop(r, a);
   }
   // Only the try whose timer was running decides what happens next; a late
@@ -316,6 +318,7 @@ void Forwarder::finish(Resolution& r, Attempt* a, uint32_t rtt_ms) noexcept {
 bool Attempt::begin(uv_loop_t* loop, std::span<const uint8_t> query, uint16_t id,
                     uint32_t timeout_ms) noexcept {
   const auto& addr = m_addr;  // copied at construction
+  sent_ms = net::now_ms(loop);
   if (uv_timer_init(loop, &m_timer) != 0) {
     release_if_done();
     return false;

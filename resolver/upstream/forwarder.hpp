@@ -110,7 +110,7 @@ class Forwarder {
   std::size_t pick_server(const Resolution& r) const noexcept;
   uint16_t random_id() noexcept;
   std::size_t index_of(const util::SockAddr& a) const noexcept;
-  void mark_failure(const util::SockAddr& server, bool timed_out) noexcept;
+  void mark_failure(const util::SockAddr& server, bool timed_out, int64_t sent_ms = INT64_MAX) noexcept;
   void mark_success(const util::SockAddr& server, uint32_t rtt_ms) noexcept;
   uint32_t rto_of(const util::SockAddr& server) const noexcept;
 

@@ -82,8 +82,13 @@ class ServerHealth {
 
   // Returns true when this failure started (or extended) a backoff that was
   // not in force before (worth one log line).
-  bool failed(int64_t now_ms) noexcept {
+  // `sent_ms`: when the failed try went out. A try sent before the latest
+  // answer (a late timeout of a question that was overtaken) says nothing new
+  // about the server: it is counted in failures() but not as "in a row", so one
+  // stale timeout on a quiet night does not read as "upstream down".
+  bool failed(int64_t now_ms, int64_t sent_ms = INT64_MAX) noexcept {
     ++m_failures;
+    if (sent_ms < m_last_answer_ms) return false;
     ++m_consecutive;
     if (m_consecutive < kFailuresBeforeBackoff) return false;
     const uint32_t shift = std::min<uint32_t>(m_consecutive - kFailuresBeforeBackoff, 6);
@@ -93,8 +98,9 @@ class ServerHealth {
     return fresh;
   }
   // Returns true when the server was backed off (it recovered).
-  bool answered() noexcept {
+  bool answered(int64_t now_ms = 0) noexcept {
     const bool was = m_backoff_until != 0;
+    m_last_answer_ms = std::max(m_last_answer_ms, now_ms);
     ++m_answers;
     m_consecutive = 0;
     m_backoff_until = 0;
@@ -103,12 +109,13 @@ class ServerHealth {
   bool backed_off(int64_t now_ms) const noexcept { return m_backoff_until > now_ms; }
   int64_t backoff_until() const noexcept { return m_backoff_until; }
   uint32_t consecutive_failures() const noexcept { return m_consecutive; }
+  int64_t last_answer_ms() const noexcept { return m_last_answer_ms; }  // INT64_MIN: never
   uint64_t answers() const noexcept { return m_answers; }
   uint64_t failures() const noexcept { return m_failures; }
 
  private:
   uint32_t m_consecutive = 0;
-  int64_t m_backoff_until = 0;
+  int64_t m_backoff_until = 0, m_last_answer_ms = INT64_MIN;
   uint64_t m_answers = 0, m_failures = 0;
 };
 

@@ -71,10 +71,8 @@ class WebService {
   std::vector<net::HttpListener*> m_block, m_status;  // owned: close() frees them
   uv_timer_t* m_tick = nullptr;
   int64_t m_started = 0;
-  int64_t m_last_answer_ms = 0;
-  uint64_t m_answers_seen = 0;
+  int64_t m_last_answer_ms = 0;                        // when the service started (no answer yet)
   std::deque<std::pair<int64_t, uint64_t>> m_samples;  // (loop ms, total queries), every 5 s, 15 min
-  unsigned m_ticks = 0;
   // Review and report form rate limit: client address -> (hour, count); cleared when large.
   std::unordered_map<std::string, std::pair<int64_t, uint32_t>> m_reviews;
 };

@@ -354,4 +354,4 @@ class CookieProxy:
 
 
 if __name__ == "__main__":
-    case.main() if hasattr(case, "main") else unittest.main()
+    case.main(budget=240)   # about 25 pages rendered in Chromium

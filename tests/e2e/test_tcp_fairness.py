@@ -8,7 +8,10 @@ host outside allow_clients.
   while another client's TCP queries keep being answered within a second;
 * such a connection is closed by the per-message read deadline although bytes keep coming;
 * a client outside allow_clients is closed at accept and never takes a slot: 300 of its
-  connections do not stop an allowed client.
+  connections do not stop an allowed client;
+* a client at its per-client cap whose connections hold nothing (idle, or closed by the
+  client but not yet read) still gets its next connection: the oldest idle one is closed
+  to make room, while connections with a query or half a message are never taken.
 """
 import socket
 import struct
@@ -156,6 +159,49 @@ class TcpFairness(hedgetest.E2ECase):
             self.assertEqual(still_open, 0, "connections from outside allow_clients must be closed at accept")
         finally:
             for s in socks:
+                s.close()
+
+    def test_cap_reclaims_idle_connections_of_the_same_client(self):
+        cap = 16  # server.tcp_max_connections_per_client default
+        idle, partial = [], []
+        try:
+            for _ in range(cap // 2):   # half a message each: never reclaimed
+                s = client.tcp_connect(self.h.addr, timeout=2, source=PUPIL)
+                s.sendall(b"\x00\x20\x12")
+                partial.append(s)
+            for _ in range(cap - cap // 2):   # connected, silent: reclaimable
+                idle.append(client.tcp_connect(self.h.addr, timeout=2, source=PUPIL))
+            time.sleep(0.3)   # Hedge has accepted and read them all
+            self.pupil_query("a 17th connection from a client with 8 idle and 8 half-sent ones")
+            # The oldest idle connection made room; the half-sent ones were not touched.
+            # (Peeked without waiting: the half-sent ones meet the 2 s read deadline soon.)
+            time.sleep(0.1)
+            closed = []
+            for s in idle + partial:
+                s.setblocking(False)
+                try:
+                    closed.append(s.recv(1, socket.MSG_PEEK) == b"")
+                except BlockingIOError:
+                    closed.append(False)
+                except OSError:
+                    closed.append(True)
+            self.assertTrue(closed[0], "the oldest idle connection should have been closed for the new one")
+            self.assertEqual(closed[len(idle):], [False] * len(partial),
+                             "a connection with half a message must not be reclaimed")
+            # With only half-sent connections left at the cap, a new one is refused.
+            for s in idle:
+                s.close()
+            more = [client.tcp_connect(self.h.addr, timeout=2, source=PUPIL) for _ in range(cap - len(partial))]
+            for s in more:
+                s.sendall(b"\x00\x20\x12")
+            time.sleep(0.3)
+            with self.assertRaises((client.NoReply, OSError)):
+                client.query(client.make_query("pupil.tcp.test", "A"), self.h.addr, tcp=True, timeout=1.0,
+                             source=PUPIL)
+            for s in more:
+                s.close()
+        finally:
+            for s in idle + partial:
                 s.close()
 
 

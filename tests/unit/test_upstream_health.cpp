@@ -132,3 +132,17 @@ TEST_CASE("forwarder: strip_edns removes exactly our trailing OPT") {
   CHECK_FALSE(Forwarder::strip_edns(odd));  // the last record is not an OPT: left alone
   CHECK(odd == copy);
 }
+
+TEST_CASE("a timeout of a try sent before the latest answer is stale: not a failure in a row") {
+  ServerHealth h;
+  h.answered(1000);
+  // A question sent at 900 times out at 1500, after the answer at 1000 came back.
+  CHECK_FALSE(h.failed(1500, 900));
+  CHECK(h.consecutive_failures() == 0);
+  CHECK(h.failures() == 1);  // still counted in the totals
+  // A try sent after the answer is news.
+  CHECK_FALSE(h.failed(2500, 1200));
+  CHECK(h.consecutive_failures() == 1);
+  h.answered(3000);
+  CHECK(h.consecutive_failures() == 0);
+}
