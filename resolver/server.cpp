@@ -264,6 +264,7 @@ int Server::run() {
   if (!m_started) return 1;
   uv_run(&m_loop, UV_RUN_DEFAULT);
   if (m_console) m_console->stop();  // joins the console thread (the DNS loop has ended)
+  if (m_alerts) m_alerts->stop();    // joins the alert sender (before the store it uses stops)
   m_store.stop();                    // writes the last monitoring batch
   // The loop only stops when every handle closed (begin_shutdown).
   const int rc = uv_loop_close(&m_loop);

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/alert_service.hpp"
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
 #include "console/console_service.hpp"
@@ -176,6 +177,7 @@ class Server final : public net::Responder {
   std::unique_ptr<monitor::Monitor> m_monitor;
   std::unique_ptr<web::WebService> m_web;
   std::unique_ptr<console::ConsoleService> m_console;  // destroyed before m_store; stopped in run()
+  std::unique_ptr<alerts::AlertService> m_alerts;      // [alerts] sender thread; stopped in run()
 };
 
 }  // namespace hedge
