@@ -21,6 +21,8 @@ PACKAGES=(
   dnsperf
   # block page, status and monitoring tests (issue 8): headless browser, HTTP load, Prometheus tools
   chromium fonts-dejavu-core wrk prometheus python3-prometheus-client curl
+  # console alerts (issue 9): a real SMTP server with STARTTLS for the incident mail
+  python3-aiosmtpd
 )
 
 missing=()

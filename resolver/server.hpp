@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "alerts/alert_service.hpp"
 #include "cache/answer_cache.hpp"
 #include "config/config.hpp"
 #include "console/console_service.hpp"
@@ -96,7 +97,7 @@ class Server final : public net::Responder {
   void reload_failed(const std::string& err);
   void release_off_loop(std::shared_ptr<const Snapshot> old);
   void finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
-                     const std::string& err);
+                     const std::string& err, double open_ms = 0);
   void begin_shutdown() noexcept;
   bool start_web(const config::Config& cfg, std::string& err);  // server_web.cpp
   static void on_signal(uv_signal_t* h, int signum) noexcept;
@@ -176,6 +177,7 @@ class Server final : public net::Responder {
   std::unique_ptr<monitor::Monitor> m_monitor;
   std::unique_ptr<web::WebService> m_web;
   std::unique_ptr<console::ConsoleService> m_console;  // destroyed before m_store; stopped in run()
+  std::unique_ptr<alerts::AlertService> m_alerts;      // [alerts] sender thread; stopped in run()
 };
 
 }  // namespace hedge

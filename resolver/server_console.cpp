@@ -1,5 +1,6 @@
 // server_console: starts the safeguarding console (console/console_service)
-// beside the DNS loop when [http] console_listen is set. Kept out of
+// beside the DNS loop when [http] console_listen is set, and the alert
+// sender (alerts/alert_service) when [alerts] is. Kept out of
 // server.cpp so that file only has the hooks.
 #include "server.hpp"
 #include "util/log.hpp"
@@ -12,6 +13,19 @@ std::string Server::lists_version() const {
 }
 
 bool Server::start_console(const config::Config& cfg, std::string& err) {
+  if (cfg.alerts.enabled()) {
+    // The alert sender (alerts/alert_service) shares the store thread with the console.
+    if (!m_store.running() && !m_store.start(err)) {
+      err = "store thread: " + err;
+      return false;
+    }
+    alerts::ServiceSettings as;
+    as.cfg = cfg.alerts;
+    as.store_path = cfg.policy.store_path;
+    as.school = cfg.school.name;
+    m_alerts = std::make_unique<alerts::AlertService>(m_store);
+    if (!m_alerts->start(std::move(as), err)) return false;
+  }
   if (cfg.console.listen.empty()) return true;
   if (!m_store.running() && !m_store.start(err)) {
     err = "store thread: " + err;

@@ -1,10 +1,8 @@
-// update/https_client: one HTTPS GET at a time for `hedge update`, over
-// mbedTLS 2.28 (the only file of the updater that calls mbedtls_ssl_* /
-// mbedtls_x509_*) and http-parser for the response framing.
-//
-// Policy decided here, once: TLS 1.2 or later; the certificate chain must end
-// at a CA in ca_file (a file or a directory of PEM files), name the host, and
-// be valid now; no redirects are followed; one connection per request
+// update/https_client: one HTTPS request at a time: GET for `hedge update`,
+// POST for the alert webhook (alerts/alert_sender). TLS is net/tls_client
+// (the box's one TLS client: TLS 1.2 or later; the certificate chain must end
+// at a CA in ca_file, name the host, and be valid now); http-parser frames
+// the response. No redirects are followed; one connection per request
 // (Connection: close). The host is resolved with getaddrinfo (the system
 // resolver: /etc/hosts, then /etc/resolv.conf, which on the box is Hedge
 // itself, serving from the lists already on disk).
@@ -15,9 +13,10 @@
 // endless body costs at most cap bytes.
 //
 // Blocking I/O with poll(): this runs in the short-lived `hedge update`
-// process, never on the DNS loop.
+// process or on the alert sender's thread, never on the DNS loop.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -67,6 +66,8 @@ std::optional<Url> parse_https_url(std::string_view s);
 struct ClientOptions {
   std::string ca_file;
   int64_t connect_timeout_ms = 10'000, idle_timeout_ms = 30'000, total_timeout_ms = 1'800'000;
+  std::string user_agent = "hedge-update";    // also the DRBG personalisation
+  const std::atomic<bool>* cancel = nullptr;  // set: give up at once (shutdown)
 };
 
 struct Conditional {
@@ -99,8 +100,13 @@ class HttpsClient {
   // sink_failed is set when the sink returned false.
   bool get(const Url& url, const Conditional& cond, uint64_t max_bytes, const Sink& sink, Response& out,
            Failure& f, bool* sink_failed = nullptr);
+  // POST body; out.status is the receiver's answer (its body, up to 64 KiB, is read and dropped).
+  bool post(const Url& url, const std::string& content_type, const std::string& body, Response& out,
+            Failure& f);
 
  private:
+  bool request(const char* method, const Url& url, const std::string& extra_headers, const std::string& body,
+               uint64_t max_bytes, const Sink& sink, Response& out, Failure& f, bool* sink_failed);
   struct Impl;
   Impl* m_impl;
 };

@@ -231,7 +231,7 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   }
   reject_unknown(root, "",
                  {"server", "upstream", "lists", "block", "cache", "log", "debug", "schedule", "group",
-                  "policy", "store", "update", "http", "school", "monitoring", "network"},
+                  "policy", "store", "update", "http", "school", "monitoring", "network", "alerts"},
                  errs);
   if (auto* t = section(root, "server", errs)) parse_server(*t, c, errs);
   if (auto* t = section(root, "upstream", errs)) parse_upstream(*t, c, errs);
@@ -258,6 +258,7 @@ bool load_config_text(std::string_view text, const std::string& path, Config& c,
   parse_web_config(root, c.http, c.school, c.monitoring, errs);
   parse_network(root, errs, c.network);
   parse_console_config(root, c.console, errs);
+  parse_alerts_config(root, c.alerts, errs);
   if (c.server.listen.empty()) errs.add(0, "server.listen", "at least one listen address is needed");
   if (c.upstream.servers.empty() && !c.network.dns_addrs.empty()) {
     // The appliance: [network] dns are the resolvers the box forwards to (its

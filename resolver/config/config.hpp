@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "config/alerts_config.hpp"
 #include "config/console_config.hpp"
 #include "config/network.hpp"
 #include "config/update_config.hpp"
@@ -90,6 +91,7 @@ struct Config {
   SchoolConfig school;
   MonitoringConfig monitoring;
   ConsoleConfig console;  // [http] console_listen, tls_cert, tls_key (config/console_config)
+  AlertsConfig alerts;    // [alerts] (config/alerts_config)
 };
 
 // Parses and validates `path`. Returns true when errs is empty.

@@ -513,14 +513,21 @@ Report build_report(const ReportData& d, const policy::TimeZone& tz, const Build
   std::string s4 =
       d.checks.empty()
           ? "No filtering checks were recorded in this period: one should be done at least each term."
-          : count_words(static_cast<int64_t>(d.checks.size()), k) + " filtering checks were recorded" +
+          : count_words(static_cast<int64_t>(d.checks.size()), k) +
+                (d.checks.size() == 1 && !gov ? " filtering check was recorded"
+                                              : " filtering checks were recorded") +
                 (checks_failed == 0 ? std::string(", all as expected.")
                                     : ", of which " + count_words(checks_failed, k) +
                                           " found something that needed attention.");
   rep.summary.push_back(s4);
   rep.summary.push_back(d.updates.empty()
                             ? "The block lists were not updated in this period."
-                            : "The block lists were updated " + std::to_string(d.updates.size()) + " times.");
+                            : "The block lists were updated " + std::to_string(d.updates.size()) +
+                                  (d.updates.size() == 1 ? " time." : " times."));
+  // Every sentence starts with a capital, whatever count phrase ("fewer than 5") opens it.
+  for (auto& sentence : rep.summary)
+    if (!sentence.empty())
+      sentence[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(sentence[0])));
   return rep;
 }
 

@@ -88,7 +88,17 @@ std::string csv_field(std::string_view s) {
 }
 
 std::string render_svg(const Chart& c, int width, int height) {
-  const int left = 56, right = 8, top = 12, bottom = 40;
+  const int left = 56, right = 8, top = 12;
+  // X labels sit level under their bars when they fit there (about 6.5 px a
+  // character at 11 px); otherwise they are turned 45 degrees, and the bottom
+  // margin grows to hold the longest one whole ("w/c 10-01", not "/c 10-01").
+  std::size_t longest = 0;
+  for (const auto& l : c.labels) longest = std::max(longest, l.size());
+  const double slot = c.labels.empty()
+                          ? 0.0
+                          : static_cast<double>(width - left - right) / static_cast<double>(c.labels.size());
+  const bool level = slot >= 6.5 * static_cast<double>(longest) + 4.0;
+  const int bottom = level ? 40 : 24 + static_cast<int>(5.0 * static_cast<double>(longest));
   const int pw = width - left - right, ph = height - top - bottom;
   int64_t maxv = 0;
   for (const auto& v : c.values) {
@@ -129,7 +139,7 @@ std::string render_svg(const Chart& c, int width, int height) {
   const std::size_t n = c.labels.size();
   if (n > 0) {
     const double bw = static_cast<double>(pw) / static_cast<double>(n);
-    const std::size_t label_every = std::max<std::size_t>(1, n / 15);
+    const std::size_t label_every = level ? 1 : std::max<std::size_t>(1, n / 15);
     for (std::size_t i = 0; i < n; ++i) {
       double y = top + ph;
       const double x = left + bw * static_cast<double>(i) + bw * 0.1;
@@ -153,7 +163,7 @@ std::string render_svg(const Chart& c, int width, int height) {
                       x + bw * 0.4, y - 3);
         o += buf;
       }
-      if (i % label_every == 0 && n <= 12) {
+      if (level) {
         std::snprintf(buf, sizeof buf,
                       "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\" fill=\"#444\">",
                       x + bw * 0.4, top + ph + 16);

@@ -4,6 +4,7 @@
 
 #include <ctime>
 
+#include "dns/name.hpp"
 #include "http/message.hpp"
 #include "http/text.hpp"
 
@@ -39,6 +40,10 @@ std::string facts(const PageInput& in, const http::Texts& t) {
   return s + "</dl>\n";
 }
 
+std::string report_link(const http::Texts& t) {
+  return "<p class=\"report\"><a href=\"/report\">" + html_escape(t["report_link"]) + "</a></p>\n";
+}
+
 std::string blocked_body(const PageInput& in, const http::Texts& t) {
   std::string b = lang_link(in, t);
   b += "<div class=\"sign stop\" aria-hidden=\"true\"></div>\n";
@@ -66,6 +71,7 @@ std::string blocked_body(const PageInput& in, const http::Texts& t) {
   b += "<label for=\"reason\">" + html_escape(t["form_reason"]) + "</label>\n";
   b += "<textarea id=\"reason\" name=\"reason\" rows=\"3\" maxlength=\"500\"></textarea>\n";
   b += "<button type=\"submit\">" + html_escape(t["form_send"]) + "</button>\n</form>\n";
+  b += report_link(t);
   b += "<div class=\"staff\"><h2>" + html_escape(t["staff_heading"]) + "</h2>\n";
   b += html_escape(t["staff_group"]) + " " + html_escape(in.group) + " &middot; " +
        html_escape(t["staff_rule"]) + " " + html_escape(t["rule_" + in.rule]);
@@ -75,6 +81,41 @@ std::string blocked_body(const PageInput& in, const http::Texts& t) {
     b += " &middot; " + html_escape(t["staff_categories"]) + " " + html_escape(ids);
   }
   return b + "</div>\n";
+}
+
+std::string report_form_body(const PageInput& in, const http::Texts& t) {
+  std::string b = lang_link(in, t);
+  b += "<div class=\"sign ask\" aria-hidden=\"true\">!</div>\n";
+  b += "<h1 class=\"ok\">" + html_escape(t["report_heading"]) + "</h1>\n";
+  b += p(t["report_intro"]) + p(t["report_ok"], "calm");
+  if (!in.error_key.empty())
+    b += "<p class=\"error\" role=\"alert\">" + html_escape(t[in.error_key]) + "</p>\n";
+  b += "<form method=\"post\" action=\"/report\">\n";
+  b += "<input type=\"hidden\" name=\"lang\" value=\"" + html_escape(in.lang) + "\">\n";
+  b += "<label for=\"site\">" + html_escape(t["report_site"]) + "</label>\n";
+  b += "<input id=\"site\" name=\"site\" maxlength=\"300\" required autocomplete=\"off\" "
+       "inputmode=\"url\" aria-describedby=\"site-hint\" value=\"" +
+       html_escape(in.site) + "\">\n";
+  b += "<p class=\"hint\" id=\"site-hint\">" + html_escape(t["report_site_hint"]) + "</p>\n";
+  b += "<label for=\"what\">" + html_escape(t["report_what"]) + "</label>\n";
+  b += "<textarea id=\"what\" name=\"what\" rows=\"3\" maxlength=\"500\">" + html_escape(in.what) +
+       "</textarea>\n";
+  b += "<label for=\"who\">" + html_escape(t["report_who"]) + "</label>\n";
+  b += "<input id=\"who\" name=\"who\" maxlength=\"80\" autocomplete=\"off\" value=\"" + html_escape(in.who) +
+       "\">\n";
+  b += "<button type=\"submit\">" + html_escape(t["form_send"]) + "</button>\n</form>\n";
+  b += facts(in, t);
+  return b;
+}
+
+std::string report_thanks_body(const PageInput& in, const http::Texts& t) {
+  std::string b = "<div class=\"sign\" aria-hidden=\"true\">&#x2709;&#xFE0F;</div>\n";
+  b += "<h1 class=\"ok\">" + html_escape(t["report_thanks_heading"]) + "</h1>\n";
+  b += p(t["report_thanks_body"]) + site_line(in, t);
+  b += p(t["thanks_next"], "calm");
+  b += "<dl class=\"facts\">\n<dt>" + html_escape(t["contact_label"]) + "</dt><dd>" +
+       html_escape(in.contact) + "</dd>\n</dl>\n";
+  return b;
 }
 
 std::string illegal_body(const PageInput& in, const http::Texts& t) {
@@ -95,6 +136,7 @@ std::string not_blocked_body(const PageInput& in, const http::Texts& t) {
   b += "<h1 class=\"ok\">" + html_escape(t["notblocked_heading"]) + "</h1>\n";
   b += p(t["notblocked_body"]) + site_line(in, t);
   b += p(t["notblocked_next"], "calm");
+  b += report_link(t);
   return b;
 }
 
@@ -131,6 +173,14 @@ std::string render_page(const PageInput& in) {
       title = t["notblocked_title"];
       body = not_blocked_body(in, t);
       break;
+    case PageKind::report_form:
+      title = t["report_title"];
+      body = report_form_body(in, t);
+      break;
+    case PageKind::report_thanks:
+      title = t["thanks_title"];
+      body = report_thanks_body(in, t);
+      break;
     case PageKind::thanks:
     case PageKind::thanks_limited:
       title = t["thanks_title"];
@@ -139,6 +189,18 @@ std::string render_page(const PageInput& in) {
   }
   return http::fill(http::embedded_file("page.html"),
                     {{"lang", html_escape(t["html_lang"])}, {"title", html_escape(title)}, {"body", body}});
+}
+
+std::string report_host(std::string_view typed) {
+  std::string host(typed.substr(0, 300));
+  while (!host.empty() && (host.front() == ' ' || host.front() == '\t')) host.erase(0, 1);
+  if (const auto p = host.find("://"); p != std::string::npos) host = host.substr(p + 3);
+  host = host.substr(0, host.find_first_of("/?# \t\r\n"));
+  if (const auto at = host.rfind('@'); at != std::string::npos) host = host.substr(at + 1);  // user@host
+  if (const auto colon = host.find(':'); colon != std::string::npos) host.resize(colon);
+  const auto norm = dns::normalise_name(host);
+  if (!norm || norm.name.empty() || norm.name.find('.') == std::string::npos) return {};
+  return norm.name;
 }
 
 std::string format_when(int64_t local_seconds, const std::string& lang) {

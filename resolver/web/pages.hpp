@@ -6,11 +6,12 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace hedge::web {
 
-enum class PageKind { blocked, illegal, not_blocked, thanks, thanks_limited };
+enum class PageKind { blocked, illegal, not_blocked, thanks, thanks_limited, report_form, report_thanks };
 
 struct PageInput {
   PageKind kind = PageKind::blocked;
@@ -25,7 +26,13 @@ struct PageInput {
   std::string contact;  // [school] contact
   std::string form_action = "/_hedge/review";
   std::string self_path = "/";  // for the language switch link
+  // report_form: a text key for the error line ("" = none) and what was typed, to fill the form again.
+  std::string error_key, what, who;
 };
+
+// The address typed into /report ("https://Games.Example.com/x?y", "games.example.com.")
+// as a normalised host name; "" when it is not a web address.
+std::string report_host(std::string_view typed);
 
 std::string render_page(const PageInput& in);
 

@@ -14,6 +14,7 @@ namespace hedge::web {
 namespace {
 
 constexpr const char* kReviewPath = "/_hedge/review";
+constexpr const char* kReportPath = "/report";  // "Report an unsuitable site", for any Host
 
 http::Response html(int status, std::string body) {
   http::Response r(status, "text/html; charset=utf-8", std::move(body));
@@ -57,6 +58,10 @@ std::string clip(std::string s, std::size_t n) {
 WebService::WebService(WebDeps d) : m_d(std::move(d)) {
   m_block_routes.add("POST", kReviewPath,
                      [this](http::Request&& r, const http::Reply& rep) { review(std::move(r), rep); });
+  m_block_routes.add("GET", kReportPath,
+                     [this](http::Request&& r, const http::Reply& rep) { report(std::move(r), rep); });
+  m_block_routes.add("POST", kReportPath,
+                     [this](http::Request&& r, const http::Reply& rep) { report(std::move(r), rep); });
   m_block_routes.fallback(
       [this](http::Request&& r, const http::Reply& rep) { block_page(std::move(r), rep); });
   auto guarded = [this](auto fn) {
@@ -125,7 +130,9 @@ bool WebService::start(const config::Config& cfg, std::string& err) {
   // answers are timed by the forwarder itself, so nothing else needs a tick.
   uv_timer_start(m_tick, &WebService::on_tick, 5000, 5000);
   // Only a box with status listeners shows time sync and the boot status.
-  if (!m_status.empty()) m_system = runtime::SystemWatch::start(m_d.loop);
+  // Time sync and the boot status change rarely: read once a minute, and when
+  // a status request finds them older than 2 s (status_inputs).
+  if (!m_status.empty()) m_system = runtime::SystemWatch::start(m_d.loop, 60'000);
   return true;
 }
 
@@ -202,7 +209,10 @@ StatusInputs WebService::status_inputs() const {
   in.qps_1m = rate(60'000);
   in.qps_15m = rate(900'000);
   if (m_d.update_state) in.update = m_d.update_state();
-  if (m_system) in.system = m_system->facts();
+  if (m_system) {
+    in.system = m_system->facts();
+    m_system->refresh(2000);  // for the next request: a poller sees a change one request later
+  }
   return in;
 }
 
@@ -261,6 +271,75 @@ void WebService::block_page(http::Request&& req, const http::Reply& reply) {
   reply.send(html(200, render_page(in)));
 }
 
+bool WebService::within_form_limit(const std::string& ip, int64_t now, uint32_t per_hour) {
+  if (m_reviews.size() > 10000) m_reviews.clear();  // bounded: a flood of sources forgets old counts
+  auto& [hour, count] = m_reviews[ip];
+  if (hour != now / 3600) {
+    hour = now / 3600;
+    count = 0;
+  }
+  if (count >= per_hour) return false;
+  ++count;
+  return true;
+}
+
+void WebService::report(http::Request&& req, const http::Reply& reply) {
+  // GET: the form. POST: a report of a site that is NOT blocked but should be,
+  // into the same review queue as the block page's requests (kind 'report'),
+  // with the same per-client hourly budget, lengths and control-character
+  // stripping as the review form.
+  const auto snap = m_d.snapshot();
+  const auto& cfg = snap->config;
+  const bool post = req.method == "POST";
+  std::vector<std::pair<std::string, std::string>> form;
+  if (post) form = http::parse_form(req.body);
+  PageInput in;
+  in.lang = http::pick_language(post ? "lang=" + http::form_value(form, "lang") : req.query,
+                                req.header("accept-language"), cfg.school.language);
+  in.school = cfg.school.name;
+  in.contact = cfg.school.contact;
+  in.self_path = kReportPath;
+  const int64_t now = m_d.now();
+  in.when = format_when(snap->policy->timezone().local(now).local, in.lang);
+  in.kind = PageKind::report_form;
+  if (!post) {
+    reply.send(html(200, render_page(in)));
+    return;
+  }
+  const std::string typed = clip(http::form_value(form, "site"), 300);
+  in.site = typed;
+  in.what = clip(http::form_value(form, "what"), 500);
+  in.who = clip(http::form_value(form, "who"), 80);
+  const std::string host = report_host(typed);
+  if (host.empty()) {
+    in.error_key = "report_bad_site";
+    reply.send(html(400, render_page(in)));
+    return;
+  }
+  const std::string ip = req.client.ip_str();
+  if (!within_form_limit(ip, now, cfg.http.review_requests_per_hour)) {
+    in.kind = PageKind::thanks_limited;
+    reply.send(html(429, render_page(in)));
+    return;
+  }
+  const policy::Group& g = policy::classify(*snap->policy, req.client.sa(), req.local.sa());
+  if (m_d.monitor) {
+    store::ReviewRow row;
+    row.at = now;
+    row.kind = "report";
+    row.site = host;
+    row.client_ip = ip;
+    row.grp = g.name;
+    row.who = in.who;
+    // The address as typed keeps the page the reporter meant (the queue shows the name).
+    row.reason = typed == host ? in.what : clip(typed + " - " + in.what, 800);
+    m_d.monitor->add_review(std::move(row));
+  }
+  in.kind = PageKind::report_thanks;
+  in.site = host;
+  reply.send(html(200, render_page(in)));
+}
+
 void WebService::review(http::Request&& req, const http::Reply& reply) {
   const auto snap = m_d.snapshot();
   const auto& cfg = snap->config;
@@ -279,19 +358,12 @@ void WebService::review(http::Request&& req, const http::Reply& reply) {
   in.site = std::string(qn.text());
   const int64_t now = m_d.now();
   const std::string ip = req.client.ip_str();
-  if (m_reviews.size() > 10000) m_reviews.clear();  // bounded: a flood of sources forgets old counts
-  auto& [hour, count] = m_reviews[ip];
-  if (hour != now / 3600) {
-    hour = now / 3600;
-    count = 0;
-  }
-  if (count >= cfg.http.review_requests_per_hour) {
+  if (!within_form_limit(ip, now, cfg.http.review_requests_per_hour)) {
     in.kind = PageKind::thanks_limited;
     http::Response r = html(429, render_page(in));
     reply.send(std::move(r));
     return;
   }
-  ++count;
   const policy::Group& g = policy::classify(*snap->policy, req.client.sa(), req.local.sa());
   if (m_d.monitor) {
     store::ReviewRow row;

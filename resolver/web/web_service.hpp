@@ -56,7 +56,7 @@ class WebService {
   void reconfigure(const config::Config& cfg);  // limits (addresses are fixed at start)
   void close() noexcept;
 
-  // Route tables (the console issue adds /report to the block page's).
+  // Route tables (the block page's includes /report, "Report an unsuitable site").
   http::Router& block_page_routes() noexcept { return m_block_routes; }
   http::Router& status_routes() noexcept { return m_status_routes; }
   std::vector<util::SockAddr> block_page_addresses() const;
@@ -66,6 +66,9 @@ class WebService {
  private:
   void block_page(http::Request&& req, const http::Reply& reply);
   void review(http::Request&& req, const http::Reply& reply);
+  void report(http::Request&& req, const http::Reply& reply);  // GET/POST /report
+  // One hourly budget per client address for both forms (review and report).
+  bool within_form_limit(const std::string& ip, int64_t now, uint32_t per_hour);
   bool status_allowed(const http::Request& req) const;
   static void on_tick(uv_timer_t* t) noexcept;
 
@@ -77,7 +80,7 @@ class WebService {
   int64_t m_started = 0;
   int64_t m_last_answer_ms = 0;                        // when the service started (no answer yet)
   std::deque<std::pair<int64_t, uint64_t>> m_samples;  // (loop ms, total queries), every 5 s, 15 min
-  // Review form rate limit: client address -> (hour, count); cleared when large.
+  // Review and report form rate limit: client address -> (hour, count); cleared when large.
   std::unordered_map<std::string, std::pair<int64_t, uint32_t>> m_reviews;
 };
 

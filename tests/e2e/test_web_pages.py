@@ -100,6 +100,53 @@ class WebPages(hedgetest.E2ECase):
         self.assertEqual(rows[0][0], "www.example.com")
         self.assertEqual(rows[0][3:], ("open", "unblock"))
 
+    def test_report_form_any_host(self):
+        """/report ("Report an unsuitable site") on the block-page listener, for any Host, linked
+        from the block page; a report joins the review queue as kind 'report'."""
+        status, _, dom = ws.get(self.bp, "/", host="www.example.com")
+        self.assertIn('href="/report"', dom)
+        for host, lang, want in (("anything.example.test", "en-GB", "Tell us about a website"),
+                                 ("fine.example.test", "cy", "Dyweda wrthym am wefan")):
+            status, _, dom = ws.get(self.bp, "/report", host=host, headers={"Accept-Language": lang})
+            self.assertEqual(status, 200)
+            self.assertIn(want, dom)
+            self.assertIn('<form method="post" action="/report">', dom)
+        chromium_shot(self.url("anything.example.test", "/report"), "report-form-en.png",
+                      self.rules + ["--lang=en-GB", "--accept-lang=en-GB"])
+        chromium_shot(self.url("anything.example.test", "/report?lang=cy"), "report-form-cy.png", self.rules)
+        # Not a web address: the form again, with the error and what was typed (escaped).
+        body = "site=%3Cb%3Enot+an+address&what=%3Cscript%3Ex%3C%2Fscript%3E&lang=en"
+        status, _, dom = ws.get(self.bp, "/report", host="x.example.test", method="POST", body=body.encode(),
+                                headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 400)
+        self.assertIn("does not look like a website address", dom)
+        self.assertIn("&lt;script&gt;x&lt;/script&gt;", dom)
+        self.assertNotIn("<script>", dom)
+        # Through a real browser: the form's own submit, as a pupil would.
+        page = os.path.join(self.tmp, "report.html")
+        with open(page, "w") as f:
+            f.write("""<!doctype html><form method=post action="http://any.example.test/report">
+<input name=site value="https://Games.Example.NET/level/3?x=1"><input name=lang value=en>
+<input name=who value="Year 5 &lt;i&gt;"><input name=what value="Shooting game in lessons"></form>
+<script>document.forms[0].submit()</script>""")
+        dom = dump_dom("file://" + page, self.rules + ["--virtual-time-budget=3000"])
+        self.assertIn("Thank you for telling us", dom)
+        self.assertIn("games.example.net", dom)
+        chromium_shot("file://" + page, "report-thanks.png", self.rules + ["--virtual-time-budget=3000"])
+
+        def row():
+            with sqlite3.connect(self.db) as c:
+                return c.execute("SELECT site, who, reason, status, kind FROM review_requests "
+                                 "WHERE kind = 'report'").fetchall()
+        rows = ws.wait_for(row)
+        self.assertTrue(rows, "report not stored")   # the screenshot submits the page once more
+        self.assertEqual(len(set(rows)), 1, rows)
+        self.assertEqual(rows[0][0], "games.example.net")
+        self.assertEqual(rows[0][1], "Year 5 <i>")
+        self.assertIn("Shooting game in lessons", rows[0][2])
+        self.assertIn("https://Games.Example.NET/level/3", rows[0][2])
+        self.assertEqual(rows[0][3:], ("open", "report"))
+
     def test_status_json_and_metrics(self):
         from prometheus_client.parser import text_string_to_metric_families
         client.ask(self.h.addr, "porn.example.org", "A")

@@ -2,6 +2,8 @@
 // from a seeded store never shows an address, MAC, device, person or domain.
 #include <doctest/doctest.h>
 
+#include <cctype>
+
 #include <string>
 
 #include "bundle_fixture.hpp"
@@ -210,6 +212,37 @@ TEST_CASE("report: governor report names no one and suppresses small counts") {
       for (std::size_t s = 0; s < ch.values[i].size(); ++s)
         if (ch.values[i][s] > 0 && ch.values[i][s] < 5) CHECK(ch.suppressed[i][s]);
   for (const auto& p : rep.summary) CHECK(p.find(" 3 ") == std::string::npos);
+  // Each summary sentence starts with a capital ("Fewer than 5 filtering checks ...").
+  for (const auto& p : rep.summary) {
+    CAPTURE(p);
+    REQUIRE(!p.empty());
+    CHECK(std::isupper(static_cast<unsigned char>(p[0])));
+  }
+}
+
+TEST_CASE("report: chart x labels stay whole (level when they fit, turned with room when not)") {
+  auto chart = [](std::size_t n) {
+    report::Chart c;
+    c.title = "t";
+    c.series = {"s"};
+    for (std::size_t i = 0; i < n; ++i) {
+      c.labels.push_back("w/c 10-" + std::to_string(10 + i));
+      c.values.push_back({static_cast<int64_t>(i)});
+      c.suppressed.push_back({false});
+    }
+    return c;
+  };
+  const std::string few = report::render_svg(chart(8));
+  CHECK(few.find("rotate(") == std::string::npos);
+  // 14 weeks at 960 px fit level; 20 are turned 45 degrees, and the text's far end (about 5 px down
+  // per character from its anchor) must stay inside the 260 px picture.
+  CHECK(report::render_svg(chart(14)).find("rotate(") == std::string::npos);
+  const std::string many = report::render_svg(chart(20));
+  const auto at = many.find("transform=\"rotate(-45 ");
+  REQUIRE(at != std::string::npos);
+  const auto y0 = many.find(' ', at + 22);
+  const int anchor_y = std::stoi(many.substr(y0 + 1));
+  CHECK(anchor_y + 5 * 9 <= 260);
 }
 
 TEST_CASE("report: safeguarding report shows the detail but never illegal-tier names") {

@@ -221,3 +221,18 @@ TEST_CASE("event store: an unacknowledged incident is never purged") {
   CHECK(st.unacked_incidents() == 1);
   unlink(path.c_str());
 }
+
+TEST_CASE("web: /report turns a typed address into a host name") {
+  struct Row {
+    const char* typed;
+    const char* want;
+  };
+  for (const Row& r : {Row{"games.example.com", "games.example.com"},
+                       Row{"  https://Games.Example.COM/level/3?x=1#top", "games.example.com"},
+                       Row{"http://user@bad.example.net:8080/", "bad.example.net"},
+                       Row{"www.example.org.", "www.example.org"}, Row{"localhost", ""}, Row{"", ""},
+                       Row{"<b>not an address", ""}, Row{"https://", ""}, Row{"a b.example", ""}}) {
+    CAPTURE(r.typed);
+    CHECK(hedge::web::report_host(r.typed) == r.want);
+  }
+}
