@@ -256,6 +256,9 @@ int Run::up_to_date(const Installed& in, const Response* pointer_resp) {
   m_state.high_water = std::max(m_state.high_water, in.serial);
   m_state.installed_serial = in.serial;
   save_state();
+  // A run killed after its flip but before its cleanup leaves older
+  // generations behind; an "up to date" run is the next chance to drop them.
+  m_gens.cleanup();
   std::printf("%s: up to date: serial %llu is the newest (valid until %s)\n", prefix().c_str(),
               static_cast<unsigned long long>(in.serial), util::iso_utc(in.valid_until).c_str());
   return 0;
