@@ -12,15 +12,18 @@ UpdateHealth update_health(const UpdateState& s, const ServedBundle& b, int64_t 
   const int64_t tnow = trusted_now(now, s.trusted_time);
   if (now < s.trusted_time) {
     h.clock_behind = true;
-    h.reasons.push_back("clock earlier than trusted time: the system clock reads " + util::iso_utc(now) +
-                        " but Hedge has verified a bundle made at " + util::iso_utc(s.trusted_time));
+    h.reasons.push_back("time: clock earlier than trusted time: the system clock reads " +
+                        util::iso_utc(now) + " but Hedge has verified a bundle made at " +
+                        util::iso_utc(s.trusted_time) +
+                        " (schedules use that time until the clock is fixed)");
   }
   if (b.created != 0 && tnow - b.created > max_age_s)
-    h.reasons.push_back("lists are " + util::human_duration(tnow - b.created) + " old (more than max_age " +
-                        util::human_duration(max_age_s) + "); still blocking with them");
+    h.reasons.push_back("lists: the bundle is " + util::human_duration(tnow - b.created) +
+                        " old (more than max_age " + util::human_duration(max_age_s) +
+                        "); still blocking with it");
   if (b.valid_until != 0 && b.valid_until <= tnow)
-    h.reasons.push_back("lists past their valid-until (" + util::iso_utc(b.valid_until) +
-                        "); still blocking with them");
+    h.reasons.push_back("lists: the bundle is past its valid-until (" + util::iso_utc(b.valid_until) +
+                        "); still blocking with it");
   h.degraded = !h.reasons.empty();
   return h;
 }

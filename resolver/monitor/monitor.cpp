@@ -117,6 +117,7 @@ bool Monitor::start(const config::Config& cfg, std::string& err) {
 void Monitor::reconfigure(const config::Config& cfg) {
   const auto& m = cfg.monitoring;
   m_alert_categories = m.alert_categories;
+  m_alert_bundle = nullptr;  // recompute the mask
   m_log_all = m.log_all_queries;
   m_queue_max = m.queue_max;
   m_flush_ms = m.flush_ms;  // the timer is armed by the first event of a batch (batch_for)
@@ -162,14 +163,18 @@ void Monitor::close() noexcept {
 bool Monitor::incident_worthy(const policy::Verdict& v, const policy::PolicySnapshot& s) const noexcept {
   if (v.illegal || v.confidential) return true;
   if (m_alert_categories.empty() || v.categories == 0) return false;
-  for (unsigned bit = 0; bit < 64; ++bit) {
-    if (!(v.categories & (uint64_t{1} << bit))) continue;
-    const lists::Category* c = s.bundle().category_by_bit(bit);
-    if (!c) continue;
+  // Per blocked query: a mask test, not a scan of names (bits belong to one bundle).
+  const lists::Bundle& b = s.bundle();
+  if (m_alert_bundle != &b || m_alert_serial != b.version() || m_alert_entries != b.entries()) {
+    m_alert_mask = 0;
     for (const auto& a : m_alert_categories)
-      if (a == c->id) return true;
+      if (const lists::Category* c = b.category_by_id(a); c && c->bit < 64)
+        m_alert_mask |= uint64_t{1} << c->bit;
+    m_alert_bundle = &b;
+    m_alert_serial = b.version();
+    m_alert_entries = b.entries();
   }
-  return false;
+  return (v.categories & m_alert_mask) != 0;
 }
 
 Monitor::Batch& Monitor::batch_for(const std::shared_ptr<const policy::PolicySnapshot>& snap, int64_t now) {

@@ -142,6 +142,11 @@ class Monitor {
   std::unique_ptr<Batch> m_batch;
   std::shared_ptr<const DeviceMap> m_devices = std::make_shared<DeviceMap>();
   std::vector<std::string> m_alert_categories;
+  // alert_categories as category bits of one bundle (recomputed when the bundle changes).
+  // (address, serial, entries): an address alone could be reused by the next bundle.
+  mutable const void* m_alert_bundle = nullptr;
+  mutable uint64_t m_alert_serial = 0, m_alert_entries = 0;
+  mutable uint64_t m_alert_mask = 0;
   bool m_log_all = false, m_started = false, m_closed = false;
   uint32_t m_queue_max = 65536;
   uint64_t m_dropped = 0, m_incidents_seen = 0;

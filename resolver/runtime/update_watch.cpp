@@ -25,7 +25,31 @@ UpdateWatch* UpdateWatch::start(uv_loop_t* loop, const std::string& path, uint64
   uv_timer_init(loop, &w->m_timer);
   w->m_timer.data = w;
   uv_timer_start(&w->m_timer, &UpdateWatch::on_timer, 0, interval_ms);
+  // A change shows on /status at once, not up to interval_ms later. Best effort:
+  // without inotify (or with no directory yet) the timer alone keeps it current.
+  const std::size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  w->m_name = slash == std::string::npos ? path : path.substr(slash + 1);
+  auto* ev = new uv_fs_event_t;
+  uv_fs_event_init(loop, ev);
+  ev->data = w;
+  if (uv_fs_event_start(ev, &UpdateWatch::on_dir, dir.c_str(), 0) == 0) {
+    w->m_dir_watch = ev;
+    w->m_dir_closed = false;
+  } else {
+    uv_close(reinterpret_cast<uv_handle_t*>(ev),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
+  }
   return w;
+}
+
+void UpdateWatch::on_dir(uv_fs_event_t* h, const char* file, int /*events*/, int status) noexcept {
+  auto* self = static_cast<UpdateWatch*>(h->data);
+  if (status < 0 || !file || self->m_closing || self->m_name != file) return;
+  if (self->m_reading)
+    self->m_again = true;
+  else
+    self->read_now();
 }
 
 void UpdateWatch::on_timer(uv_timer_t* t) noexcept {
@@ -54,6 +78,10 @@ void UpdateWatch::read_now() noexcept {
         if (self->m_closing) {
           self->maybe_free();
           return;
+        }
+        if (self->m_again) {
+          self->m_again = false;
+          self->read_now();
         }
         if (!rd->result) return;  // unreadable right now: keep the last good view
         self->m_state = std::move(rd->result);
@@ -85,10 +113,20 @@ void UpdateWatch::close() noexcept {
     self->m_timer_closed = true;
     self->maybe_free();
   });
+  if (m_dir_watch) {
+    m_dir_watch->data = this;
+    uv_close(reinterpret_cast<uv_handle_t*>(m_dir_watch), [](uv_handle_t* h) {
+      auto* self = static_cast<UpdateWatch*>(h->data);
+      delete reinterpret_cast<uv_fs_event_t*>(h);
+      self->m_dir_closed = true;
+      self->maybe_free();
+    });
+    m_dir_watch = nullptr;
+  }
 }
 
 void UpdateWatch::maybe_free() noexcept {
-  if (m_closing && m_timer_closed && !m_reading) delete this;
+  if (m_closing && m_timer_closed && m_dir_closed && !m_reading) delete this;
 }
 
 }  // namespace hedge::runtime

@@ -1,6 +1,7 @@
 // runtime/update_watch: the running resolver's view of `hedge update`'s state
-// file (blocklists/update/state.hpp). Every 10 s the file is read on the libuv
-// thread pool (never on the loop) and the parsed state is swapped in as an
+// file (blocklists/update/state.hpp). Every 10 s, and as soon as `hedge update`
+// renames a new copy into place (a uv_fs_event on its directory), the file is
+// read on the libuv thread pool (never on the loop) and the parsed state is swapped in as an
 // immutable shared_ptr, for /status, /metrics and /health (update/status.hpp)
 // and for the policy clock: the resolver never believes the clock is earlier
 // than the newest trusted time (the Pi has no real-time clock). A clock
@@ -32,12 +33,16 @@ class UpdateWatch {
   void read_now() noexcept;
   void maybe_free() noexcept;
   static void on_timer(uv_timer_t* t) noexcept;
+  static void on_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept;
 
   uv_loop_t* m_loop = nullptr;
   uv_timer_t m_timer{};
-  std::string m_path;
+  uv_fs_event_t* m_dir_watch = nullptr;  // freed in its close callback
+  std::string m_path, m_name;            // m_name: the file's basename (events name it)
   std::shared_ptr<const update::UpdateState> m_state;
   bool m_reading = false, m_closing = false, m_timer_closed = false, m_clock_behind = false;
+  bool m_again = false;  // the file changed while a read was in flight
+  bool m_dir_closed = true;
 };
 
 }  // namespace hedge::runtime

@@ -1,19 +1,17 @@
 // web/status: health reasons, the /status JSON document and the Prometheus exposition.
 #include "web/status.hpp"
 
-#include <sys/stat.h>
-#include <sys/timex.h>
-
 #include <cstdio>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "blocklists/update/status.hpp"
+
 namespace hedge::web {
 
 int64_t bundle_max_age_s(const config::Config& cfg) noexcept {
-  (void)cfg;  // TODO(issue 11): return cfg.update.max_age once [update] lands on main.
-  return int64_t{36} * 3600;
+  return cfg.update.max_age_s > 0 ? cfg.update.max_age_s : int64_t{36} * 3600;
 }
 
 int64_t parse_iso_utc(const std::string& s) noexcept {
@@ -39,23 +37,36 @@ int64_t parse_iso_utc(const std::string& s) noexcept {
   return static_cast<int64_t>(timegm(&tm));
 }
 
-bool time_unsynchronised() noexcept {
-  timex tx{};
-  const int state = adjtimex(&tx);
-  if (state != TIME_ERROR) return false;
-  struct stat st {};
-  // Only a box that runs a time service can say "not synchronised" meaningfully.
-  for (const char* p : {"/run/systemd/timesync", "/run/chrony", "/var/lib/ntp", "/run/ntpd.pid"})
-    if (::stat(p, &st) == 0) return true;
-  return false;
-}
-
 namespace {
 
+int64_t bundle_created(const lists::Bundle& b) {
+  return b.created_at() ? b.created_at() : parse_iso_utc(b.created());
+}
+
 int64_t bundle_age(const StatusInputs& in) {
-  const auto& b = *in.snap->bundle;
-  const int64_t created = parse_iso_utc(b.created());
+  const int64_t created = bundle_created(*in.snap->bundle);
   return created ? std::max<int64_t>(0, in.now - created) : -1;
+}
+
+// The bundle actually serving: its own signed manifest, not the state file's idea of it.
+update::ServedBundle served(const StatusInputs& in) {
+  const auto& b = *in.snap->bundle;
+  return {b.version(), bundle_created(b), b.valid_until()};
+}
+
+// Before the first read (or with no state file) the updater has recorded nothing.
+const update::UpdateState& update_state(const StatusInputs& in) {
+  static const update::UpdateState kNone;
+  return in.update ? *in.update : kNone;
+}
+
+// The system clock as it reads (update_health compares it with the trusted time itself).
+int64_t clock_now(const StatusInputs& in) {
+  return in.clock_now ? in.clock_now : in.now;
+}
+
+bool lists_broken(const StatusInputs& in) {
+  return in.metrics->lists_broken || in.snap->bundle->broken();
 }
 
 bool upstream_down(const StatusInputs& in) {
@@ -95,16 +106,20 @@ std::vector<std::string> health_reasons(const StatusInputs& in) {
     r.push_back("upstream: no upstream server answered in the last " +
                 std::to_string(cfg.monitoring.upstream_health_s) + " s");
   const auto& b = *in.snap->bundle;
+  if (lists_broken(in))
+    r.push_back(
+        "lists: a file of the bundle in use changed on disk after it was verified: queries that need "
+        "it get SERVFAIL until a good bundle is loaded (hedge update, or restore it and reload)");
   if (b.dir().empty()) {
     r.push_back("lists: no bundle loaded");
-  } else {
-    const int64_t age = bundle_age(in), max = bundle_max_age_s(cfg);
-    if (age < 0)
-      r.push_back("lists: the bundle has no creation time");
-    else if (age > max)
-      r.push_back("lists: the bundle is " + std::to_string(age / 3600) + " h old (max_age " +
-                  std::to_string(max / 3600) + " h)");
+  } else if (bundle_age(in) < 0) {
+    r.push_back("lists: the bundle has no creation time");
   }
+  // Older than [update] max_age, past its valid-until (neither with no bundle: created_at and
+  // valid_until are 0), or a clock earlier than the trusted time.
+  for (auto& x :
+       update::update_health(update_state(in), served(in), bundle_max_age_s(cfg), clock_now(in)).reasons)
+    r.push_back(std::move(x));
   if (in.monitor) {
     const auto& st = in.monitor->store_stats();
     if (!st.store_ok.load()) r.push_back("store: the monitoring store is not writable (see the log)");
@@ -113,7 +128,12 @@ std::vector<std::string> health_reasons(const StatusInputs& in) {
       r.push_back("safeguarding: " + std::to_string(n) + " unacknowledged incident" + (n == 1 ? "" : "s") +
                   " (hedge incident ack ID --by WHO --note TEXT)");
   }
-  if (in.time_unsynchronised) r.push_back("time: the system clock is not synchronised");
+  if (in.system && in.system->time_unsynchronised)
+    r.push_back("time: the system clock is not synchronised (" + in.system->time_source + ")");
+  if (in.system && in.system->boot.unconfigured())
+    r.push_back(
+        "config: hedge.toml on the boot partition has errors and there are no earlier good settings: "
+        "running with the built-in settings (see hedge-errors.txt)");
   return r;
 }
 
@@ -133,12 +153,30 @@ std::string status_json(const StatusInputs& in) {
   bundle["created"] = b.created();
   bundle["age_s"] = bundle_age(in);
   bundle["max_age_s"] = bundle_max_age_s(in.snap->config);
+  bundle["valid_until"] = b.valid_until();
+  bundle["channel"] = b.channel();
+  bundle["broken"] = lists_broken(in);
   bundle["entries"] = b.entries();
   json cats = json::object();
   for (const auto& c : b.categories())
     if (!c.confidential) cats[c.id] = c.entries;
   bundle["categories"] = cats;
   j["bundle"] = bundle;
+  // `hedge update`: last attempt, last success, last error, failures by reason, backoff.
+  json upd = update::update_status_json(update_state(in), served(in), bundle_max_age_s(in.snap->config),
+                                        clock_now(in));
+  upd["state_read"] = in.update != nullptr;
+  j["update"] = std::move(upd);
+  if (in.system) {
+    const auto& sys = *in.system;
+    j["time_sync"] = {
+        {"source", sys.time_source.empty() ? json(nullptr) : json(sys.time_source)},
+        {"synchronised", sys.time_source.empty() ? json(nullptr) : json(!sys.time_unsynchronised)}};
+    if (sys.boot.present)
+      j["boot"] = {{"config_status", sys.boot.config_error ? "error" : "ok"},
+                   {"config_source", sys.boot.config_source},
+                   {"errors", sys.boot.errors}};
+  }
   json ups = json::array();
   for (const auto& s : in.forwarder->servers()) {
     ups.push_back({{"address", s.addr.str()},
@@ -281,8 +319,6 @@ std::string metrics_text(const StatusInputs& in) {
   u("hedge_upstream_latency_seconds_count", cum);
   help("hedge_bundle_age_seconds", "gauge", "Age of the list bundle in use (-1: unknown).");
   line("hedge_bundle_age_seconds", static_cast<double>(bundle_age(in)));
-  help("hedge_bundle_serial", "gauge", "Version (serial) of the list bundle in use.");
-  u("hedge_bundle_serial", b.version());
   help("hedge_bundle_entries", "gauge", "Entries in the list bundle in use.");
   u("hedge_bundle_entries", b.entries());
   help("hedge_reloads_total", "counter", "Configuration and list reloads by result.");
@@ -329,6 +365,13 @@ std::string metrics_text(const StatusInputs& in) {
     u("hedge_http_connections_rejected_total{listener=\"" + label(name) + "\"}", c.first);
   help("hedge_http_connections", "gauge", "Open HTTP connections.");
   for (const auto& [name, c] : conns) u("hedge_http_connections{listener=\"" + label(name) + "\"}", c.second);
+  // hedge_update_*, hedge_bundle_serial, hedge_bundle_valid_until_timestamp_seconds,
+  // hedge_clock_behind_trusted_time: one family each, only from here.
+  o += update::update_metrics_text(update_state(in), served(in), clock_now(in));
+  help("hedge_lists_broken", "gauge", "1 when a file of the bundle in use changed after it was verified.");
+  u("hedge_lists_broken", lists_broken(in) ? 1 : 0);
+  help("hedge_time_synchronised", "gauge", "0 when the system says the clock is not synchronised.");
+  u("hedge_time_synchronised", in.system && in.system->time_unsynchronised ? 0 : 1);
   return o;
 }
 

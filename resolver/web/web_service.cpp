@@ -129,6 +129,8 @@ bool WebService::start(const config::Config& cfg, std::string& err) {
   // Query-rate samples for /status every 5 s (15 min = 181 samples); upstream
   // answers are timed by the forwarder itself, so nothing else needs a tick.
   uv_timer_start(m_tick, &WebService::on_tick, 5000, 5000);
+  // Only a box with status listeners shows time sync and the boot status.
+  if (!m_status.empty()) m_system = runtime::SystemWatch::start(m_d.loop);
   return true;
 }
 
@@ -142,6 +144,10 @@ void WebService::close() noexcept {
   for (auto* l : m_status) l->close();
   m_block.clear();
   m_status.clear();
+  if (m_system) {
+    m_system->close();
+    m_system = nullptr;
+  }
   if (m_tick) {
     uv_close(reinterpret_cast<uv_handle_t*>(m_tick),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -173,6 +179,7 @@ void WebService::on_tick(uv_timer_t* t) noexcept {
 StatusInputs WebService::status_inputs() const {
   StatusInputs in;
   in.now = m_d.now();
+  in.clock_now = m_d.clock ? m_d.clock() : in.now;
   in.started = m_started;
   in.now_ms = net::now_ms(m_d.loop);
   in.last_upstream_answer_ms = m_last_answer_ms;  // start time, until a server answers
@@ -199,7 +206,8 @@ StatusInputs WebService::status_inputs() const {
   };
   in.qps_1m = rate(60'000);
   in.qps_15m = rate(900'000);
-  in.time_unsynchronised = time_unsynchronised();
+  if (m_d.update_state) in.update = m_d.update_state();
+  if (m_system) in.system = m_system->facts();
   return in;
 }
 

@@ -2,9 +2,10 @@
 // page listeners ([http] block_page_listen) and the status listeners
 // ([http] status_listen: /health, /status, /metrics for status_clients),
 // their route tables, and the sampling the status needs (queries per second,
-// when an upstream last answered). Everything here runs on the DNS loop and
-// only reads loop-owned state or atomics; the review form's write goes to the
-// store thread through the Monitor.
+// when an upstream last answered; time sync and the boot status through
+// runtime/system_watch, `hedge update`'s state through runtime/update_watch). Everything here runs on the DNS
+// loop and only reads loop-owned state or atomics; the review form's write goes to the store thread through
+// the Monitor.
 #pragma once
 
 #include <uv.h>
@@ -20,6 +21,7 @@
 #include "http/router.hpp"
 #include "monitor/monitor.hpp"
 #include "net/http_listener.hpp"
+#include "runtime/system_watch.hpp"
 #include "snapshot.hpp"
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
@@ -35,6 +37,10 @@ struct WebDeps {
   const cache::AnswerCache& cache;
   const upstream::Forwarder& forwarder;
   monitor::Monitor* monitor;  // may be null (no store)
+  // Loop thread: `hedge update`'s state as last read off the loop (may be unset or return null).
+  std::function<std::shared_ptr<const update::UpdateState>()> update_state = {};
+  // The system clock as it reads (the test clock when set); unset: `now`.
+  std::function<int64_t()> clock = {};
 };
 
 class WebService {
@@ -70,6 +76,7 @@ class WebService {
   http::Router m_block_routes, m_status_routes;
   std::vector<net::HttpListener*> m_block, m_status;  // owned: close() frees them
   uv_timer_t* m_tick = nullptr;
+  runtime::SystemWatch* m_system = nullptr;  // time sync and boot status, read off the loop
   int64_t m_started = 0;
   int64_t m_last_answer_ms = 0;                        // when the service started (no answer yet)
   std::deque<std::pair<int64_t, uint64_t>> m_samples;  // (loop ms, total queries), every 5 s, 15 min

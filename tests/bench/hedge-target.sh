@@ -38,6 +38,26 @@ case "$1" in
       config="$rundir/bench.toml"
       { cat "$here/bench.toml"; printf '[store]\npath = "%s"\n' "$HEDGE_BENCH_STORE"; } > "$config"
     fi
+    if [ -n "${HEDGE_BENCH_HTTP:-}" ]; then  # web_dns_latency.sh: the block page on 127.0.0.1:HEDGE_BENCH_HTTP
+      cp "$config" "$rundir/bench-http.toml"
+      config="$rundir/bench-http.toml"
+      printf '[http]\nblock_page_listen = ["127.0.0.1:%s"]\nmax_connections = 4000\nmax_connections_per_client = 2000\nrate_limit_per_client = 0\n' \
+        "$HEDGE_BENCH_HTTP" >> "$config"
+      if [ -n "${HEDGE_BENCH_WRK:-}" ]; then
+        # wrk -c N against the block page (a blocked name's page) from core 1, for as long as
+        # hedge (this shell's pid after exec) lives; bounded by timeout either way.
+        host=$(head -n1 "$list")
+        (
+          sleep 2
+          timeout 600 taskset -c 1 wrk -t "${HEDGE_BENCH_WRK_THREADS:-2}" -c "$HEDGE_BENCH_WRK" -d 590s -H "Host: $host" \
+            "http://127.0.0.1:$HEDGE_BENCH_HTTP/" > "$rundir/wrk.txt" 2>&1 &
+          w=$!
+          while kill -0 $$ 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done
+          kill -INT $w 2>/dev/null || true
+          wait $w 2>/dev/null || true
+        ) </dev/null >/dev/null 2>&1 &
+      fi
+    fi
     exec "$hedge" serve --config "$config" --listen "127.0.0.1:$port" --upstream "$upstream" \
       --lists "$rundir/current"
     ;;

@@ -11,7 +11,11 @@ in the past, the clock at 1970 and a year ahead) must leave the installed genera
 as it was, exit 1 with one line naming what failed, be recorded in the state file and
 the audit log, and leave the resolver answering from the old lists. Then rollback
 (audited, held), and the freeze attack: the installed generation deleted and an old,
-validly signed bundle re-served: the persisted high-water mark refuses it."""
+validly signed bundle re-served: the persisted high-water mark refuses it.
+The resolver's status listener is on throughout: /status "update" (last attempt,
+last success, last error) and /metrics (hedge_update_failures_total{reason}
+counting each failure, hedge_bundle_serial = the serial actually serving, each
+family exactly once, read with prometheus_client's parser) follow the story."""
 import json
 import os
 import shutil
@@ -23,8 +27,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hedgetest  # noqa: E402
-from hedgetest import client, hedge, origin, STANDARD_LISTS  # noqa: E402
+from hedgetest import client, hedge, origin, util, STANDARD_LISTS  # noqa: E402
 from hedgetest.hedge import BLOCK_V4  # noqa: E402
+import web_support as ws  # noqa: E402
 
 ALLOWED_A = "198.51.100.7"
 
@@ -90,6 +95,7 @@ class Update(hedgetest.E2ECase):
         cls.f = cls.fake()
         cls.f.wildcard_a = ALLOWED_A
         cls.configs = {}
+        cls.st = ("127.0.0.1", util.free_port())   # the resolver's status listener
 
     # ---------------------------------------------------------------- helpers
     @classmethod
@@ -142,6 +148,51 @@ class Update(hedgetest.E2ECase):
             if other != serial:
                 self.assertFalse(self.blocked(marker(other)), f"{marker(other)} must not be blocked")
 
+    # ------------------------------------------------- what the resolver says
+    def metrics(self):
+        """{(sample name, frozenset(labels)): value}; a sample that appears twice fails."""
+        from prometheus_client.parser import text_string_to_metric_families
+        status, _, text = ws.get(self.st, "/metrics")
+        self.assertEqual(status, 200)
+        out, families = {}, []
+        for f in text_string_to_metric_families(text):
+            families.append(f.name)
+            for smp in f.samples:
+                key = (smp.name, frozenset(smp.labels.items()))
+                self.assertNotIn(key, out, f"{smp.name}{smp.labels} appears twice in /metrics")
+                out[key] = smp.value
+        self.assertEqual(len(families), len(set(families)), f"a metric family appears twice: {families}")
+        return out
+
+    def metric(self, name, **labels):
+        return self.metrics().get((name, frozenset(labels.items())))
+
+    def status_update(self):
+        status, _, body = ws.get(self.st, "/status")
+        self.assertEqual(status, 200)
+        return json.loads(body)["update"]
+
+    def wait_status(self, pred, what):
+        """The resolver re-reads the state file when it changes (and every 10 s)."""
+        ok = ws.wait_for(lambda: pred(self.status_update()), timeout=12, step=0.2)
+        self.assertTrue(ok, f"/status update never showed {what}: {self.status_update()}{self.ctx(self.h)}")
+        return self.status_update()
+
+    def assert_status_failure(self, reason, fragment, failures_before):
+        """/status and /metrics record the failure that just happened."""
+        st = self.box.read_state()
+        u = self.wait_status(lambda u: u["failures"].get(reason, 0) == failures_before + 1,
+                             f"failure {reason} #{failures_before + 1}")
+        self.assertEqual(u["last_error_reason"], reason)
+        self.assertIn(fragment, u["last_error"])
+        self.assertEqual(u["last_error"], st["last_error"])
+        self.assertIsNotNone(u["last_attempt"])
+        self.assertEqual(self.metric("hedge_update_failures_total", reason=reason), failures_before + 1)
+        self.assertEqual(self.metric("hedge_update_last_attempt_timestamp_seconds"), st["last_attempt"])
+        # Still serving the installed bundle: its own manifest's serial.
+        self.assertEqual(self.metric("hedge_bundle_serial"), self.box.installed()[1])
+        self.assertEqual(u["bundle_serial"], self.box.installed()[1])
+
     def assert_refused(self, cfg, reason, *fragments, args=(), env_prefix=()):
         """The update fails with one line naming the reason; nothing changes."""
         gen_before = self.box.installed()
@@ -183,8 +234,16 @@ class Update(hedgetest.E2ECase):
         self.assertEqual(st["high_water"], 100)
         self.assertGreater(st["trusted_time"], 0)
         # Now the resolver starts on the installed generation, with the same [lists]/[store].
-        type(self).h = self.serve([self.f.server], self.box.current, extra={"store": {"path": self.box.db}})
+        type(self).h = self.serve([self.f.server], self.box.current, extra={
+            "store": {"path": self.box.db},
+            "http": {"status_listen": [f"{self.st[0]}:{self.st[1]}"], "status_clients": ["127.0.0.0/8"]}})
         self.assert_serving(100)
+        u = self.wait_status(lambda u: u["state_read"] and u["last_success"], "the first install")
+        self.assertEqual(u["bundle_serial"], 100)
+        self.assertIsNone(u["last_error"])
+        self.assertEqual(self.metric("hedge_bundle_serial"), 100)
+        self.assertEqual(self.metric("hedge_update_last_success_timestamp_seconds"), st["last_success"])
+        self.assertEqual(self.metric("hedge_update_failures_total", reason="http"), 0)
 
     def test_02_unchanged_costs_a_304(self):
         cfg = self.config(self.origin.url("web"))
@@ -215,11 +274,21 @@ class Update(hedgetest.E2ECase):
         self.assertEqual(os.readlink(os.path.join(self.box.lists, "previous")), "gen-100")
         self.assert_serving(101)
         self.assertEqual(self.box.audit()[-1][:2], ("update.install", "bundle/101"))
+        st = self.box.read_state()
+        u = self.wait_status(lambda u: u["bundle_serial"] == 101 and u["high_water_serial"] == 101,
+                             "serial 101 installed")
+        self.assertEqual(u["last_success"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st["last_success"])))
+        self.assertEqual(self.metric("hedge_bundle_serial"), 101)
+        self.assertEqual(self.metric("hedge_update_last_success_timestamp_seconds"), st["last_success"])
         # The next serial is published now; each failure below is on the way to it.
         self.publish(self.make_bundle(102), self.web)
 
     def test_10_404(self):
+        before = self.metric("hedge_update_failures_total", reason="http")
+        self.assertEqual(before, 0)
         self.assert_refused(self.config(self.origin.url("nothing-here")), "http", "HTTP 404")
+        self.assert_status_failure("http", "HTTP 404", 0)
+        self.assertEqual(self.metric("hedge_update_consecutive_failures"), 1)
 
     def test_11_500(self):
         self.assert_refused(self.config(self.origin.url("web", bad="500")), "http", "HTTP 500")
@@ -281,7 +350,11 @@ class Update(hedgetest.E2ECase):
 
     def test_22_lower_serial_is_a_rollback(self):
         self.publish(self.make_bundle(50), self.roots["older"])
+        before = self.metric("hedge_update_failures_total", reason="downgrade")
+        self.assertEqual(before, 0)
         self.assert_refused(self.config(self.origin.url("older")), "downgrade", "older than the installed 101")
+        self.assert_status_failure("downgrade", "older than the installed 101", 0)
+        self.assertEqual(self.metric("hedge_bundle_serial"), 101, "a refused downgrade never changes the serial")
 
     def test_23_valid_until_in_the_past(self):
         self.publish(self.make_bundle(105, extra=["--valid-for", "1s"]), self.roots["expired"])
@@ -308,6 +381,14 @@ class Update(hedgetest.E2ECase):
         self.assertEqual(st["high_water"], 102, "refused bundles (103, 104, 105) never raise the high-water mark")
         self.assertEqual(st["next_retry"], 0)
         self.assert_serving(102)
+        u = self.wait_status(lambda u: u["bundle_serial"] == 102 and u["consecutive_failures"] == 0, "serial 102")
+        self.assertEqual(u["last_success"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st["last_success"])))
+        self.assertEqual(self.metric("hedge_bundle_serial"), 102)
+        self.assertEqual(self.metric("hedge_update_consecutive_failures"), 0)
+        # Every failure of the story is still counted, by reason (monotonic counters).
+        for reason, n in st["failures"].items():
+            self.assertEqual(self.metric("hedge_update_failures_total", reason=reason), n, reason)
+        self.assertGreaterEqual(self.metric("hedge_update_failures_total", reason="tls"), 4)
         gens = sorted(n for n in os.listdir(self.box.lists) if n.startswith("gen-"))
         self.assertEqual(gens, ["gen-101", "gen-102"], "current and previous are kept, older ones deleted")
 
@@ -367,6 +448,11 @@ class Update(hedgetest.E2ECase):
         self.assertEqual(self.box.read_state()["high_water"], 102)
         # The running resolver still serves the generation it had mapped.
         self.assert_serving(101)
+        # ... and says so: the serial comes from the serving bundle's manifest, not from the disk.
+        u = self.wait_status(lambda u: u["last_error_reason"] == "downgrade" and u["high_water_serial"] == 102,
+                             "the freeze refused")
+        self.assertEqual(u["bundle_serial"], 101)
+        self.assertEqual(self.metric("hedge_bundle_serial"), 101)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ class MonitorNetns(hedgetest.E2ECase):
         with open(cls.leases, "w") as f:
             f.write(f"1796180000 02:00:00:00:00:20 {PUPIL} pupil-laptop-07 01:02:00:00:00:00:20\n")
         extra, cls.bp, cls.st = ws.web_extra(cls.tmp)
-        extra["monitoring"].update({"devices": cls.leases, "syslog": f"udp://127.0.0.1:{cls.syslog.port}"})
+        extra["monitoring"].update({"devices": cls.leases, "syslog": f"udp://127.0.0.1:{cls.syslog.port}",
+                                    "alert_categories": ["malware"]})
         cls.h = cls.serve([cls.f.server], cls.bundle(), listen_hosts=(HOST, "127.0.0.1"),
                           allow=("127.0.0.0/8", "198.51.100.0/24"), extra=extra)
         time.sleep(0.5)   # the devices file is read on the store thread's first round
@@ -110,9 +111,28 @@ class MonitorNetns(hedgetest.E2ECase):
             self.fail("the re-read leases file was not used" + self.ctx(self.h))
         self.assertEqual(self.rows("casino.example.org")[0][1], "pupil-laptop-07")
 
+    def test_alert_category_raises_an_incident(self):
+        # [monitoring] alert_categories: a blocked attempt in one of them is an incident too,
+        # though not in the illegal tier; other categories are not.
+        self.assertEqual(self.pupil_dig("malware.example.net"), "192.0.2.99")
+        self.assertEqual(self.pupil_dig("bet.example.net"), "192.0.2.99")
+        db = os.path.join(self.tmp, "hedge.db")
+
+        def incidents():
+            with sqlite3.connect(db) as c:
+                return c.execute("SELECT qname, category, device FROM incidents WHERE qname IN "
+                                 "('malware.example.net', 'bet.example.net')").fetchall()
+        got = ws.wait_for(incidents, timeout=5)
+        self.assertEqual(got, [("malware.example.net", "malware", "pupil-laptop-07")],
+                         self.ctx(self.h))
+        lines = ws.wait_for(lambda: [line for line in self.syslog.lines
+                                     if " incident " in line and 'category="malware"' in line], timeout=5)
+        self.assertTrue(lines, self.syslog.lines)
+
     def test_illegal_incident_syslog_without_name(self):
         self.pupil_dig("terror-test.example.org")
-        got = ws.wait_for(lambda: [line for line in self.syslog.lines if " incident " in line], timeout=5)
+        got = ws.wait_for(lambda: [line for line in self.syslog.lines
+                                   if " incident " in line and 'category="terrorism"' in line], timeout=5)
         self.assertTrue(got, self.syslog.lines)
         self.assertTrue(got[0].startswith("<129>1 "), got[0])   # local0.alert
         self.assertIn('category="terrorism"', got[0])

@@ -13,11 +13,14 @@ import unittest
 SRC = os.environ.get("HEDGE_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DOCS = os.path.join(SRC, "docs", "monitoring")
 STATUS_CPP = os.path.join(SRC, "resolver", "web", "status.cpp")
+UPDATE_STATUS_CPP = os.path.join(SRC, "blocklists", "update", "status.cpp")   # appended to /metrics
 
 
 def exposed():
-    text = open(STATUS_CPP).read()
-    return set(re.findall(r'help\("(hedge_[a-z_]+)"', text))
+    names = set(re.findall(r'help\("(hedge_[a-z_]+)"', open(STATUS_CPP).read()))
+    text = open(UPDATE_STATUS_CPP).read()
+    names |= set(re.findall(r'gauge\("(hedge_[a-z_]+)"', text)) | set(re.findall(r"# HELP (hedge_[a-z_]+)", text))
+    return names
 
 
 class MonitoringDocs(unittest.TestCase):
@@ -29,13 +32,16 @@ class MonitoringDocs(unittest.TestCase):
 
     def test_rules_use_real_metrics(self):
         names = exposed()
-        self.assertIn("hedge_incidents_unacknowledged", names)
+        for m in ("hedge_incidents_unacknowledged", "hedge_update_failures_total", "hedge_bundle_serial",
+                  "hedge_update_last_success_timestamp_seconds", "hedge_lists_broken"):
+            self.assertIn(m, names)
         rules = open(os.path.join(DOCS, "hedge-alerts.yml")).read()
         for m in set(re.findall(r"hedge_[a-z_]+", rules)):
             base = re.sub(r"_(bucket|sum|count)$", "", m)
             self.assertIn(base, names, f"alert rule uses {m}, which /metrics does not expose")
         for alert in ["HedgeBoxDown", "HedgeListsStale", "HedgeUpstreamFailing", "HedgeSafeguardingIncident",
-                      "HedgeStoreDropping"]:
+                      "HedgeStoreDropping", "HedgeListsBroken", "HedgeUpdateFailing", "HedgeListsPastValidUntil",
+                      "HedgeClockWrong"]:
             self.assertIn(f"alert: {alert}", rules)
 
     def test_dashboard(self):
