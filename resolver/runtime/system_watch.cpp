@@ -117,6 +117,7 @@ SystemWatch* SystemWatch::start(uv_loop_t* loop, uint64_t interval_ms) {
 
 void SystemWatch::read_now() noexcept {
   if (m_reading || m_closing) return;
+  m_read_at = uv_now(m_loop);
   auto* r = new Read;
   r->watch = this;
   r->timesync_dir = m_timesync_dir;

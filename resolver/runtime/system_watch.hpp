@@ -1,6 +1,7 @@
 // runtime/system_watch: what the operating system says about the box that
-// /health and /status should repeat, read off the loop. Every 10 s (and once
-// at start) a libuv thread-pool job looks at:
+// /health and /status should repeat, read off the loop. Once at start, then
+// every minute and whenever a status request finds the facts older than 2 s,
+// a libuv thread-pool job looks at:
 //   - time synchronisation: systemd-timesyncd creates <timesync dir>/ when it
 //     runs and <timesync dir>/synchronized once it has synchronised the clock
 //     (systemd >= 239); with the directory present and the file absent the
@@ -60,6 +61,12 @@ class SystemWatch {
 
   // Loop thread. Null until the first read finished.
   std::shared_ptr<const SystemFacts> facts() const noexcept { return m_facts; }
+  // Loop thread: someone is looking (/health, /status, /metrics): start a
+  // fresh read if the facts are older than max_age_ms, so a scrape sees a
+  // change by the next scrape while an idle box reads only every interval.
+  void refresh(uint64_t max_age_ms) noexcept {
+    if (uv_now(m_loop) - m_read_at >= max_age_ms) read_now();
+  }
 
  private:
   SystemWatch() = default;
@@ -71,6 +78,7 @@ class SystemWatch {
   uv_timer_t m_timer{};
   std::string m_timesync_dir, m_boot_dir;
   std::shared_ptr<const SystemFacts> m_facts;
+  uint64_t m_read_at = 0;  // uv_now of the last read started
   bool m_reading = false, m_closing = false, m_timer_closed = false, m_logged_unsync = false;
 };
 

@@ -1,6 +1,7 @@
 // runtime/update_watch: periodic off-loop read of the update state file (see header).
 #include "runtime/update_watch.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "util/log.hpp"
@@ -24,9 +25,10 @@ UpdateWatch* UpdateWatch::start(uv_loop_t* loop, const std::string& path, uint64
   w->m_path = path;
   uv_timer_init(loop, &w->m_timer);
   w->m_timer.data = w;
-  uv_timer_start(&w->m_timer, &UpdateWatch::on_timer, 0, interval_ms);
-  // A change shows on /status at once, not up to interval_ms later. Best effort:
-  // without inotify (or with no directory yet) the timer alone keeps it current.
+  // A change shows on /status at once through the directory watch; the timer
+  // is the fallback. With the watch in place it only re-reads every 5 minutes
+  // (an idle box should not wake for nothing); without inotify (or with no
+  // directory yet) it keeps the state current every interval_ms.
   const std::size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   w->m_name = slash == std::string::npos ? path : path.substr(slash + 1);
@@ -36,10 +38,12 @@ UpdateWatch* UpdateWatch::start(uv_loop_t* loop, const std::string& path, uint64
   if (uv_fs_event_start(ev, &UpdateWatch::on_dir, dir.c_str(), 0) == 0) {
     w->m_dir_watch = ev;
     w->m_dir_closed = false;
+    interval_ms = std::max<uint64_t>(interval_ms, 300'000);
   } else {
     uv_close(reinterpret_cast<uv_handle_t*>(ev),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
   }
+  uv_timer_start(&w->m_timer, &UpdateWatch::on_timer, 0, interval_ms);
   return w;
 }
 

@@ -1,5 +1,5 @@
 // runtime/update_watch: the running resolver's view of `hedge update`'s state
-// file (blocklists/update/state.hpp). Every 10 s, and as soon as `hedge update`
+// file (blocklists/update/state.hpp). Every 5 min (10 s without inotify), and as soon as `hedge update`
 // renames a new copy into place (a uv_fs_event on its directory), the file is
 // read on the libuv thread pool (never on the loop) and the parsed state is swapped in as an
 // immutable shared_ptr, for /status, /metrics and /health (update/status.hpp)

@@ -130,7 +130,9 @@ bool WebService::start(const config::Config& cfg, std::string& err) {
   // answers are timed by the forwarder itself, so nothing else needs a tick.
   uv_timer_start(m_tick, &WebService::on_tick, 5000, 5000);
   // Only a box with status listeners shows time sync and the boot status.
-  if (!m_status.empty()) m_system = runtime::SystemWatch::start(m_d.loop);
+  // Time sync and the boot status change rarely: read once a minute, and when
+  // a status request finds them older than 2 s (status_inputs).
+  if (!m_status.empty()) m_system = runtime::SystemWatch::start(m_d.loop, 60'000);
   return true;
 }
 
@@ -207,7 +209,10 @@ StatusInputs WebService::status_inputs() const {
   in.qps_1m = rate(60'000);
   in.qps_15m = rate(900'000);
   if (m_d.update_state) in.update = m_d.update_state();
-  if (m_system) in.system = m_system->facts();
+  if (m_system) {
+    in.system = m_system->facts();
+    m_system->refresh(2000);  // for the next request: a poller sees a change one request later
+  }
   return in;
 }
 
