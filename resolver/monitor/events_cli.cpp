@@ -225,11 +225,7 @@ int incident(int argc, char** argv) {
   }
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   const std::string by = o.get("by"), note = o.get("note");
-  const nlohmann::json detail = {{"incident", id}, {"acked_at", now}};
-  if (!audit.audited_change(
-          now, by, "incident.ack", "incident/" + std::to_string(id), note, detail.dump(),
-          [&](store::Db& db, std::string& e) { return store::EventStore::ack_on(db, id, by, note, now, e); },
-          err)) {
+  if (!store::EventStore::ack_audited(audit, id, by, note, now, err)) {
     std::fprintf(stderr, "hedge incident ack: %s\n", err.c_str());
     return 1;
   }

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/event_store.hpp"
+
 namespace hedge::store {
 
 namespace {
@@ -107,18 +109,23 @@ bool ConsoleStore::add_user(const std::string& name, console::Role role, const s
     err = "user '" + name + "' already exists";
     return false;
   }
-  Stmt ins(m_ex.db(), "INSERT INTO console_user(name, role, pw_hash, created, pw_changed) VALUES(?,?,?,?,?)");
-  ins.bind(1, name)
-      .bind(2, std::string_view(console::to_string(role)))
-      .bind(3, pw_hash)
-      .bind(4, now)
-      .bind(5, now);
-  if (!ins.run()) {
-    err = "cannot store the user: " + m_ex.db().errmsg();
-    return false;
-  }
-  return m_ex.audited_change(now, by, "user.add", "user/" + name, "", user_json(name, role, false), nullptr,
-                             err);
+  // The row and its audit entry commit together (or neither does).
+  return m_ex.audited_change(
+      now, by, "user.add", "user/" + name, "", user_json(name, role, false),
+      [&](Db& db, std::string& e) {
+        Stmt ins(db, "INSERT INTO console_user(name, role, pw_hash, created, pw_changed) VALUES(?,?,?,?,?)");
+        ins.bind(1, name)
+            .bind(2, std::string_view(console::to_string(role)))
+            .bind(3, pw_hash)
+            .bind(4, now)
+            .bind(5, now);
+        if (!ins.run()) {
+          e = "cannot store the user: " + db.errmsg();
+          return false;
+        }
+        return true;
+      },
+      err);
 }
 
 bool ConsoleStore::set_password(const std::string& name, const std::string& pw_hash, const std::string& by,
@@ -128,16 +135,20 @@ bool ConsoleStore::set_password(const std::string& name, const std::string& pw_h
     err = "no user '" + name + "'";
     return false;
   }
-  Stmt up(m_ex.db(), "UPDATE console_user SET pw_hash = ?, pw_changed = ? WHERE id = ?");
-  up.bind(1, pw_hash).bind(2, now).bind(3, u->id);
-  Stmt del(m_ex.db(), "DELETE FROM console_session WHERE user_id = ?");
-  del.bind(1, u->id);
-  if (!up.run() || !del.run()) {
-    err = m_ex.db().errmsg();
-    return false;
-  }
-  return m_ex.audited_change(now, by, "user.passwd", "user/" + name, "",
-                             user_json(name, u->role, u->disabled), nullptr, err);
+  return m_ex.audited_change(
+      now, by, "user.passwd", "user/" + name, "", user_json(name, u->role, u->disabled),
+      [&](Db& db, std::string& e) {
+        Stmt up(db, "UPDATE console_user SET pw_hash = ?, pw_changed = ? WHERE id = ?");
+        up.bind(1, pw_hash).bind(2, now).bind(3, u->id);
+        Stmt del(db, "DELETE FROM console_session WHERE user_id = ?");  // every session ends
+        del.bind(1, u->id);
+        if (!up.run() || !del.run()) {
+          e = db.errmsg();
+          return false;
+        }
+        return true;
+      },
+      err);
 }
 
 bool ConsoleStore::set_disabled(const std::string& name, bool disabled, const std::string& by, int64_t now,
@@ -147,16 +158,21 @@ bool ConsoleStore::set_disabled(const std::string& name, bool disabled, const st
     err = "no user '" + name + "'";
     return false;
   }
-  Stmt up(m_ex.db(), "UPDATE console_user SET disabled = ? WHERE id = ?");
-  up.bind(1, int64_t{disabled ? 1 : 0}).bind(2, u->id);
-  Stmt del(m_ex.db(), "DELETE FROM console_session WHERE user_id = ?");
-  del.bind(1, u->id);
-  if (!up.run() || (disabled && !del.run())) {
-    err = m_ex.db().errmsg();
-    return false;
-  }
-  return m_ex.audited_change(now, by, disabled ? "user.disable" : "user.enable", "user/" + name, "",
-                             user_json(name, u->role, disabled), nullptr, err);
+  return m_ex.audited_change(
+      now, by, disabled ? "user.disable" : "user.enable", "user/" + name, "",
+      user_json(name, u->role, disabled),
+      [&](Db& db, std::string& e) {
+        Stmt up(db, "UPDATE console_user SET disabled = ? WHERE id = ?");
+        up.bind(1, int64_t{disabled ? 1 : 0}).bind(2, u->id);
+        Stmt del(db, "DELETE FROM console_session WHERE user_id = ?");
+        del.bind(1, u->id);
+        if (!up.run() || (disabled && !del.run())) {
+          e = db.errmsg();
+          return false;
+        }
+        return true;
+      },
+      err);
 }
 
 std::optional<User> ConsoleStore::find_user(const std::string& name) {
@@ -369,28 +385,7 @@ std::vector<IncidentRecord> ConsoleStore::incidents(bool only_open, int64_t limi
 
 bool ConsoleStore::ack_incident(int64_t id, const std::string& by, const std::string& note, int64_t now,
                                 std::string& err) {
-  if (note.empty()) {
-    err = "say what was done (the action note is part of the safeguarding record)";
-    return false;
-  }
-  return m_ex.audited_change(
-      now, by, "incident.ack", "incident/" + std::to_string(id), note, "{}",
-      [&](Db& db, std::string& e) {
-        Stmt up(db,
-                "UPDATE incidents SET acked_at = ?, acked_by = ?, ack_note = ? WHERE id = ? AND acked_at IS "
-                "NULL");
-        up.bind(1, now).bind(2, by).bind(3, note).bind(4, id);
-        if (!up.run()) {
-          e = db.errmsg();
-          return false;
-        }
-        if (db.changes() != 1) {
-          e = "incident #" + std::to_string(id) + " does not exist or is already acknowledged";
-          return false;
-        }
-        return true;
-      },
-      err);
+  return EventStore::ack_audited(m_ex, id, by, note, now, err);  // one implementation with the CLI
 }
 
 bool ConsoleStore::add_check(Check& c, std::string& err) {

@@ -1,6 +1,10 @@
 // store/event_store: SQL of the monitoring tables.
 #include "store/event_store.hpp"
 
+#include <nlohmann/json.hpp>
+
+#include "store/exception_store.hpp"
+
 namespace hedge::store {
 
 namespace {
@@ -289,6 +293,18 @@ std::vector<Incident> EventStore::incidents(bool unacked_only) {
     out.push_back(std::move(i));
   }
   return out;
+}
+
+bool EventStore::ack_audited(ExceptionStore& audit, int64_t id, const std::string& by,
+                             const std::string& note, int64_t now, std::string& err) {
+  if (note.empty()) {
+    err = "say what was done (the action note is part of the safeguarding record)";
+    return false;
+  }
+  const nlohmann::json detail = {{"incident", id}, {"acked_at", now}};
+  return audit.audited_change(
+      now, by, "incident.ack", "incident/" + std::to_string(id), note, detail.dump(),
+      [&](Db& db, std::string& e) { return ack_on(db, id, by, note, now, e); }, err);
 }
 
 bool EventStore::ack_on(Db& db, int64_t id, const std::string& by, const std::string& note, int64_t now,

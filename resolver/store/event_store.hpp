@@ -19,6 +19,8 @@
 
 namespace hedge::store {
 
+class ExceptionStore;
+
 struct EventRow {
   int64_t at = 0;
   std::string client_ip, device, mac, grp, qname;
@@ -97,6 +99,11 @@ class EventStore {
   // the ack and its audit row commit together). False: no such open incident.
   static bool ack_on(Db& db, int64_t id, const std::string& by, const std::string& note, int64_t now,
                      std::string& err);
+  // THE incident acknowledgement, for the console and `hedge incident ack`
+  // alike: an action note is required; the UPDATE (ack_on) and its
+  // 'incident.ack' audit row commit in one transaction on audit's connection.
+  static bool ack_audited(ExceptionStore& audit, int64_t id, const std::string& by, const std::string& note,
+                          int64_t now, std::string& err);
   // Creates the schema on a connection (idempotent).
   static bool create_schema(Db& db, std::string& err);
 

@@ -127,3 +127,29 @@ TEST_CASE("console store: reviews, incidents, checks, alerts") {
   CHECK(st.due_alerts(99999).empty());
   CHECK(st.exceptions().verify_audit().ok);
 }
+
+TEST_CASE("console store: a user change and its audit row commit together, or neither does") {
+  test::TempDir tmp;
+  const std::string path = tmp.path + "/hedge.db";
+  store::ConsoleStore st;
+  std::string err;
+  REQUIRE_MESSAGE(st.open(path, err), err);
+  const auto h = util::hash_password("a long password", 1000);
+  REQUIRE(st.add_user("tech1", console::Role::technician, h, "cli:root", 100, err));
+  // From now on the audit log refuses rows (as a full disk or a broken chain would).
+  {
+    store::Db db;
+    REQUIRE(db.open(path, false, err));
+    REQUIRE_MESSAGE(db.exec("CREATE TRIGGER no_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, "
+                            "'audit refused'); END",
+                            err),
+                    err);
+  }
+  CHECK_FALSE(st.add_user("dsl2", console::Role::dsl, h, "cli:root", 101, err));
+  CHECK_FALSE(st.find_user("dsl2"));  // no unaudited account
+  const auto h2 = util::hash_password("another long password", 1000);
+  CHECK_FALSE(st.set_password("tech1", h2, "cli:root", 102, err));
+  CHECK(util::verify_password("a long password", st.find_user("tech1")->pw_hash));
+  CHECK_FALSE(st.set_disabled("tech1", true, "cli:root", 103, err));
+  CHECK_FALSE(st.find_user("tech1")->disabled);
+}
