@@ -117,7 +117,7 @@ bool Monitor::start(const config::Config& cfg, std::string& err) {
 void Monitor::reconfigure(const config::Config& cfg) {
   const auto& m = cfg.monitoring;
   m_alert_categories = m.alert_categories;
-  m_alert_bundle = nullptr;  // recompute the mask
+  if (m_batch) m_batch->alert_mask = alert_mask(*m_batch->policy);
   m_log_all = m.log_all_queries;
   m_queue_max = m.queue_max;
   m_flush_ms = m.flush_ms;  // the timer is armed by the first event of a batch (batch_for)
@@ -160,21 +160,17 @@ void Monitor::close() noexcept {
   if (!posted) inbox->close();
 }
 
-bool Monitor::incident_worthy(const policy::Verdict& v, const policy::PolicySnapshot& s) const noexcept {
-  if (v.illegal || v.confidential) return true;
-  if (m_alert_categories.empty() || v.categories == 0) return false;
-  // Per blocked query: a mask test, not a scan of names (bits belong to one bundle).
-  const lists::Bundle& b = s.bundle();
-  if (m_alert_bundle != &b || m_alert_serial != b.version() || m_alert_entries != b.entries()) {
-    m_alert_mask = 0;
-    for (const auto& a : m_alert_categories)
-      if (const lists::Category* c = b.category_by_id(a); c && c->bit < 64)
-        m_alert_mask |= uint64_t{1} << c->bit;
-    m_alert_bundle = &b;
-    m_alert_serial = b.version();
-    m_alert_entries = b.entries();
-  }
-  return (v.categories & m_alert_mask) != 0;
+// Per blocked query a mask test: the names are resolved to bits once per batch
+// (a batch holds one policy snapshot, hence one bundle).
+uint64_t Monitor::alert_mask(const policy::PolicySnapshot& s) const noexcept {
+  uint64_t m = 0;
+  for (const auto& a : m_alert_categories)
+    if (const lists::Category* c = s.bundle().category_by_id(a); c && c->bit < 64) m |= uint64_t{1} << c->bit;
+  return m;
+}
+
+bool Monitor::incident_worthy(const policy::Verdict& v, uint64_t alert_mask) noexcept {
+  return v.illegal || v.confidential || (v.categories & alert_mask) != 0;
 }
 
 Monitor::Batch& Monitor::batch_for(const std::shared_ptr<const policy::PolicySnapshot>& snap, int64_t now) {
@@ -192,6 +188,7 @@ Monitor::Batch& Monitor::batch_for(const std::shared_ptr<const policy::PolicySna
     m_batch->policy = snap;
     m_batch->devices = m_devices;
     m_batch->hour = hour;
+    m_batch->alert_mask = alert_mask(*snap);
     m_batch->allowed.assign(snap->groups().size(), {});
     m_batch->blocked.assign(snap->groups().size(), {});
     // One shot per batch: an idle box has no batch and so no wake-up at all.
@@ -207,7 +204,7 @@ void Monitor::blocked(const util::SockAddr& client, const dns::QueryName& name, 
   if (m_closed || !snap) return;
   try {
     Batch& b = batch_for(snap, now);
-    const bool incident = incident_worthy(v, *snap);
+    const bool incident = incident_worthy(v, b.alert_mask);
     // hourly (and the since-start totals): one count per category, or "" without one
     if (g.index < b.blocked.size()) {
       auto& row = b.blocked[g.index];

@@ -96,7 +96,8 @@ class Monitor {
   // Blocked attempts since start, by group and category id ("" = no category).
   std::map<std::pair<std::string, std::string>, uint64_t> blocked_counts() const;
   const DeviceMap* devices() const noexcept { return m_devices.get(); }
-  bool incident_worthy(const policy::Verdict& v, const policy::PolicySnapshot& s) const noexcept;
+  static bool incident_worthy(const policy::Verdict& v, uint64_t alert_mask) noexcept;
+  uint64_t alert_mask(const policy::PolicySnapshot& s) const noexcept;
 
  private:
   struct Pending {
@@ -117,6 +118,7 @@ class Monitor {
     std::vector<Pending> queries;                                // log_all_queries
     std::unordered_map<std::string, std::size_t> index, qindex;  // repeat key -> position
     int64_t hour = 0;
+    uint64_t alert_mask = 0;  // alert_categories as this policy's bundle's category bits
     std::vector<std::array<uint64_t, 65>> allowed, blocked;  // [group][category bit, 64 = none]
   };
   struct StoreSide;  // lives in store-thread jobs (monitor.cpp)
@@ -142,11 +144,6 @@ class Monitor {
   std::unique_ptr<Batch> m_batch;
   std::shared_ptr<const DeviceMap> m_devices = std::make_shared<DeviceMap>();
   std::vector<std::string> m_alert_categories;
-  // alert_categories as category bits of one bundle (recomputed when the bundle changes).
-  // (address, serial, entries): an address alone could be reused by the next bundle.
-  mutable const void* m_alert_bundle = nullptr;
-  mutable uint64_t m_alert_serial = 0, m_alert_entries = 0;
-  mutable uint64_t m_alert_mask = 0;
   bool m_log_all = false, m_started = false, m_closed = false;
   uint32_t m_queue_max = 65536;
   uint64_t m_dropped = 0, m_incidents_seen = 0;

@@ -230,7 +230,7 @@ void Forwarder::mark_failure(const util::SockAddr& a, bool timed_out, int64_t se
   auto& st = m_servers[s];
   if (timed_out) st.rtt.lost();
   const int64_t now = net::now_ms(m_loop);
-  if (st.health.failed(now, sent_ms == INT64_MAX ? now : sent_ms)) {
+  if (st.health.failed(now, sent_ms)) {  // INT64_MAX (no try): always news
     LOG_WARN("upstream %s: %u failures in a row, backing off for %lld ms", st.addr.str().c_str(),
              st.health.consecutive_failures(), static_cast<long long>(st.health.backoff_until() - now));
   }
