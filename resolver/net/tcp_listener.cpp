@@ -1,11 +1,15 @@
 // net/tcp_listener: accepting, framing, pipelining and closing TCP clients.
 #include "net/tcp_listener.hpp"
 
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "util/log.hpp"
 
@@ -21,8 +25,9 @@ class TcpConn final : public CloseGroup {
   void answer(std::span<const uint8_t> data) noexcept;  // write one framed answer
   void query_done() noexcept;                           // one in-flight query finished
   uint64_t id() const noexcept { return m_id; }
-  // Nothing would be lost by closing it now: no query in flight, no partial
-  // message, and the kernel holds no unread byte (or the peer already left).
+  // Nothing would be lost by closing it now: no query in flight or being
+  // written, and either it is idle (no byte held, here or in the kernel) or
+  // the peer has closed its side without a whole message left to answer.
   bool reclaimable() const noexcept;
 
   uv_tcp_t m_tcp{};
@@ -220,14 +225,29 @@ void TcpConn::start() noexcept {
 }
 
 bool TcpConn::reclaimable() const noexcept {
-  if (m_closing || m_inflight != 0 || !m_in.empty() || m_writes != 0) return false;
+  if (m_closing || m_inflight != 0 || m_writes != 0) return false;
   uv_os_fd_t fd = -1;
   if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&m_tcp), &fd) != 0) return false;
-  uint8_t b = 0;
-  const ssize_t n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return true;                                                           // the peer closed
-  if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNRESET;  // idle, or reset
-  return false;                                                                      // a query waits unread
+  pollfd p{fd, POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) < 0) return false;
+  const bool peer_done = (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  int avail = 0;
+  if (::ioctl(fd, FIONREAD, &avail) != 0) avail = 0;
+  if (!peer_done) return m_in.empty() && avail == 0;  // idle; half a message may still be coming
+  // The client has closed its side: no byte will follow what is here, so
+  // unless what is here holds a whole message (which will be answered), the
+  // connection can never carry a query again. Such connections pile up
+  // unread when a burst of them is accepted in one loop turn.
+  std::vector<uint8_t> pending(m_in);
+  if (avail > 0) {
+    const std::size_t want = std::min<std::size_t>(static_cast<std::size_t>(avail), 65537);
+    pending.resize(m_in.size() + want);
+    const ssize_t n = ::recv(fd, pending.data() + m_in.size(), want, MSG_PEEK | MSG_DONTWAIT);
+    pending.resize(m_in.size() + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+  }
+  if (pending.size() < 2) return true;
+  const std::size_t len = (std::size_t{pending[0]} << 8) | pending[1];
+  return pending.size() - 2 < len;
 }
 
 void TcpConn::begin_close() noexcept {

@@ -13,6 +13,7 @@ host outside allow_clients.
   client but not yet read) still gets its next connection: the oldest idle one is closed
   to make room, while connections with a query or half a message are never taken.
 """
+import signal
 import socket
 import struct
 import threading
@@ -204,6 +205,34 @@ class TcpFairness(hedgetest.E2ECase):
             for s in idle + partial:
                 s.close()
 
+
+    def test_cap_reclaims_connections_closed_mid_message_in_one_burst(self):
+        # A host sends 20 connections of garbage (half a frame, then close) and then a
+        # real query, all before Hedge's loop turns (stopped here with SIGSTOP, as a
+        # busy box would be): they are accepted in one batch, before any EOF is read.
+        # The closed ones can never complete a message, so they make room; the query
+        # is answered. Before the fix the 17th connection onwards were refused.
+        dead = []
+        self.h.proc.send_signal(signal.SIGSTOP)
+        try:
+            for i in range(20):
+                s = client.tcp_connect(self.h.addr, timeout=2, source=PUPIL)
+                s.sendall(struct.pack("!H", 60) + bytes([i]) * (i % 7))
+                dead.append(s)
+            for s in dead:
+                s.close()
+            q = client.tcp_connect(self.h.addr, timeout=2, source=PUPIL)
+            wire = client.make_query("pupil.tcp.test", "A").to_wire()
+            q.sendall(struct.pack("!H", len(wire)) + wire)
+        finally:
+            self.h.proc.send_signal(signal.SIGCONT)
+        try:
+            r = client.parse(client.tcp_read_msg(q, 2.0))
+        except (client.NoReply, OSError) as e:
+            self.fail(f"the query after 20 dead connections got no answer ({e}){self.ctx(self.h)}")
+        finally:
+            q.close()
+        self.assertEqual(client.rrs(r, "A"), ["192.0.2.71"], client.describe(r))
 
 if __name__ == "__main__":
     hedgetest.main()
