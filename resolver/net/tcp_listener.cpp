@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 #include "util/log.hpp"
 
@@ -237,17 +236,18 @@ bool TcpConn::reclaimable() const noexcept {
   // The client has closed its side: no byte will follow what is here, so
   // unless what is here holds a whole message (which will be answered), the
   // connection can never carry a query again. Such connections pile up
-  // unread when a burst of them is accepted in one loop turn.
-  std::vector<uint8_t> pending(m_in);
-  if (avail > 0) {
-    const std::size_t want = std::min<std::size_t>(static_cast<std::size_t>(avail), 65537);
-    pending.resize(m_in.size() + want);
-    const ssize_t n = ::recv(fd, pending.data() + m_in.size(), want, MSG_PEEK | MSG_DONTWAIT);
-    pending.resize(m_in.size() + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
-  }
-  if (pending.size() < 2) return true;
-  const std::size_t len = (std::size_t{pending[0]} << 8) | pending[1];
-  return pending.size() - 2 < len;
+  // unread when a burst of them is accepted in one loop turn. Only the length
+  // prefix is needed: from m_in, the rest peeked from the kernel.
+  const std::size_t held = m_in.size() + static_cast<std::size_t>(std::max(avail, 0));
+  if (held < 2) return true;
+  uint8_t prefix[2] = {};
+  const std::size_t have = std::min<std::size_t>(m_in.size(), 2);
+  if (have) std::memcpy(prefix, m_in.data(), have);
+  if (have < 2 &&
+      ::recv(fd, prefix + have, 2 - have, MSG_PEEK | MSG_DONTWAIT) != static_cast<ssize_t>(2 - have))
+    return false;  // cannot tell: keep it
+  const std::size_t len = (std::size_t{prefix[0]} << 8) | prefix[1];
+  return held - 2 < len;
 }
 
 void TcpConn::begin_close() noexcept {

@@ -11,7 +11,9 @@ host outside allow_clients.
   connections do not stop an allowed client;
 * a client at its per-client cap whose connections hold nothing (idle, or closed by the
   client but not yet read) still gets its next connection: the oldest idle one is closed
-  to make room, while connections with a query or half a message are never taken.
+  to make room, while connections with a query or half a message are never taken;
+* the same holds when a burst of connections closed mid-message is accepted in one loop
+  turn (Hedge paused with SIGSTOP): a client that hung up can never finish its message.
 """
 import signal
 import socket
