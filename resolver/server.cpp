@@ -96,11 +96,12 @@ bool Server::load(config::Config& cfg, std::string& err) {
 }
 
 int64_t Server::policy_now() const noexcept {
-  if (m_fake_now) return m_fake_now;
+  // Any thread (the web thread's block page too): atomics only.
+  if (const int64_t fake = m_fake_now.load(std::memory_order_relaxed)) return fake;
   // Never earlier than the newest time a verified bundle vouched for: a Pi
   // without a real-time clock boots in 1970 until NTP answers.
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  const int64_t trusted = m_update_watch ? m_update_watch->trusted_time() : 0;
+  const int64_t trusted = m_trusted_floor.load(std::memory_order_relaxed);
   return now > trusted ? now : trusted;
 }
 
@@ -164,6 +165,7 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   std::shared_ptr<const Snapshot> old = m_pipeline.snapshot();
   m_metrics.lists_broken = snap->bundle->broken();
   if (m_started && (!old || old->bundle != snap->bundle)) watch_bundle(*snap->bundle);
+  if (m_web) m_web->set_snapshot(snap);
   m_pipeline.set_snapshot(std::move(snap));
   release_off_loop(std::move(old));
   return true;
@@ -238,8 +240,8 @@ bool Server::start(const config::Config& cfg, std::string& err) {
   uv_timer_init(&m_loop, &m_fake_clock_timer);
   m_watchdog.data = m_fake_clock_timer.data = this;
   start_control(cfg);
-  m_update_watch =
-      runtime::UpdateWatch::start(&m_loop, config::update_state_path(cfg.update, cfg.lists.bundle));
+  m_update_watch = runtime::UpdateWatch::start(
+      &m_loop, config::update_state_path(cfg.update, cfg.lists.bundle), 10'000, &m_trusted_floor);
 #ifdef HEDGE_HAVE_SYSTEMD
   if (sd_watchdog_enabled(0, &m_watchdog_usec) <= 0) m_watchdog_usec = 0;
 #endif
@@ -300,7 +302,10 @@ void Server::begin_shutdown() noexcept {
   m_control = nullptr;
   if (m_update_watch) m_update_watch->close();
   m_update_watch = nullptr;
-  if (m_web) m_web->close();
+  // Joins the web thread (it never waits for this loop, so this is quick);
+  // then nothing posts status requests or review rows to the inbox.
+  if (m_web) m_web->stop();
+  if (m_status_source) m_status_source->close();
   m_pipeline.set_monitor(nullptr);
   if (m_monitor) m_monitor->close();
   // The store thread finishes its current job (shutdown may wait for it) and
@@ -631,6 +636,7 @@ void Server::on_exceptions(runtime::ExceptionSet set) noexcept {
   if (m_stopping || !m_policy.set_exceptions(std::move(set))) return;
   const auto cur = m_pipeline.snapshot();
   m_pipeline.set_snapshot(make_snapshot(cur->config, cur->bundle, m_policy.snapshot()));
+  if (m_web) m_web->set_snapshot(m_pipeline.snapshot());
   LOG_INFO("exceptions changed: policy updated");
 }
 

@@ -32,6 +32,7 @@
 #include "upstream/forwarder.hpp"
 #include "util/metrics.hpp"
 #include "util/rate_limiter.hpp"
+#include "web/status_source.hpp"
 #include "web/web_service.hpp"
 
 namespace hedge {
@@ -86,7 +87,7 @@ class Server final : public net::Responder {
   bool udp_batching() const noexcept;
   // The safeguarding console (server_console.cpp): its own thread and loop.
   console::ConsoleService* console() noexcept { return m_console.get(); }
-  // The block page and status listeners, the monitoring log (server_web.cpp).
+  // The block page and status listeners (their own thread), the monitoring log (server_web.cpp).
   web::WebService* web() noexcept { return m_web.get(); }
   monitor::Monitor* monitor() noexcept { return m_monitor.get(); }
   store::StoreThread& store_thread() noexcept { return m_store; }
@@ -140,7 +141,9 @@ class Server final : public net::Responder {
   runtime::PolicyRuntime m_policy;
   bool m_policy_started = false;
   std::string m_fake_clock_file;  // [debug] fake_clock_file (tests)
-  int64_t m_fake_now = 0;
+  // Written on the loop, read by the web thread's policy clock too.
+  std::atomic<int64_t> m_fake_now{0};
+  std::atomic<int64_t> m_trusted_floor{0};  // the update state's trusted time (runtime/update_watch)
   ServeOptions m_opts;
   std::vector<util::SockAddr> m_bound;  // listen addresses fixed at start
   bool m_started = false, m_stopping = false;
@@ -175,7 +178,8 @@ class Server final : public net::Responder {
   // Declared last: destroyed first, while the loop and the store thread still exist.
   store::StoreThread m_store;  // the one SQLite thread (monitoring log, review requests)
   std::unique_ptr<monitor::Monitor> m_monitor;
-  std::unique_ptr<web::WebService> m_web;
+  std::unique_ptr<web::StatusSource> m_status_source;  // the DNS loop's half of /status
+  std::unique_ptr<web::WebService> m_web;              // its own thread; stopped in begin_shutdown
   std::unique_ptr<console::ConsoleService> m_console;  // destroyed before m_store; stopped in run()
   std::unique_ptr<alerts::AlertService> m_alerts;      // [alerts] sender thread; stopped in run()
 };

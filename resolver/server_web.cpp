@@ -1,7 +1,7 @@
 // server_web: how the server starts the HTTP side and the monitoring log
-// (issue 8): the store thread, the Monitor hooked into the pipeline, and the
-// block page / status listeners. Kept out of server.cpp so that file only
-// carries the hooks.
+// (issue 8): the store thread, the Monitor hooked into the pipeline, the
+// status source on the DNS loop and the web thread (block page and status
+// listeners). Kept out of server.cpp so that file only carries the hooks.
 #include <ctime>
 
 #include "server.hpp"
@@ -14,18 +14,29 @@ bool Server::start_web(const config::Config& cfg, std::string& err) {
   m_monitor = std::make_unique<monitor::Monitor>(&m_loop, m_store);
   if (!m_monitor->start(cfg, err)) return false;
   m_pipeline.set_monitor(m_monitor.get());
-  web::WebDeps deps{&m_loop,
-                    [this] { return m_pipeline.snapshot(); },
-                    [this] { return policy_now(); },
-                    m_metrics,
-                    m_cache,
-                    m_forwarder,
-                    m_monitor.get()};
-  deps.update_state = [this] { return update_state(); };
   // The clock as the system reads it (policy_now never goes below the trusted time).
-  deps.clock = [this] { return m_fake_now ? m_fake_now : static_cast<int64_t>(std::time(nullptr)); };
+  auto clock = [this] {
+    const int64_t fake = m_fake_now.load(std::memory_order_relaxed);
+    return fake ? fake : static_cast<int64_t>(std::time(nullptr));
+  };
+  m_status_source = std::make_unique<web::StatusSource>(web::SourceDeps{
+      &m_loop, [this] { return m_pipeline.snapshot(); }, [this] { return policy_now(); }, clock, m_metrics,
+      m_cache, m_forwarder, m_monitor.get(), [this] { return update_state(); }});
+  m_status_source->start();
+  web::WebDeps deps;
+  deps.now = [this] { return policy_now(); };  // atomics only: safe on the web thread
+  deps.fetch_status = [this](std::function<void(web::StatusInputs)> done) {
+    return m_inbox.post([this, done = std::move(done)] {
+      if (m_status_source) done(m_status_source->gather());
+    });
+  };
+  deps.add_review = [this](store::ReviewRow row) {
+    m_inbox.post([this, row = std::move(row)]() mutable {
+      if (m_monitor) m_monitor->add_review(std::move(row));
+    });
+  };
   m_web = std::make_unique<web::WebService>(std::move(deps));
-  return m_web->start(cfg, err);
+  return m_web->start(cfg, m_pipeline.snapshot(), err);
 }
 
 }  // namespace hedge

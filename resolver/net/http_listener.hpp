@@ -1,5 +1,5 @@
-// net/http_listener: HTTP/1.1 over uv TCP on the loop it is given (the DNS
-// loop for the block page and status; the console's own loop for issue 9).
+// net/http_listener: HTTP/1.1 over uv TCP on the loop it is given (the web
+// thread's loop for the block page and status; the console's own loop).
 // Owns accepting, framing with http-parser, keep-alive, pipelining (answers
 // go out in request order even when a handler replies later), and every
 // limit a hostile client could abuse: header and body size, connections per

@@ -47,4 +47,19 @@ inline int64_t now_ms(uv_loop_t* loop) noexcept {
   return static_cast<int64_t>(uv_now(loop));
 }
 
+// libuv starts its thread pool on the first uv_queue_work of the process, and
+// a new thread inherits its creator's name and nice value. Called on the main
+// thread before another thread (the web thread, at nice 10) can be first, so
+// the pool (reload, file reads) runs at the main thread's priority. Blocks
+// for one empty job: only at start.
+inline void start_thread_pool() noexcept {
+  uv_loop_t tmp;
+  if (uv_loop_init(&tmp) != 0) return;
+  uv_work_t w{};
+  if (uv_queue_work(
+          &tmp, &w, [](uv_work_t*) {}, [](uv_work_t*, int) {}) == 0)
+    uv_run(&tmp, UV_RUN_DEFAULT);
+  uv_loop_close(&tmp);
+}
+
 }  // namespace hedge::net

@@ -18,10 +18,12 @@ struct Read {
 };
 }  // namespace
 
-UpdateWatch* UpdateWatch::start(uv_loop_t* loop, const std::string& path, uint64_t interval_ms) {
+UpdateWatch* UpdateWatch::start(uv_loop_t* loop, const std::string& path, uint64_t interval_ms,
+                                std::atomic<int64_t>* trusted_out) {
   if (path.empty()) return nullptr;
   auto* w = new UpdateWatch;
   w->m_loop = loop;
+  w->m_trusted_out = trusted_out;
   w->m_path = path;
   uv_timer_init(loop, &w->m_timer);
   w->m_timer.data = w;
@@ -89,6 +91,8 @@ void UpdateWatch::read_now() noexcept {
         }
         if (!rd->result) return;  // unreadable right now: keep the last good view
         self->m_state = std::move(rd->result);
+        if (self->m_trusted_out)
+          self->m_trusted_out->store(self->m_state->trusted_time, std::memory_order_relaxed);
         const int64_t now = static_cast<int64_t>(std::time(nullptr));
         const bool behind = now < self->m_state->trusted_time;
         if (behind != self->m_clock_behind) {

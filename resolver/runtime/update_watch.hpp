@@ -10,6 +10,7 @@
 
 #include <uv.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -20,7 +21,10 @@ namespace hedge::runtime {
 class UpdateWatch {
  public:
   // Null when path is empty. Reads the file at once (off the loop), then every interval_ms.
-  static UpdateWatch* start(uv_loop_t* loop, const std::string& path, uint64_t interval_ms = 10'000);
+  // trusted_out (optional, must outlive the watch): each state read stores its trusted
+  // time there, for readers on other threads (the web thread's policy clock).
+  static UpdateWatch* start(uv_loop_t* loop, const std::string& path, uint64_t interval_ms = 10'000,
+                            std::atomic<int64_t>* trusted_out = nullptr);
   void close() noexcept;  // the object frees itself once its timer and any read in flight are done
 
   // Loop thread. Null until the first read finished (or when the file does not exist yet).
@@ -40,6 +44,7 @@ class UpdateWatch {
   uv_fs_event_t* m_dir_watch = nullptr;  // freed in its close callback
   std::string m_path, m_name;            // m_name: the file's basename (events name it)
   std::shared_ptr<const update::UpdateState> m_state;
+  std::atomic<int64_t>* m_trusted_out = nullptr;
   bool m_reading = false, m_closing = false, m_timer_closed = false, m_clock_behind = false;
   bool m_again = false;  // the file changed while a read was in flight
   bool m_dir_closed = true;

@@ -66,14 +66,13 @@ int64_t clock_now(const StatusInputs& in) {
 }
 
 bool lists_broken(const StatusInputs& in) {
-  return in.metrics->lists_broken || in.snap->bundle->broken();
+  return in.metrics.lists_broken || in.snap->bundle->broken();
 }
 
 bool upstream_down(const StatusInputs& in) {
-  const auto& servers = in.forwarder->servers();
-  if (servers.empty()) return true;
-  for (const auto& s : servers)
-    if (s.health.consecutive_failures() == 0) return false;
+  if (in.upstreams.empty()) return true;
+  for (const auto& s : in.upstreams)
+    if (s.consecutive_failures == 0) return false;
   const int64_t window = int64_t{in.snap->config.monitoring.upstream_health_s} * 1000;
   return in.now_ms - in.last_upstream_answer_ms >= window;
 }
@@ -121,9 +120,8 @@ std::vector<std::string> health_reasons(const StatusInputs& in) {
        update::update_health(update_state(in), served(in), bundle_max_age_s(cfg), clock_now(in)).reasons)
     r.push_back(std::move(x));
   if (in.monitor) {
-    const auto& st = in.monitor->store_stats();
-    if (!st.store_ok.load()) r.push_back("store: the monitoring store is not writable (see the log)");
-    const int64_t n = st.unacked_incidents.load();
+    if (!in.monitor->writable) r.push_back("store: the monitoring store is not writable (see the log)");
+    const int64_t n = in.monitor->unacked_incidents;
     if (n > 0)
       r.push_back("safeguarding: " + std::to_string(n) + " unacknowledged incident" + (n == 1 ? "" : "s") +
                   " (hedge incident ack ID --by WHO --note TEXT)");
@@ -139,7 +137,7 @@ std::vector<std::string> health_reasons(const StatusInputs& in) {
 
 std::string status_json(const StatusInputs& in) {
   using nlohmann::json;
-  const auto& m = *in.metrics;
+  const auto& m = in.metrics;
   const auto& b = *in.snap->bundle;
   json j;
   j["version"] = kVersion;
@@ -178,13 +176,13 @@ std::string status_json(const StatusInputs& in) {
                    {"errors", sys.boot.errors}};
   }
   json ups = json::array();
-  for (const auto& s : in.forwarder->servers()) {
-    ups.push_back({{"address", s.addr.str()},
-                   {"srtt_ms", s.rtt.srtt()},
-                   {"answers", s.health.answers()},
-                   {"failures", s.health.failures()},
-                   {"consecutive_failures", s.health.consecutive_failures()},
-                   {"healthy", s.health.consecutive_failures() == 0}});
+  for (const auto& s : in.upstreams) {
+    ups.push_back({{"address", s.address},
+                   {"srtt_ms", s.srtt_ms},
+                   {"answers", s.answers},
+                   {"failures", s.failures},
+                   {"consecutive_failures", s.consecutive_failures},
+                   {"healthy", s.consecutive_failures == 0}});
   }
   j["upstream"] = {
       {"servers", ups},
@@ -203,7 +201,7 @@ std::string status_json(const StatusInputs& in) {
                              : 0.0}};
   const uint64_t lookups = m.cache_hits + m.cache_misses;
   j["cache"] = {
-      {"entries", in.cache->entries()},
+      {"entries", in.cache_entries},
       {"hits", m.cache_hits},
       {"misses", m.cache_misses},
       {"hit_rate", lookups ? static_cast<double>(m.cache_hits) / static_cast<double>(lookups) : 0.0}};
@@ -214,37 +212,36 @@ std::string status_json(const StatusInputs& in) {
       {"total", total_queries(m)}, {"by_result", q}, {"qps_1m", in.qps_1m}, {"qps_15m", in.qps_15m}};
   if (in.monitor) {
     json by_cat = json::object(), by_group = json::object();
-    for (const auto& [k, n] : in.monitor->blocked_counts()) {
+    for (const auto& [k, n] : in.monitor->blocked) {
       const std::string cat = k.second.empty() ? "(none)" : k.second;
       by_cat[cat] = by_cat.value(cat, uint64_t{0}) + n;
       by_group[k.first] = by_group.value(k.first, uint64_t{0}) + n;
     }
     j["blocked"] = {{"by_category", by_cat}, {"by_group", by_group}};
-    const auto& st = in.monitor->store_stats();
-    j["store"] = {{"queue_depth", in.monitor->queue_depth()},
-                  {"dropped", in.monitor->dropped()},
-                  {"events_written", st.events_written.load()},
-                  {"batches", st.batches.load()},
-                  {"write_errors", st.write_errors.load()},
-                  {"writable", st.store_ok.load()},
-                  {"unacknowledged_incidents", st.unacked_incidents.load()},
-                  {"syslog_sent", st.syslog_sent.load()},
-                  {"syslog_dropped", st.syslog_dropped.load()},
-                  {"devices", st.devices_loaded.load()}};
+    const auto& st = *in.monitor;
+    j["store"] = {{"queue_depth", st.queue_depth},
+                  {"dropped", st.dropped},
+                  {"events_written", st.events_written},
+                  {"batches", st.batches},
+                  {"write_errors", st.write_errors},
+                  {"writable", st.writable},
+                  {"unacknowledged_incidents", st.unacked_incidents},
+                  {"syslog_sent", st.syslog_sent},
+                  {"syslog_dropped", st.syslog_dropped},
+                  {"devices", st.devices}};
     json inc = json::array();
-    for (const auto& r : in.monitor->recent_incidents())
-      inc.push_back({{"at", r.at}, {"category", r.category}});
+    for (const auto& r : st.recent) inc.push_back({{"at", r.at}, {"category", r.category}});
     j["incidents"] = inc;
   }
   json http = json::array();
-  for (const auto* l : in.listeners) {
+  for (const auto& l : in.listeners) {
     json by_status = json::object();
-    for (const auto& [code, n] : l->stats().responses) by_status[std::to_string(code)] = n;
-    http.push_back({{"listener", l->name()},
-                    {"address", l->local().str()},
-                    {"connections", l->connections()},
-                    {"accepted", l->stats().connections},
-                    {"rejected", l->stats().rejected},
+    for (const auto& [code, n] : l.responses) by_status[std::to_string(code)] = n;
+    http.push_back({{"listener", l.name},
+                    {"address", l.address},
+                    {"connections", l.connections},
+                    {"accepted", l.accepted},
+                    {"rejected", l.rejected},
                     {"responses", by_status}});
   }
   j["http"] = http;
@@ -252,7 +249,7 @@ std::string status_json(const StatusInputs& in) {
 }
 
 std::string metrics_text(const StatusInputs& in) {
-  const auto& m = *in.metrics;
+  const auto& m = in.metrics;
   const auto& b = *in.snap->bundle;
   std::string o;
   o.reserve(8192);
@@ -286,7 +283,7 @@ std::string metrics_text(const StatusInputs& in) {
       m.queries[static_cast<std::size_t>(i)]);
   help("hedge_blocked_total", "counter", "Blocked queries by category and client group.");
   if (in.monitor) {
-    for (const auto& [k, n] : in.monitor->blocked_counts())
+    for (const auto& [k, n] : in.monitor->blocked)
       u("hedge_blocked_total{category=\"" + label(k.second) + "\",group=\"" + label(k.first) + "\"}", n);
   }
   help("hedge_cache_hits_total", "counter", "Answers served from the cache.");
@@ -294,7 +291,7 @@ std::string metrics_text(const StatusInputs& in) {
   help("hedge_cache_misses_total", "counter", "Cache lookups that missed.");
   u("hedge_cache_misses_total", m.cache_misses);
   help("hedge_cache_entries", "gauge", "Answers in the cache.");
-  u("hedge_cache_entries", in.cache->entries());
+  u("hedge_cache_entries", in.cache_entries);
   help("hedge_upstream_queries_total", "counter", "Queries sent upstream.");
   u("hedge_upstream_queries_total", m.upstream_queries);
   help("hedge_upstream_failures_total", "counter", "Upstream tries that failed, by reason.");
@@ -302,9 +299,8 @@ std::string metrics_text(const StatusInputs& in) {
   u("hedge_upstream_failures_total{reason=\"error\"}", m.upstream_errors);
   u("hedge_upstream_failures_total{reason=\"mismatch\"}", m.upstream_mismatched);
   help("hedge_upstream_up", "gauge", "1 when the upstream server's last try succeeded.");
-  for (const auto& s : in.forwarder->servers())
-    u("hedge_upstream_up{server=\"" + label(s.addr.str()) + "\"}",
-      s.health.consecutive_failures() == 0 ? 1 : 0);
+  for (const auto& s : in.upstreams)
+    u("hedge_upstream_up{server=\"" + label(s.address) + "\"}", s.consecutive_failures == 0 ? 1 : 0);
   help("hedge_upstream_latency_seconds", "histogram", "Time from the first upstream try to the reply.");
   uint64_t cum = 0;
   for (std::size_t i = 0; i < util::Metrics::latency_bounds_ms.size(); ++i) {
@@ -325,35 +321,34 @@ std::string metrics_text(const StatusInputs& in) {
   u("hedge_reloads_total{result=\"ok\"}", m.reloads_ok);
   u("hedge_reloads_total{result=\"failed\"}", m.reloads_failed);
   if (in.monitor) {
-    const auto& st = in.monitor->store_stats();
+    const auto& st = *in.monitor;
     help("hedge_store_queue_depth", "gauge", "Monitoring events waiting to be written.");
-    u("hedge_store_queue_depth", in.monitor->queue_depth());
+    u("hedge_store_queue_depth", st.queue_depth);
     help("hedge_store_dropped_total", "counter", "Monitoring events dropped because the queue was full.");
-    u("hedge_store_dropped_total", in.monitor->dropped());
+    u("hedge_store_dropped_total", st.dropped);
     help("hedge_store_events_written_total", "counter", "Blocked-attempt entries written to the store.");
-    u("hedge_store_events_written_total", st.events_written.load());
+    u("hedge_store_events_written_total", st.events_written);
     help("hedge_store_write_errors_total", "counter", "Monitoring batches that could not be written.");
-    u("hedge_store_write_errors_total", st.write_errors.load());
+    u("hedge_store_write_errors_total", st.write_errors);
     help("hedge_store_writable", "gauge", "1 when the last monitoring write succeeded.");
-    u("hedge_store_writable", st.store_ok.load() ? 1 : 0);
+    u("hedge_store_writable", st.writable ? 1 : 0);
     help("hedge_incidents_total", "counter", "Safeguarding incidents raised since start.");
-    u("hedge_incidents_total", st.incidents.load());
+    u("hedge_incidents_total", st.incidents);
     help("hedge_incidents_unacknowledged", "gauge", "Safeguarding incidents not yet acknowledged.");
-    u("hedge_incidents_unacknowledged",
-      static_cast<uint64_t>(std::max<int64_t>(0, st.unacked_incidents.load())));
+    u("hedge_incidents_unacknowledged", static_cast<uint64_t>(std::max<int64_t>(0, st.unacked_incidents)));
     help("hedge_review_requests_total", "counter", "Block-page review requests stored since start.");
-    u("hedge_review_requests_total", st.reviews.load());
+    u("hedge_review_requests_total", st.reviews);
     help("hedge_syslog_messages_total", "counter", "Syslog messages by outcome.");
-    u("hedge_syslog_messages_total{outcome=\"sent\"}", st.syslog_sent.load());
-    u("hedge_syslog_messages_total{outcome=\"dropped\"}", st.syslog_dropped.load());
+    u("hedge_syslog_messages_total{outcome=\"sent\"}", st.syslog_sent);
+    u("hedge_syslog_messages_total{outcome=\"dropped\"}", st.syslog_dropped);
   }
   // Listeners of one name (e.g. the block page on IPv4 and IPv6) are one series.
   std::map<std::string, std::map<int, uint64_t>> by_listener;
   std::map<std::string, std::pair<uint64_t, uint64_t>> conns;  // rejected, open
-  for (const auto* l : in.listeners) {
-    for (const auto& [code, n] : l->stats().responses) by_listener[l->name()][code] += n;
-    conns[l->name()].first += l->stats().rejected;
-    conns[l->name()].second += l->connections();
+  for (const auto& l : in.listeners) {
+    for (const auto& [code, n] : l.responses) by_listener[l.name][code] += n;
+    conns[l.name].first += l.rejected;
+    conns[l.name].second += l.connections;
   }
   help("hedge_http_requests_total", "counter", "HTTP responses by listener and status code.");
   for (const auto& [name, codes] : by_listener)

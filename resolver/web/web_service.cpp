@@ -1,7 +1,14 @@
 // web/web_service: listeners, the block page, the review form and the status routes.
 #include "web/web_service.hpp"
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "dns/name.hpp"
 #include "http/text.hpp"
@@ -13,6 +20,7 @@ namespace hedge::web {
 
 namespace {
 
+constexpr int kWebNice = 10;
 constexpr const char* kReviewPath = "/_hedge/review";
 constexpr const char* kReportPath = "/report";  // "Report an unsuitable site", for any Host
 
@@ -64,32 +72,33 @@ WebService::WebService(WebDeps d) : m_d(std::move(d)) {
                      [this](http::Request&& r, const http::Reply& rep) { report(std::move(r), rep); });
   m_block_routes.fallback(
       [this](http::Request&& r, const http::Reply& rep) { block_page(std::move(r), rep); });
-  auto guarded = [this](auto fn) {
-    return [this, fn](http::Request&& r, const http::Reply& rep) {
+  // The address check runs here, before anything is asked of the DNS loop:
+  // a flood from outside status_clients costs the DNS loop nothing.
+  auto guarded = [this](Render fn) {
+    return [this, fn = std::move(fn)](http::Request&& r, const http::Reply& rep) {
       if (!status_allowed(r)) {
         rep.send(http::text_response(403, "forbidden: this address is not in [http] status_clients\n"));
         return;
       }
-      fn(rep);
+      with_status(rep, fn);
     };
   };
-  m_status_routes.add(
-      "GET", "/health", guarded([this](const http::Reply& rep) {
-        const auto reasons = health_reasons(status_inputs());
-        std::string body;
-        for (const auto& r : reasons) body += r + "\n";
-        rep.send(http::text_response(reasons.empty() ? 200 : 503, reasons.empty() ? "ok\n" : body));
-      }));
-  m_status_routes.add("GET", "/status", guarded([this](const http::Reply& rep) {
-                        http::Response r(200, "application/json", status_json(status_inputs()));
-                        r.set("Cache-Control", "no-store");
-                        rep.send(std::move(r));
+  m_status_routes.add("GET", "/health", guarded([](const StatusInputs& in) {
+                        const auto reasons = health_reasons(in);
+                        std::string body;
+                        for (const auto& r : reasons) body += r + "\n";
+                        return http::text_response(reasons.empty() ? 200 : 503,
+                                                   reasons.empty() ? "ok\n" : body);
                       }));
-  m_status_routes.add("GET", "/metrics", guarded([this](const http::Reply& rep) {
-                        http::Response r(200, "text/plain; version=0.0.4; charset=utf-8",
-                                         metrics_text(status_inputs()));
+  m_status_routes.add("GET", "/status", guarded([](const StatusInputs& in) {
+                        http::Response r(200, "application/json", status_json(in));
                         r.set("Cache-Control", "no-store");
-                        rep.send(std::move(r));
+                        return r;
+                      }));
+  m_status_routes.add("GET", "/metrics", guarded([](const StatusInputs& in) {
+                        http::Response r(200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(in));
+                        r.set("Cache-Control", "no-store");
+                        return r;
                       }));
   m_status_routes.fallback([this](http::Request&& r, const http::Reply& rep) {
     if (!status_allowed(r)) {
@@ -101,47 +110,66 @@ WebService::WebService(WebDeps d) : m_d(std::move(d)) {
 }
 
 WebService::~WebService() {
-  close();
+  stop();
 }
 
-bool WebService::start(const config::Config& cfg, std::string& err) {
-  m_started = m_d.now();
-  m_last_answer_ms = net::now_ms(m_d.loop);
+bool WebService::start(const config::Config& cfg, std::shared_ptr<const Snapshot> snap, std::string& err) {
+  if (cfg.http.block_page_listen.empty() && cfg.http.status_listen.empty()) return true;
+  m_snap = std::move(snap);
+  net::start_thread_pool();  // before this thread exists: the pool must not inherit its nice 10
+  std::promise<std::string> ready;
+  auto f = ready.get_future();
+  m_thread = std::thread([this, &cfg, &ready] { run_thread(cfg, ready); });
+  err = f.get();
+  if (!err.empty()) {
+    m_thread.join();
+    return false;
+  }
+  return true;
+}
+
+void WebService::run_thread(const config::Config& cfg, std::promise<std::string>& ready) {
+  // DNS first: on a busy core the scheduler gives this thread about a tenth
+  // of what the DNS loop gets (nice 10 against 0), so a flood of page
+  // requests waits, not the school's DNS. Linux nice values are per thread.
+  pthread_setname_np(pthread_self(), "hedge-web");  // top -H, ps -L: which thread is busy
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWebNice) != 0)
+    LOG_DEBUG("http: could not lower the web thread's priority: %s", std::strerror(errno));
+  uv_loop_init(&m_loop);
+  m_inbox.init(&m_loop);
+  std::string err;
   auto bind_all = [&](const std::vector<util::SockAddr>& addrs, const char* name, http::Router& routes,
-                      std::vector<net::HttpListener*>& out) {
+                      std::vector<net::HttpListener*>& out, std::vector<util::SockAddr>& bound) {
     for (const auto& a : addrs) {
       std::string e;
-      auto* l = net::HttpListener::start(m_d.loop, a, name, routes, cfg.http.limits, e);
+      auto* l = net::HttpListener::start(&m_loop, a, name, routes, cfg.http.limits, e);
       if (!l) {
         err = "[http] " + std::string(name) + "_listen: " + e;
         return false;
       }
       out.push_back(l);
+      {
+        std::lock_guard<std::mutex> g(m_bound_mu);
+        bound.push_back(l->local());
+      }
       LOG_INFO("http %s on %s", name, l->local().str().c_str());
     }
     return true;
   };
-  if (!bind_all(cfg.http.block_page_listen, "block_page", m_block_routes, m_block)) return false;
-  if (!bind_all(cfg.http.status_listen, "status", m_status_routes, m_status)) return false;
-  m_tick = new uv_timer_t;
-  uv_timer_init(m_d.loop, m_tick);
-  m_tick->data = this;
-  // Query-rate samples for /status every 5 s (15 min = 181 samples); upstream
-  // answers are timed by the forwarder itself, so nothing else needs a tick.
-  uv_timer_start(m_tick, &WebService::on_tick, 5000, 5000);
+  if (bind_all(cfg.http.block_page_listen, "block_page", m_block_routes, m_block, m_block_bound))
+    bind_all(cfg.http.status_listen, "status", m_status_routes, m_status, m_status_bound);
   // Only a box with status listeners shows time sync and the boot status.
-  // Time sync and the boot status change rarely: read once a minute, and when
-  // a status request finds them older than 2 s (status_inputs).
-  if (!m_status.empty()) m_system = runtime::SystemWatch::start(m_d.loop, 60'000);
-  return true;
+  // They change rarely: read once a minute, and when a status request finds
+  // them older than 2 s (status_arrived).
+  if (err.empty() && !m_status.empty()) m_system = runtime::SystemWatch::start(&m_loop, 60'000);
+  const bool ok = err.empty();
+  ready.set_value(err);  // `cfg` and `ready` belong to start(): not touched after this
+  if (!ok) close_on_thread();
+  uv_run(&m_loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&m_loop) != 0) LOG_ERROR("http: the web loop closed with handles open");
 }
 
-void WebService::reconfigure(const config::Config& cfg) {
-  for (auto* l : m_block) l->set_limits(cfg.http.limits);
-  for (auto* l : m_status) l->set_limits(cfg.http.limits);
-}
-
-void WebService::close() noexcept {
+void WebService::close_on_thread() noexcept {
   for (auto* l : m_block) l->close();
   for (auto* l : m_status) l->close();
   m_block.clear();
@@ -150,81 +178,89 @@ void WebService::close() noexcept {
     m_system->close();
     m_system = nullptr;
   }
-  if (m_tick) {
-    uv_close(reinterpret_cast<uv_handle_t*>(m_tick),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-    m_tick = nullptr;
+  // Status requests still waiting for the DNS loop's copy: their connections are closing.
+  m_waiting.clear();
+  m_inbox.close();
+}
+
+void WebService::stop() noexcept {
+  if (!m_thread.joinable()) return;
+  if (!m_inbox.post([this] { close_on_thread(); })) {
+    // The inbox is already closed: the thread is ending on its own.
   }
+  m_thread.join();
+  m_snap.reset();
+}
+
+void WebService::set_snapshot(std::shared_ptr<const Snapshot> snap) {
+  m_inbox.post([this, snap = std::move(snap)]() mutable { m_snap = std::move(snap); });
+}
+
+void WebService::reconfigure(const config::Config& cfg) {
+  m_inbox.post([this, limits = cfg.http.limits] {
+    for (auto* l : m_block) l->set_limits(limits);
+    for (auto* l : m_status) l->set_limits(limits);
+  });
 }
 
 std::vector<util::SockAddr> WebService::block_page_addresses() const {
-  std::vector<util::SockAddr> v;
-  for (auto* l : m_block) v.push_back(l->local());
-  return v;
+  std::lock_guard<std::mutex> g(m_bound_mu);
+  return m_block_bound;
 }
 
 std::vector<util::SockAddr> WebService::status_addresses() const {
-  std::vector<util::SockAddr> v;
-  for (auto* l : m_status) v.push_back(l->local());
-  return v;
+  std::lock_guard<std::mutex> g(m_bound_mu);
+  return m_status_bound;
 }
 
-void WebService::on_tick(uv_timer_t* t) noexcept {
-  auto* self = static_cast<WebService*>(t->data);
-  const int64_t now = net::now_ms(self->m_d.loop);
-  uint64_t total = 0;
-  for (auto q : self->m_d.metrics.queries) total += q;
-  self->m_samples.emplace_back(now, total);
-  while (self->m_samples.size() > 181) self->m_samples.pop_front();
+void WebService::with_status(const http::Reply& reply, Render fn) {
+  m_waiting.emplace_back(reply, std::move(fn));
+  if (m_fetching) return;  // the copy on its way answers this request too
+  m_fetching = true;
+  net::LoopInbox* inbox = &m_inbox;
+  const bool asked = m_d.fetch_status && m_d.fetch_status([this, inbox](StatusInputs in) {
+    // On the DNS loop: hand the copy back (refused once the web thread has stopped).
+    inbox->post([this, in = std::move(in)]() mutable { status_arrived(std::move(in)); });
+  });
+  if (!asked) {
+    m_fetching = false;
+    auto waiting = std::move(m_waiting);
+    m_waiting.clear();
+    for (auto& [rep, f] : waiting) rep.send(http::text_response(503, "the resolver is shutting down\n"));
+  }
 }
 
-StatusInputs WebService::status_inputs() const {
-  StatusInputs in;
-  in.now = m_d.now();
-  in.clock_now = m_d.clock ? m_d.clock() : in.now;
-  in.started = m_started;
-  in.now_ms = net::now_ms(m_d.loop);
-  in.last_upstream_answer_ms = m_last_answer_ms;  // start time, until a server answers
-  for (const auto& s : m_d.forwarder.servers())
-    in.last_upstream_answer_ms = std::max(in.last_upstream_answer_ms, s.health.last_answer_ms());
-  in.hold = m_d.snapshot();
-  in.snap = in.hold.get();
-  in.metrics = &m_d.metrics;
-  in.cache = &m_d.cache;
-  in.forwarder = &m_d.forwarder;
-  in.monitor = m_d.monitor;
-  for (auto* l : m_block) in.listeners.push_back(l);
-  for (auto* l : m_status) in.listeners.push_back(l);
-  uint64_t total = 0;
-  for (auto q : m_d.metrics.queries) total += q;
-  auto rate = [&](int64_t window_ms) {
-    if (m_samples.empty()) return 0.0;
-    // The oldest sample inside the window (or the oldest there is).
-    auto it = std::find_if(m_samples.begin(), m_samples.end(),
-                           [&](const auto& s) { return in.now_ms - s.first <= window_ms; });
-    if (it == m_samples.end()) it = std::prev(m_samples.end());
-    const double secs = static_cast<double>(in.now_ms - it->first) / 1000.0;
-    return secs > 0.5 ? static_cast<double>(total - it->second) / secs : 0.0;
-  };
-  in.qps_1m = rate(60'000);
-  in.qps_15m = rate(900'000);
-  if (m_d.update_state) in.update = m_d.update_state();
+void WebService::status_arrived(StatusInputs in) {
+  m_fetching = false;
+  for (const auto* group : {&m_block, &m_status}) {
+    for (const auto* l : *group) {
+      ListenerFacts f;
+      f.name = l->name();
+      f.address = l->local().str();
+      f.connections = l->connections();
+      f.accepted = l->stats().connections;
+      f.rejected = l->stats().rejected;
+      f.responses = l->stats().responses;
+      in.listeners.push_back(std::move(f));
+    }
+  }
   if (m_system) {
     in.system = m_system->facts();
     m_system->refresh(2000);  // for the next request: a poller sees a change one request later
   }
-  return in;
+  auto waiting = std::move(m_waiting);
+  m_waiting.clear();
+  for (auto& [rep, f] : waiting) rep.send(f(in));
 }
 
 bool WebService::status_allowed(const http::Request& req) const {
-  const auto snap = m_d.snapshot();
-  for (const auto& c : snap->config.http.status_clients)
+  for (const auto& c : m_snap->config.http.status_clients)
     if (c.contains(req.client.sa())) return true;
   return false;
 }
 
 void WebService::block_page(http::Request&& req, const http::Reply& reply) {
-  const auto snap = m_d.snapshot();
+  const auto snap = m_snap;  // held: a new one may arrive while this request is served
   const auto& cfg = snap->config;
   PageInput in;
   in.lang = http::pick_language(req.query, req.header("accept-language"), cfg.school.language);
@@ -288,7 +324,7 @@ void WebService::report(http::Request&& req, const http::Reply& reply) {
   // into the same review queue as the block page's requests (kind 'report'),
   // with the same per-client hourly budget, lengths and control-character
   // stripping as the review form.
-  const auto snap = m_d.snapshot();
+  const auto snap = m_snap;  // held: a new one may arrive while this request is served
   const auto& cfg = snap->config;
   const bool post = req.method == "POST";
   std::vector<std::pair<std::string, std::string>> form;
@@ -323,7 +359,7 @@ void WebService::report(http::Request&& req, const http::Reply& reply) {
     return;
   }
   const policy::Group& g = policy::classify(*snap->policy, req.client.sa(), req.local.sa());
-  if (m_d.monitor) {
+  if (m_d.add_review) {
     store::ReviewRow row;
     row.at = now;
     row.kind = "report";
@@ -333,7 +369,7 @@ void WebService::report(http::Request&& req, const http::Reply& reply) {
     row.who = in.who;
     // The address as typed keeps the page the reporter meant (the queue shows the name).
     row.reason = typed == host ? in.what : clip(typed + " - " + in.what, 800);
-    m_d.monitor->add_review(std::move(row));
+    m_d.add_review(std::move(row));
   }
   in.kind = PageKind::report_thanks;
   in.site = host;
@@ -341,7 +377,7 @@ void WebService::report(http::Request&& req, const http::Reply& reply) {
 }
 
 void WebService::review(http::Request&& req, const http::Reply& reply) {
-  const auto snap = m_d.snapshot();
+  const auto snap = m_snap;  // held: a new one may arrive while this request is served
   const auto& cfg = snap->config;
   const auto form = http::parse_form(req.body);
   PageInput in;
@@ -365,7 +401,7 @@ void WebService::review(http::Request&& req, const http::Reply& reply) {
     return;
   }
   const policy::Group& g = policy::classify(*snap->policy, req.client.sa(), req.local.sa());
-  if (m_d.monitor) {
+  if (m_d.add_review) {
     store::ReviewRow row;
     row.at = now;
     row.kind = "unblock";
@@ -374,7 +410,7 @@ void WebService::review(http::Request&& req, const http::Reply& reply) {
     row.grp = g.name;
     row.who = clip(http::form_value(form, "who"), 80);
     row.reason = clip(http::form_value(form, "reason"), 500);
-    m_d.monitor->add_review(std::move(row));
+    m_d.add_review(std::move(row));
   }
   in.kind = PageKind::thanks;
   reply.send(html(200, render_page(in)));

@@ -1,46 +1,58 @@
-// web/web_service: the HTTP side of `hedge serve` on the DNS loop: the block
-// page listeners ([http] block_page_listen) and the status listeners
-// ([http] status_listen: /health, /status, /metrics for status_clients),
-// their route tables, and the sampling the status needs (queries per second,
-// when an upstream last answered; time sync and the boot status through
-// runtime/system_watch, `hedge update`'s state through runtime/update_watch). Everything here runs on the DNS
-// loop and only reads loop-owned state or atomics; the review form's write goes to the store thread through
-// the Monitor.
+// web/web_service: the HTTP side of `hedge serve` on its own thread with its
+// own libuv loop: the block page listeners ([http] block_page_listen) and the
+// status listeners ([http] status_listen: /health, /status, /metrics for
+// status_clients), their route tables, the review and report forms' hourly
+// budget, and the system facts (time sync, the boot status) the status shows.
+// A flood of HTTP requests is parsed, decided and rendered here, so it costs
+// the DNS loop nothing (docs/decisions/0069).
+//
+// What it reads from the DNS side, and how:
+// - the current snapshot (config, policy, bundle: immutable): the server
+//   hands each new one over with set_snapshot(); lookups in a bundle are
+//   safe from any thread;
+// - the policy clock: WebDeps::now, safe from any thread (atomics);
+// - the counters for /health, /status and /metrics: fetch_status posts to
+//   the DNS loop, which copies them (web/status_source) and posts the copy
+//   back; requests that arrive while a copy is on its way share it;
+// - review requests: add_review posts the row to the DNS loop's Monitor,
+//   which hands it to the store thread.
+//
+// Driven by the server: start() (binds; returns once the listeners are up or
+// failed), set_snapshot() and reconfigure() on reload, stop() at shutdown
+// (closes every handle, joins). The object outlives stop(): functions posted
+// to its inbox after that are refused.
 #pragma once
 
 #include <uv.h>
 
-#include <deque>
 #include <functional>
+#include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
-#include "cache/answer_cache.hpp"
 #include "http/router.hpp"
-#include "monitor/monitor.hpp"
 #include "net/http_listener.hpp"
+#include "net/loop_inbox.hpp"
 #include "runtime/system_watch.hpp"
 #include "snapshot.hpp"
-#include "upstream/forwarder.hpp"
-#include "util/metrics.hpp"
+#include "store/event_store.hpp"
 #include "web/status.hpp"
 
 namespace hedge::web {
 
 struct WebDeps {
-  uv_loop_t* loop;
-  std::function<std::shared_ptr<const Snapshot>()> snapshot;
-  std::function<int64_t()> now;  // policy wall clock (unix s; the test clock when set)
-  const util::Metrics& metrics;
-  const cache::AnswerCache& cache;
-  const upstream::Forwarder& forwarder;
-  monitor::Monitor* monitor;  // may be null (no store)
-  // Loop thread: `hedge update`'s state as last read off the loop (may be unset or return null).
-  std::function<std::shared_ptr<const update::UpdateState>()> update_state = {};
-  // The system clock as it reads (the test clock when set); unset: `now`.
-  std::function<int64_t()> clock = {};
+  // Any thread: the policy wall clock (unix s; the test clock when set).
+  std::function<int64_t()> now;
+  // Web thread: ask the DNS loop for its part of the status; `done` is
+  // called on the DNS loop with the copy. False: the DNS loop is shutting down.
+  std::function<bool(std::function<void(StatusInputs)> done)> fetch_status;
+  // Web thread: store a review request (posted to the DNS loop's Monitor). Unset: no store.
+  std::function<void(store::ReviewRow)> add_review;
 };
 
 class WebService {
@@ -50,38 +62,50 @@ class WebService {
   WebService(const WebService&) = delete;
   WebService& operator=(const WebService&) = delete;
 
-  // Binds every configured listener; an address that cannot be bound is an
-  // error naming it. Absent keys start nothing.
-  bool start(const config::Config& cfg, std::string& err);
-  void reconfigure(const config::Config& cfg);  // limits (addresses are fixed at start)
-  void close() noexcept;
+  // Starts the thread and binds every configured listener; an address that
+  // cannot be bound is an error naming it. Absent keys start nothing (and no thread).
+  bool start(const config::Config& cfg, std::shared_ptr<const Snapshot> snap, std::string& err);
+  // Any thread: the snapshot for the next requests.
+  void set_snapshot(std::shared_ptr<const Snapshot> snap);
+  // Any thread: limits (addresses are fixed at start).
+  void reconfigure(const config::Config& cfg);
+  // Closes every listener and joins the thread (any thread but the web thread).
+  void stop() noexcept;
 
-  // Route tables (the block page's includes /report, "Report an unsuitable site").
-  http::Router& block_page_routes() noexcept { return m_block_routes; }
-  http::Router& status_routes() noexcept { return m_status_routes; }
+  // Any thread, after start().
   std::vector<util::SockAddr> block_page_addresses() const;
   std::vector<util::SockAddr> status_addresses() const;
-  StatusInputs status_inputs() const;
 
  private:
+  using Render = std::function<http::Response(const StatusInputs&)>;
+  void run_thread(const config::Config& cfg, std::promise<std::string>& ready);
+  void close_on_thread() noexcept;
   void block_page(http::Request&& req, const http::Reply& reply);
   void review(http::Request&& req, const http::Reply& reply);
   void report(http::Request&& req, const http::Reply& reply);  // GET/POST /report
   // One hourly budget per client address for both forms (review and report).
   bool within_form_limit(const std::string& ip, int64_t now, uint32_t per_hour);
   bool status_allowed(const http::Request& req) const;
-  static void on_tick(uv_timer_t* t) noexcept;
+  // Status routes: render once the DNS loop's copy arrives.
+  void with_status(const http::Reply& reply, Render fn);
+  void status_arrived(StatusInputs in);
 
   WebDeps m_d;
+  std::thread m_thread;
+  uv_loop_t m_loop{};
+  net::LoopInbox m_inbox;  // anyone -> the web thread
+  // Everything below is the web thread's own.
+  std::shared_ptr<const Snapshot> m_snap;
   http::Router m_block_routes, m_status_routes;
-  std::vector<net::HttpListener*> m_block, m_status;  // owned: close() frees them
-  uv_timer_t* m_tick = nullptr;
-  runtime::SystemWatch* m_system = nullptr;  // time sync and boot status, read off the loop
-  int64_t m_started = 0;
-  int64_t m_last_answer_ms = 0;                        // when the service started (no answer yet)
-  std::deque<std::pair<int64_t, uint64_t>> m_samples;  // (loop ms, total queries), every 5 s, 15 min
+  std::vector<net::HttpListener*> m_block, m_status;      // owned: closed in close_on_thread
+  runtime::SystemWatch* m_system = nullptr;               // time sync and boot status, read off the loop
+  std::vector<std::pair<http::Reply, Render>> m_waiting;  // status requests waiting for the copy
+  bool m_fetching = false;
   // Review and report form rate limit: client address -> (hour, count); cleared when large.
   std::unordered_map<std::string, std::pair<int64_t, uint32_t>> m_reviews;
+  // Bound addresses, for other threads (tests, the server's log).
+  mutable std::mutex m_bound_mu;
+  std::vector<util::SockAddr> m_block_bound, m_status_bound;
 };
 
 }  // namespace hedge::web
