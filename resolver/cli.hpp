@@ -2,6 +2,11 @@
 // each command lives beside the code it drives and returns an exit status.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
+#include "console/auth.hpp"
+
 namespace hedge::cli {
 
 int serve(int argc, char** argv);    // resolver/server_cli.cpp
@@ -27,5 +32,12 @@ int incident(int argc, char** argv);
 // resolver/console/console_cli.cpp
 int user(int argc, char** argv);
 int report(int argc, char** argv);
+// Proves that console account `name` is at the keyboard: enabled, allowed
+// `need`, its password read from password_file (else asked on the terminal)
+// and checked like a console login, with the same lockout; the attempt is
+// recorded. `hedge exception approve` uses it for the two-person rule.
+bool authenticate_account(const std::string& store_path, const std::string& name,
+                          const std::string& password_file, int64_t now, console::Perm need,
+                          std::string& err);
 
 }  // namespace hedge::cli

@@ -189,7 +189,9 @@ int usage_exception() {
       stderr,
       "usage: hedge exception add NAME (--group G | --all-groups) (--allow | --deny) --by WHO --reason TEXT\n"
       "                           [--for 2h|3d|1w | --until TIME|never] [--from TIME]\n"
-      "       hedge exception approve ID --by WHO\n"
+      "       hedge exception approve ID --by ACCOUNT [--password-file FILE]\n"
+      "           (with [policy] require_approval: a console account other than the requester's,\n"
+      "            its password asked on the terminal or read from FILE)\n"
       "       hedge exception revoke ID --by WHO --reason TEXT\n"
       "       hedge exception list [--all] [--json]\n"
       "options for all: --config FILE (default %s) --db PATH (default [store] path)\n"
@@ -213,8 +215,9 @@ bool open_store(store::ExceptionStore& st, const Args& a, const policy::PolicyCo
 int exception(int argc, char** argv) {
   if (argc < 2) return usage_exception();
   const std::string sub = argv[1];
-  const Args a = parse_args(argc, argv, 2, {"allow", "deny", "all-groups", "all", "json"},
-                            {"config", "db", "group", "by", "reason", "for", "until", "from", "bundle"});
+  const Args a = parse_args(
+      argc, argv, 2, {"allow", "deny", "all-groups", "all", "json"},
+      {"config", "db", "group", "by", "reason", "for", "until", "from", "bundle", "password-file"});
   if (!a.error.empty()) {
     std::fprintf(stderr, "hedge exception: %s\n", a.error.c_str());
     return usage_exception();
@@ -307,7 +310,7 @@ int exception(int argc, char** argv) {
     std::printf("exception #%lld: %s %s for %s, from %s until %s%s\n", static_cast<long long>(e.id),
                 policy::to_string(e.kind), e.name.c_str(), e.group == "*" ? "every group" : e.group.c_str(),
                 fmt_local(tz, e.starts).c_str(), fmt_local(tz, e.expires).c_str(),
-                cfg.require_approval ? " (pending approval: hedge exception approve ID --by WHO)" : "");
+                cfg.require_approval ? " (pending approval: hedge exception approve ID --by ACCOUNT)" : "");
     return 0;
   }
   if (sub == "approve" || sub == "revoke") {
@@ -315,8 +318,20 @@ int exception(int argc, char** argv) {
     char* end = nullptr;
     const long long id = std::strtoll(a.pos[0].c_str(), &end, 10);
     if (!end || *end || id <= 0) return usage_exception();
-    if (!open_store(st, a, cfg)) return 1;
     std::string err;
+    if (sub == "approve" && cfg.require_approval) {
+      // The two-person rule needs a second person who can prove who they
+      // are: --by names a console account, and its password is checked (a
+      // typed name alone proves nothing). The approver's account name must
+      // differ from the requester's (ExceptionStore::approve checks it).
+      if (a.get("by").empty()) return usage_exception();
+      if (!authenticate_account(a.get("db", cfg.store_path), a.get("by"), a.get("password-file"), now,
+                                console::Perm::exception_approve, err)) {
+        std::fprintf(stderr, "hedge exception approve: %s\n", err.c_str());
+        return 1;
+      }
+    }
+    if (!open_store(st, a, cfg)) return 1;
     const bool ok = sub == "approve" ? st.approve(id, a.get("by"), now, err)
                                      : st.revoke(id, a.get("by"), a.get("reason"), now, err);
     if (!ok) {

@@ -118,7 +118,7 @@ bool read_password_file(const std::string& path, std::string& pw, std::string& e
   return true;
 }
 
-bool ask_password(std::string& pw, std::string& err) {
+bool ask_password(std::string& pw, std::string& err, bool confirm = true) {
   if (!isatty(STDIN_FILENO)) {
     err = "no terminal to ask for the password: use --password-file FILE";
     return false;
@@ -137,7 +137,7 @@ bool ask_password(std::string& pw, std::string& err) {
     return s;
   };
   pw = ask("Password: ");
-  if (ask("Again: ") != pw) {
+  if (confirm && ask("Again: ") != pw) {
     err = "the two passwords differ";
     return false;
   }
@@ -176,6 +176,49 @@ int user_usage() {
 }
 
 }  // namespace
+
+bool authenticate_account(const std::string& store_path, const std::string& name,
+                          const std::string& password_file, int64_t now, console::Perm need,
+                          std::string& err) {
+  store::ConsoleStore st;
+  if (!st.open(store_path, err)) return false;
+  if (!store::valid_user_name(name)) {
+    err = "'" + name + "' is not a console account name";
+    return false;
+  }
+  // The console's lockout applies here too: the terminal is one more client ("cli").
+  const console::LoginRules rules;
+  const int64_t since = now - rules.window_seconds;
+  if (console::login_gate(st.failures_for_user(name, since), st.failures_for_client("cli", since), rules) !=
+      console::LoginGate::open) {
+    st.record_login(now, name, "cli", false);
+    err = "the account '" + name + "' is locked for 15 minutes after too many wrong passwords";
+    return false;
+  }
+  const auto user = st.find_user(name);
+  if (!user) {
+    err = "no console account '" + name + "' (hedge user list; hedge user add NAME --role dsl)";
+    return false;
+  }
+  if (user->disabled) {
+    err = "the console account '" + name + "' is disabled";
+    return false;
+  }
+  if (!console::allowed(user->role, need)) {
+    err = "the console account '" + name + "' (" + console::to_string(user->role) + ") may not do this";
+    return false;
+  }
+  std::string pw;
+  if (!(password_file.empty() ? ask_password(pw, err, false) : read_password_file(password_file, pw, err)))
+    return false;
+  const bool ok = util::verify_password(pw, user->pw_hash);
+  st.record_login(now, name, "cli", ok);
+  if (!ok) {
+    err = "wrong password for the console account '" + name + "'";
+    return false;
+  }
+  return true;
+}
 
 int user(int argc, char** argv) {
   if (argc < 2) return user_usage();

@@ -48,8 +48,8 @@ inline int64_t now_ms(uv_loop_t* loop) noexcept {
 }
 
 // libuv starts its thread pool on the first uv_queue_work of the process, and
-// a new thread inherits its creator's name and nice value. Called on the main
-// thread before another thread (the web thread, at nice 10) can be first, so
+// a new thread inherits its creator's name and scheduling policy. Called on the
+// main thread before another thread (the web thread, SCHED_IDLE) can be first, so
 // the pool (reload, file reads) runs at the main thread's priority. Blocks
 // for one empty job: only at start.
 inline void start_thread_pool() noexcept {

@@ -1,6 +1,10 @@
 // util/log: formatting, levels and per-call-site rate limits.
 #include "util/log.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -44,18 +48,42 @@ bool parse_level(const char* s, Level& out) noexcept {
   return true;
 }
 
+namespace {
+// One write(2) per line: no stdio lock is taken, so a thread that is
+// descheduled mid-log (the web thread runs at SCHED_IDLE) cannot hold up the
+// DNS loop's next log line; lines up to PIPE_BUF reach journald whole.
+void emit(Level l, const char* msg) noexcept {
+  char line[1100];
+  const int n = std::snprintf(line, sizeof line, "%s%s\n", prefix(l), msg);
+  if (n <= 0) return;
+  std::size_t len = std::min(static_cast<std::size_t>(n), sizeof line - 1);
+  if (len == sizeof line - 1) line[len - 1] = '\n';  // truncated: still one line
+  const char* p = line;
+  while (len > 0) {
+    const ssize_t w = ::write(STDERR_FILENO, p, len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;  // nowhere to log to: nothing else to do
+    p += w;
+    len -= static_cast<std::size_t>(w);
+  }
+}
+}  // namespace
+
 void write(Level l, RateLimit* rl, const char* fmt, ...) noexcept {
   if (rl) {
     const int64_t now = static_cast<int64_t>(std::time(nullptr));
-    if (now - rl->window_start >= kWindow) {
-      if (rl->suppressed)
-        std::fprintf(stderr, "%s(%u similar messages suppressed)\n", prefix(l), rl->suppressed);
-      rl->window_start = now;
-      rl->count = 0;
-      rl->suppressed = 0;
+    int64_t start = rl->window_start.load(std::memory_order_relaxed);
+    if (now - start >= kWindow &&
+        rl->window_start.compare_exchange_strong(start, now, std::memory_order_relaxed)) {
+      if (const uint32_t s = rl->suppressed.exchange(0, std::memory_order_relaxed)) {
+        char note[64];
+        std::snprintf(note, sizeof note, "(%u similar messages suppressed)", s);
+        emit(l, note);
+      }
+      rl->count.store(0, std::memory_order_relaxed);
     }
-    if (++rl->count > kBurst) {
-      ++rl->suppressed;
+    if (rl->count.fetch_add(1, std::memory_order_relaxed) + 1 > kBurst) {
+      rl->suppressed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
   }
@@ -64,7 +92,7 @@ void write(Level l, RateLimit* rl, const char* fmt, ...) noexcept {
   va_start(ap, fmt);
   std::vsnprintf(buf, sizeof buf, fmt, ap);  // NOLINT(clang-analyzer-valist.Uninitialized): va_start above
   va_end(ap);
-  std::fprintf(stderr, "%s%s\n", prefix(l), buf);
+  emit(l, buf);
 }
 
 }  // namespace hedge::log

@@ -4,6 +4,8 @@
 // `burst` lines per 10 s window, then says how many it suppressed.
 #pragma once
 
+#include <atomic>
+
 #include <cstdint>
 
 namespace hedge::log {
@@ -14,10 +16,12 @@ void set_level(Level l) noexcept;
 Level level() noexcept;
 bool parse_level(const char* s, Level& out) noexcept;
 
+// Shared by every thread that logs from the call site: relaxed atomics (the
+// counts are approximate when two threads log at once, never a data race).
 struct RateLimit {
-  int64_t window_start = 0;
-  uint32_t count = 0;
-  uint32_t suppressed = 0;
+  std::atomic<int64_t> window_start{0};
+  std::atomic<uint32_t> count{0};
+  std::atomic<uint32_t> suppressed{0};
 };
 
 void write(Level l, RateLimit* rl, const char* fmt, ...) noexcept __attribute__((format(printf, 3, 4)));

@@ -5,7 +5,8 @@
 # would share a quota), each with the block page listening on 127.0.0.1:5320:
 #   idle: nobody asks the block page;
 #   wrk:  `wrk -t ${HEDGE_BENCH_WRK_THREADS:-2} -c CONNS` keeps asking it for a blocked name's page, from
-#         core 1 (with dnsperf and nsd), for the whole run.
+#         core 1 (with dnsperf and nsd; wrk at nice 19 so that dnsperf keeps its timestamps honest),
+#         for the whole run.
 # Compare the fixed-rate (--lat-qps, default 5000) p50/p99 of the mix workload
 # in the two report.md files. The list is the harness's 1M-name list unless
 # --blocklist-size says otherwise (compiled once, cached, as in run.sh).

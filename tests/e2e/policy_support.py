@@ -164,3 +164,13 @@ def hedge(*args, now=None, check=False, env_extra=None):
     if check and p.returncode != 0:
         raise AssertionError(f"hedge {' '.join(map(str, args))} failed ({p.returncode}):\n{p.stdout}{p.stderr}")
     return p
+
+
+def add_account(conf, name, role="dsl", password=None):
+    """A console account (hedge user add) for approvals under the two-person rule;
+    returns the password file beside the config."""
+    pw_file = os.path.join(os.path.dirname(conf), f"{name}.password")
+    with open(pw_file, "w") as fh:
+        fh.write((password or f"correct horse {name} battery") + "\n")
+    hedge("user", "add", name, "--role", role, "--password-file", pw_file, "--config", conf, check=True)
+    return pw_file

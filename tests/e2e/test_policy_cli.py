@@ -8,6 +8,7 @@ someone other than the requester) takes effect and ends on expiry to the
 second; the illegal tier cannot be unblocked; the audit chain verifies and a
 hand-edited row is detected; config errors are reported as file:line: key.
 """
+import json
 import os
 import sqlite3
 import sys
@@ -91,11 +92,27 @@ class PolicyCli(unittest.TestCase):
         self.assertIn("pending approval", p.stdout)
         # Pending: not yet applied.
         self.assertIn("BLOCK", self.answer("bet.example", "10.10.0.5", str(T0 + 60))[0])
-        # The requester cannot approve their own request.
-        p = self.run_hedge("exception", "approve", "1", "--by", "ms.jones", now=T0 + 30, ok=False)
+        # The two-person rule: an approval proves who approves (a console account and its password).
+        jones, head = ps.add_account(self.conf, "ms.jones"), ps.add_account(self.conf, "mr.head")
+        viewer = ps.add_account(self.conf, "mr.viewer", role="viewer")
+        p = self.run_hedge("exception", "approve", "1", "--by", "mr.typed", now=T0 + 30, ok=False)
+        self.assertIn("no console account 'mr.typed'", p.stderr)
+        wrong = os.path.join(self.tmp.name, "wrong.password")
+        with open(wrong, "w") as fh:
+            fh.write("not the password at all\n")
+        p = self.run_hedge("exception", "approve", "1", "--by", "mr.head", "--password-file", wrong, now=T0 + 30,
+                           ok=False)
+        self.assertIn("wrong password", p.stderr)
+        p = self.run_hedge("exception", "approve", "1", "--by", "mr.viewer", "--password-file", viewer, now=T0 + 30,
+                           ok=False)
+        self.assertIn("may not do this", p.stderr)
+        self.assertIn("BLOCK", self.answer("bet.example", "10.10.0.5", str(T0 + 60))[0])  # still pending
+        # The requester cannot approve their own request, even with their password.
+        p = self.run_hedge("exception", "approve", "1", "--by", "ms.jones", "--password-file", jones, now=T0 + 30,
+                           ok=False)
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("approver must not be the requester", p.stderr)
-        self.run_hedge("exception", "approve", "1", "--by", "mr.head", now=T0 + 30)
+        self.run_hedge("exception", "approve", "1", "--by", "mr.head", "--password-file", head, now=T0 + 30)
         self.assertIn("ALLOW", self.answer("bet.example", "10.10.0.5", str(T0 + 60))[0])
         self.assertIn("ALLOW", self.answer("bet.example", "10.10.0.5", str(T0 + 3599))[0])
         self.assertIn("BLOCK", self.answer("bet.example", "10.10.0.5", str(T0 + 3600))[0])  # expired to the second
@@ -116,7 +133,7 @@ class PolicyCli(unittest.TestCase):
         # A deny for everyone, revoked later.
         self.run_hedge("exception", "add", "news.example", "--all-groups", "--deny", "--by", "dsl", "--reason",
                        "incident", "--until", "never")
-        self.run_hedge("exception", "approve", "2", "--by", "mr.head")
+        self.run_hedge("exception", "approve", "2", "--by", "mr.head", "--password-file", head)
         self.assertIn("BLOCK", self.answer("news.example", "10.10.0.5", str(T0 + 60))[0])
         self.run_hedge("exception", "revoke", "2", "--by", "dsl", "--reason", "resolved", now=T0 + 100)
         self.assertIn("ALLOW", self.answer("news.example", "10.10.0.5", str(T0 + 120))[0])
@@ -131,8 +148,14 @@ class PolicyCli(unittest.TestCase):
         out = self.run_hedge("audit", "list").stdout
         for action in ("exception.create", "exception.approve", "exception.revoke", "exception.expire"):
             self.assertIn(action, out)
+        rows = json.loads(self.run_hedge("audit", "list", "--json", "--limit", "100").stdout)
+        actions = [r["action"] for r in rows]
+        self.assertEqual(len([a for a in actions if a.startswith("exception.")]), 6, actions)
+        # The CLI approvals were checked like console logins, and audited as such (the wrong one too).
+        logins = [r for r in rows if r["action"].startswith("login")]
+        self.assertTrue(any(r["actor"] == "mr.head" and r["action"] == "login.fail" for r in logins), rows)
         out = self.run_hedge("audit", "verify").stdout
-        self.assertIn("audit log OK: 6 rows", out)
+        self.assertIn(f"audit log OK: {len(rows)} rows", out)
 
         # Tamper: an append-only trigger blocks a plain edit...
         con = sqlite3.connect(self.db)

@@ -220,7 +220,9 @@ class PolicyNetns(unittest.TestCase):
         self.assertFalse(self.allowed("pupil", "game.example"))
         ps.hedge("exception", "add", "game.example", "--group", "pupils", "--allow", "--by", "ms.jones",
                  "--reason", "computing lesson", "--for", "10m", "--config", self.conf, now=t, check=True)
-        ps.hedge("exception", "approve", "1", "--by", "mr.head", "--config", self.conf, now=t, check=True)
+        pw = ps.add_account(self.conf, "mr.head")  # the two-person rule: an account proves the approver
+        ps.hedge("exception", "approve", "1", "--by", "mr.head", "--password-file", pw, "--config", self.conf, now=t,
+                 check=True)
         self.assertTrue(self.wait_for(lambda: self.allowed("pupil", "game.example")),
                         "exception did not take effect without a restart")
         self.assertFalse(self.allowed("infant", "game.example"))
