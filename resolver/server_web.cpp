@@ -22,12 +22,19 @@ bool Server::start_web(const config::Config& cfg, std::string& err) {
   m_status_source = std::make_unique<web::StatusSource>(web::SourceDeps{
       &m_loop, [this] { return m_pipeline.snapshot(); }, [this] { return policy_now(); }, clock, m_metrics,
       m_cache, m_forwarder, m_monitor.get(), [this] { return update_state(); }});
-  m_status_source->start();
+  // Only a box with status listeners samples the query rate (an idle box wakes for nothing else).
+  if (!cfg.http.status_listen.empty()) m_status_source->start();
   web::WebDeps deps;
   deps.now = [this] { return policy_now(); };  // atomics only: safe on the web thread
-  deps.fetch_status = [this](std::function<void(web::StatusInputs)> done) {
+  deps.fetch_status = [this](std::function<void(std::shared_ptr<web::StatusInputs>)> done) {
     return m_inbox.post([this, done = std::move(done)] {
-      if (m_status_source) done(m_status_source->gather());
+      std::shared_ptr<web::StatusInputs> in;
+      try {
+        if (m_status_source) in = std::make_shared<web::StatusInputs>(m_status_source->gather());
+      } catch (...) {
+        in.reset();  // answered 503 by the web thread; it asks again on the next request
+      }
+      done(std::move(in));
     });
   };
   deps.add_review = [this](store::ReviewRow row) {

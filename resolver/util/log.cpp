@@ -12,7 +12,7 @@
 
 namespace hedge::log {
 namespace {
-Level g_level = Level::info;
+std::atomic<Level> g_level{Level::info};  // set on reload (DNS loop), read by every thread
 constexpr uint32_t kBurst = 20;
 constexpr int64_t kWindow = 10;
 const char* prefix(Level l) {
@@ -28,10 +28,10 @@ const char* prefix(Level l) {
 }  // namespace
 
 void set_level(Level l) noexcept {
-  g_level = l;
+  g_level.store(l, std::memory_order_relaxed);
 }
 Level level() noexcept {
-  return g_level;
+  return g_level.load(std::memory_order_relaxed);
 }
 
 bool parse_level(const char* s, Level& out) noexcept {

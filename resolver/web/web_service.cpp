@@ -2,9 +2,12 @@
 #include "web/web_service.hpp"
 
 #include <pthread.h>
-#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "dns/name.hpp"
@@ -17,6 +20,7 @@ namespace hedge::web {
 
 namespace {
 
+constexpr int kWebNice = 10;
 constexpr const char* kReviewPath = "/_hedge/review";
 constexpr const char* kReportPath = "/report";  // "Report an unsuitable site", for any Host
 
@@ -112,7 +116,7 @@ WebService::~WebService() {
 bool WebService::start(const config::Config& cfg, std::shared_ptr<const Snapshot> snap, std::string& err) {
   if (cfg.http.block_page_listen.empty() && cfg.http.status_listen.empty()) return true;
   m_snap = std::move(snap);
-  net::start_thread_pool();  // before this thread exists: the pool must not inherit its SCHED_IDLE
+  net::start_thread_pool();  // before this thread exists: the pool must not inherit its nice 10
   std::promise<std::string> ready;
   auto f = ready.get_future();
   m_thread = std::thread([this, &cfg, &ready] { run_thread(cfg, ready); });
@@ -125,20 +129,23 @@ bool WebService::start(const config::Config& cfg, std::shared_ptr<const Snapshot
 }
 
 void WebService::run_thread(const config::Config& cfg, std::promise<std::string>& ready) {
-  // DNS first. SCHED_IDLE: this thread runs only on CPU time the DNS loop
-  // (and everything else on the box) leaves over, so a flood of page requests
-  // waits, not the school's DNS. The Pi has four cores and the DNS loop uses
-  // one: pages still get whole cores. (Measured against nice 10 in
-  // docs/decisions/0071: less DNS delay for as many pages.) This thread takes
-  // no lock the DNS loop needs (the inboxes are lock-free, logging is one
-  // write(2)), so being descheduled here never holds the DNS loop up.
+  // DNS first: on a shared core the scheduler gives this thread about a
+  // tenth of what the DNS loop gets (nice 10 against 0), so a flood of page
+  // requests waits, not the school's DNS. Not SCHED_IDLE, although it
+  // measured a little better (docs/decisions/0071): an idle-class thread can
+  // be kept off a busy core for long stretches, and while it is descheduled
+  // inside malloc (freeing memory the DNS loop allocated) or between the two
+  // steps of an inbox push, the DNS loop would wait for it. At nice 10 such a
+  // wait is bounded by one time slice. Linux nice values are per thread.
   pthread_setname_np(pthread_self(), "hedge-web");  // top -H, ps -L: which thread is busy
-  sched_param sp{};
-  if (const int rc = pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp); rc != 0)
-    LOG_WARN("http: could not put the web thread in SCHED_IDLE: %s", std::strerror(rc));
-  uv_loop_init(&m_loop);
-  m_inbox.init(&m_loop);
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWebNice) != 0)
+    LOG_WARN("http: could not lower the web thread's priority: %s", std::strerror(errno));
+  if (uv_loop_init(&m_loop) != 0) {
+    ready.set_value("http: cannot start the web thread's event loop");
+    return;
+  }
   std::string err;
+  if (!m_inbox.init(&m_loop)) err = "http: cannot start the web thread's inbox";
   auto bind_all = [&](const std::vector<util::SockAddr>& addrs, const char* name, http::Router& routes,
                       std::vector<net::HttpListener*>& out, std::vector<util::SockAddr>& bound) {
     for (const auto& a : addrs) {
@@ -157,7 +164,8 @@ void WebService::run_thread(const config::Config& cfg, std::promise<std::string>
     }
     return true;
   };
-  if (bind_all(cfg.http.block_page_listen, "block_page", m_block_routes, m_block, m_block_bound))
+  if (err.empty() &&
+      bind_all(cfg.http.block_page_listen, "block_page", m_block_routes, m_block, m_block_bound))
     bind_all(cfg.http.status_listen, "status", m_status_routes, m_status, m_status_bound);
   // Only a box with status listeners shows time sync and the boot status.
   // They change rarely: read once a minute, and when a status request finds
@@ -219,9 +227,9 @@ void WebService::with_status(const http::Reply& reply, Render fn) {
   if (m_fetching) return;  // the copy on its way answers this request too
   m_fetching = true;
   net::LoopInbox* inbox = &m_inbox;
-  const bool asked = m_d.fetch_status && m_d.fetch_status([this, inbox](StatusInputs in) {
+  const bool asked = m_d.fetch_status && m_d.fetch_status([this, inbox](std::shared_ptr<StatusInputs> in) {
     // On the DNS loop: hand the copy back (refused once the web thread has stopped).
-    inbox->post([this, in = std::move(in)]() mutable { status_arrived(std::move(in)); });
+    inbox->post([this, in = std::move(in)] { status_arrived(in); });
   });
   if (!asked) {
     m_fetching = false;
@@ -231,8 +239,16 @@ void WebService::with_status(const http::Reply& reply, Render fn) {
   }
 }
 
-void WebService::status_arrived(StatusInputs in) {
+void WebService::status_arrived(const std::shared_ptr<StatusInputs>& copy) {
   m_fetching = false;
+  if (!copy) {  // the DNS loop could not make the copy (out of memory)
+    auto waiting = std::move(m_waiting);
+    m_waiting.clear();
+    for (auto& [rep, f] : waiting)
+      rep.send(http::text_response(503, "the status is not available right now\n"));
+    return;
+  }
+  StatusInputs& in = *copy;
   for (const auto* group : {&m_block, &m_status}) {
     for (const auto* l : *group) {
       ListenerFacts f;

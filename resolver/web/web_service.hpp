@@ -49,8 +49,9 @@ struct WebDeps {
   // Any thread: the policy wall clock (unix s; the test clock when set).
   std::function<int64_t()> now;
   // Web thread: ask the DNS loop for its part of the status; `done` is
-  // called on the DNS loop with the copy. False: the DNS loop is shutting down.
-  std::function<bool(std::function<void(StatusInputs)> done)> fetch_status;
+  // called on the DNS loop with the copy (null if it could not be made).
+  // False: the DNS loop is shutting down.
+  std::function<bool(std::function<void(std::shared_ptr<StatusInputs>)> done)> fetch_status;
   // Web thread: store a review request (posted to the DNS loop's Monitor). Unset: no store.
   std::function<void(store::ReviewRow)> add_review;
 };
@@ -88,7 +89,7 @@ class WebService {
   bool status_allowed(const http::Request& req) const;
   // Status routes: render once the DNS loop's copy arrives.
   void with_status(const http::Reply& reply, Render fn);
-  void status_arrived(StatusInputs in);
+  void status_arrived(const std::shared_ptr<StatusInputs>& copy);
 
   WebDeps m_d;
   std::thread m_thread;
