@@ -33,6 +33,8 @@ struct Category {
   unsigned bit = 0;
   bool confidential = false;
   uint64_t entries = 0;
+  // The built-in filtering check's names for this category (in its lists; signed with the manifest).
+  std::vector<std::string> test_names;
 };
 
 struct Source {

@@ -329,12 +329,15 @@ bool write_bundle(const Compiler& c, const WriteOptions& opt, WriteResult& out, 
   }
   json cats = json::array();
   for (const auto& cat : c.categories()) {
-    cats.push_back({{"id", cat.id},
-                    {"bit", cat.bit},
-                    {"tier", to_string(cat.tier)},
-                    {"name", cat.name},
-                    {"confidential", cat.confidential},
-                    {"entries", counts[cat.bit]}});
+    json j = {{"id", cat.id},
+              {"bit", cat.bit},
+              {"tier", to_string(cat.tier)},
+              {"name", cat.name},
+              {"confidential", cat.confidential},
+              {"entries", counts[cat.bit]}};
+    // Reserved or trust-chosen names, never a listed site of a confidential category.
+    if (!cat.test_names.empty()) j["test_names"] = cat.test_names;
+    cats.push_back(std::move(j));
   }
   json sources = json::array();
   for (const auto& r : c.reports()) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,8 @@ void compile_usage(FILE* f) {
       "  --version N          bundle version = update serial (default: UTC creation time in seconds)\n"
       "  --valid-for D        boxes refuse the bundle after created + D (90s, 12h, 7d; default 7d)\n"
       "  --channel NAME       update channel boxes must be on to install it (default stable)\n"
+      "  --test-name C=NAME   the built-in filtering check's name for category C (repeatable;\n"
+      "                       default: the taxonomy's reserved C.filtering-check.invalid)\n"
       "  --psl FILE           public suffix list (default %s)\n"
       "  --quiet              print only errors\n"
       "Files may be plain or gzip-compressed. Categories: blocklists/categories.toml.\n",
@@ -98,6 +101,7 @@ static int compile_impl(int argc, char** argv) {
   std::vector<std::string> source_dirs;
   bool quiet = false;
   std::vector<SourceSpec> specs;
+  std::map<std::string, std::vector<std::string>> test_names;  // --test-name, by category
   auto need = [&](int& i, const char* opt) -> const char* {
     if (i + 1 >= argc) {
       std::fprintf(stderr, "hedge compile: %s needs a value\n", opt);
@@ -145,6 +149,15 @@ static int compile_impl(int argc, char** argv) {
         return 2;
       }
       wopt.valid_for_s = *d;
+    } else if (a == "--test-name") {
+      if (!(v = need(i, "--test-name"))) return 2;
+      const std::string_view tv(v);
+      const auto eq = tv.find('=');
+      if (eq == std::string_view::npos || eq == 0 || eq + 1 == tv.size()) {
+        std::fprintf(stderr, "hedge compile: --test-name '%s': expected CATEGORY=NAME\n", v);
+        return 2;
+      }
+      test_names[std::string(tv.substr(0, eq))].emplace_back(tv.substr(eq + 1));
     } else if (a == "--channel") {
       if (!(v = need(i, "--channel"))) return 2;
       if (!valid_channel(v)) {
@@ -232,6 +245,13 @@ static int compile_impl(int argc, char** argv) {
     }
     if (!quiet) print_source(comp.reports().back());
   }
+  const std::size_t before = comp.reports().size();
+  if (!comp.add_test_names(test_names, err)) {
+    std::fprintf(stderr, "hedge compile: %s\nhedge compile: no bundle written\n", err.c_str());
+    return 2;
+  }
+  if (!quiet)
+    for (std::size_t k = before; k < comp.reports().size(); ++k) print_source(comp.reports()[k]);
   WriteResult res;
   if (!write_bundle(comp, wopt, res, err)) {
     std::fprintf(stderr, "hedge compile: %s\nhedge compile: no bundle written\n", err.c_str());

@@ -1,6 +1,8 @@
 // blocklists/compiler: sources -> deduplicated name table + per-source report.
 #include "blocklists/compiler.hpp"
 
+#include <algorithm>
+
 #include <unordered_set>
 
 #include "blocklists/line_reader.hpp"
@@ -140,6 +142,7 @@ Compiler::Compiler(const PublicSuffixList& psl) : m_psl(psl) {
   unsigned bit = 0;
   for (const auto& t : builtin_taxonomy()) {
     Category c;
+    c.test_names = t.test_names;  // kept only if the category gets a source (add_test_names)
     c.id = t.id;
     c.name = t.name;
     c.tier = t.tier;
@@ -162,6 +165,7 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
     err = "too many sources (at most 65535)";
     return false;
   }
+  m_sourced |= uint64_t{1} << cat->bit;
   SourceReport rep;
   rep.id = static_cast<unsigned>(m_reports.size());
   rep.category = spec.category;
@@ -270,6 +274,66 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
   rep.bytes = in.raw_size();
   rep.sha256 = util::to_hex(in.sha256());
   m_reports.push_back(std::move(rep));
+  return true;
+}
+
+}  // namespace hedge::lists
+
+namespace hedge::lists {
+
+bool Compiler::add_test_names(const std::map<std::string, std::vector<std::string>>& chosen,
+                              std::string& err) {
+  for (const auto& [id, names] : chosen) {
+    if (std::none_of(m_categories.begin(), m_categories.end(),
+                     [&](const Category& c) { return c.id == id; })) {
+      err = "--test-name " + id + "=...: unknown category '" + id + "' (see blocklists/categories.toml)";
+      return false;
+    }
+  }
+  for (auto& cat : m_categories) {
+    if (auto it = chosen.find(cat.id); it != chosen.end()) cat.test_names = it->second;
+    const bool sourced = (m_sourced >> cat.bit) & 1;
+    if (!sourced) {
+      cat.test_names.clear();  // a category with no lists is not served: nothing to check
+      continue;
+    }
+    std::vector<std::string> normal;
+    for (const auto& n : cat.test_names) {
+      auto nn = dns::normalise_name(n);
+      // A test name is a whole name with a dot in it: a bare label or a public
+      // suffix would block far more than the check means to.
+      if (!nn || nn.name.find('.') == std::string::npos || m_psl.is_public_suffix(nn.name)) {
+        err = "--test-name " + cat.id + "=" + printable_excerpt(n, 80) + ": " +
+              (nn ? std::string("a test name must be a domain name, not a public suffix")
+                  : std::string(dns::to_string(nn.error)));
+        return false;
+      }
+      if (std::find(normal.begin(), normal.end(), nn.name) == normal.end())
+        normal.push_back(std::move(nn.name));
+    }
+    cat.test_names = std::move(normal);
+    if (cat.test_names.empty()) continue;
+    if (m_reports.size() >= 0xffff) {
+      err = "too many sources (at most 65535)";
+      return false;
+    }
+    SourceReport rep;
+    rep.id = static_cast<unsigned>(m_reports.size());
+    rep.category = cat.id;
+    rep.path = "(test names for the built-in filtering check)";
+    rep.format = Format::domains;
+    rep.confidential = cat.confidential;
+    NameTable& table = cat.confidential ? m_confidential : m_public;
+    for (const auto& n : cat.test_names) {
+      ++rep.entries;
+      ++rep.lines;
+      if (table.insert(n, cat.bit, false, rep.id))
+        ++rep.accepted;
+      else
+        ++rep.duplicates;
+    }
+    m_reports.push_back(std::move(rep));
+  }
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,6 +101,12 @@ class Compiler {
   // Streams one source. Returns false only if the file cannot be read at all
   // or is corrupt (then err says why and the caller must not write a bundle).
   bool add_source(const SourceSpec& spec, std::string& err);
+  // After the sources: adds each category's test names (the taxonomy's, or
+  // `chosen` for the categories it names) to the lists of every category
+  // that has a source, as one more source per category ("test names").
+  // False (err says which) for a name that is not a valid domain name or an
+  // unknown category in `chosen`.
+  bool add_test_names(const std::map<std::string, std::vector<std::string>>& chosen, std::string& err);
 
   const std::vector<SourceReport>& reports() const noexcept { return m_reports; }
   const NameTable& public_table() const noexcept { return m_public; }
@@ -115,6 +122,7 @@ class Compiler {
   std::vector<SourceReport> m_reports;
   NameTable m_public, m_confidential;
   bool m_has_confidential = false;
+  uint64_t m_sourced = 0;  // category bits with at least one source
 };
 
 // Makes a line safe to show and to store as JSON: printable ASCII kept,

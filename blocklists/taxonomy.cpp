@@ -32,6 +32,9 @@ const std::vector<TaxonomyEntry>& builtin_taxonomy() {
         e.uksic = (*c)["uksic"].value_or(std::string{});
         e.tier = tier_from_string((*c)["tier"].value_or(std::string{"other"}));
         e.confidential = (*c)["confidential"].value_or(false);
+        if (auto* names = (*c)["test_names"].as_array())
+          for (auto& n : *names)
+            if (auto v = n.value<std::string>()) e.test_names.push_back(*v);
         out.push_back(std::move(e));
       }
     }

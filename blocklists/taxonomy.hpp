@@ -14,6 +14,10 @@ struct TaxonomyEntry {
   std::string id, name, description, uksic;
   Tier tier = Tier::other;
   bool confidential = false;
+  // Names the built-in filtering check expects blocked in this category.
+  // `hedge compile` adds them to the category's lists (when it has any) and
+  // to the manifest; --test-name CATEGORY=NAME replaces them.
+  std::vector<std::string> test_names;
 };
 
 // The built-in taxonomy, parsed once from the embedded categories.toml.

@@ -25,6 +25,7 @@ int publish(int argc, char** argv);
 int exception(int argc, char** argv);
 int audit(int argc, char** argv);
 int explain(int argc, char** argv);
+int check(int argc, char** argv);  // the built-in filtering check
 
 // resolver/monitor/events_cli.cpp
 int events(int argc, char** argv);
@@ -36,6 +37,8 @@ int report(int argc, char** argv);
 // `need`, its password read from password_file (else asked on the terminal)
 // and checked like a console login, with the same lockout; the attempt is
 // recorded. `hedge exception approve` uses it for the two-person rule.
+// Console accounts in the store (0 when there are none, -1 if it cannot be opened).
+int64_t console_account_count(const std::string& store_path);
 bool authenticate_account(const std::string& store_path, const std::string& name,
                           const std::string& password_file, int64_t now, console::Perm need,
                           std::string& err);

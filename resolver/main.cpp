@@ -25,6 +25,7 @@ constexpr Command commands[] = {
     {"exception", hedge::cli::exception, "temporary allow/deny: add|approve|revoke|list (audited)"},
     {"audit", hedge::cli::audit, "policy change log: list|verify (hash chain)"},
     {"explain", hedge::cli::explain, "why is NAME blocked: NAME --client IP [--at TIME]"},
+    {"check", hedge::cli::check, "the built-in filtering check: every group's blocked categories, tested"},
     {"events", hedge::cli::events, "monitoring log: list|export [--since T] [--until T] [--format csv|json]"},
     {"incident", hedge::cli::incident, "safeguarding incidents: list | ack ID --by WHO --note TEXT"},
     {"user", hedge::cli::user, "console accounts: add|first|list|disable|enable|passwd (audited)"},

@@ -20,8 +20,10 @@
 #include "config/config.hpp"
 #include "dns/name.hpp"
 #include "policy/decide.hpp"
+#include "policy/filtering_check.hpp"
 #include "policy/policy_config.hpp"
 #include "policy/snapshot.hpp"
+#include "store/console_store.hpp"
 #include "store/exception_store.hpp"
 
 namespace hedge::cli {
@@ -188,6 +190,8 @@ int usage_exception() {
   std::fprintf(
       stderr,
       "usage: hedge exception add NAME (--group G | --all-groups) (--allow | --deny) --by WHO --reason TEXT\n"
+      "                           [--password-file FILE] (an allow under require_approval: WHO is a console\n"
+      "                           account, its password asked on the terminal or read from FILE)\n"
       "                           [--for 2h|3d|1w | --until TIME|never] [--from TIME]\n"
       "       hedge exception approve ID --by ACCOUNT [--password-file FILE]\n"
       "           (with [policy] require_approval: a console account other than the requester's,\n"
@@ -303,7 +307,17 @@ int exception(int argc, char** argv) {
     }
     if (!open_store(st, a, cfg)) return 1;
     std::string err;
-    if (!st.add(e, rules, now, err)) {
+    // Under the two-person rule the requester must be a person who can prove
+    // it too (a console account and its password), or one person could ask
+    // as "bob" and approve as themselves. A deny only makes filtering
+    // stricter and needs no proof.
+    const std::string dbpath = a.get("db", cfg.store_path);
+    auto prove_requester = [&](std::string& why) {
+      if (!cfg.require_approval || e.kind != policy::ExceptionKind::allow) return true;
+      return authenticate_account(dbpath, e.requester, a.get("password-file"), now,
+                                  console::Perm::exception_request, why);
+    };
+    if (!st.add(e, rules, now, err, prove_requester)) {
       std::fprintf(stderr, "hedge exception: %s\n", err.c_str());
       return 1;
     }
@@ -319,13 +333,16 @@ int exception(int argc, char** argv) {
     const long long id = std::strtoll(a.pos[0].c_str(), &end, 10);
     if (!end || *end || id <= 0) return usage_exception();
     std::string err;
-    if (sub == "approve" && cfg.require_approval) {
+    const std::string dbpath = a.get("db", cfg.store_path);
+    if (sub == "approve" && (cfg.require_approval || console_account_count(dbpath) > 0)) {
       // The two-person rule needs a second person who can prove who they
       // are: --by names a console account, and its password is checked (a
       // typed name alone proves nothing). The approver's account name must
       // differ from the requester's (ExceptionStore::approve checks it).
+      // Whenever the store has console accounts this holds, whatever the
+      // --config given says: another config file must not skip the proof.
       if (a.get("by").empty()) return usage_exception();
-      if (!authenticate_account(a.get("db", cfg.store_path), a.get("by"), a.get("password-file"), now,
+      if (!authenticate_account(dbpath, a.get("by"), a.get("password-file"), now,
                                 console::Perm::exception_approve, err)) {
         std::fprintf(stderr, "hedge exception approve: %s\n", err.c_str());
         return 1;
@@ -433,6 +450,50 @@ int audit(int argc, char** argv) {
   return usage();
 }
 
+namespace {
+
+// The snapshot the CLI decides with: the config's (or --bundle's) bundle and
+// the store's exceptions (if the store exists: these commands never create it).
+struct Built {
+  std::shared_ptr<const lists::Bundle> bundle;
+  std::shared_ptr<const policy::PolicySnapshot> snap;
+  std::string store_note;
+};
+
+bool build_snapshot(const Args& a, const Loaded& l, const char* cmd, Built& out) {
+  const std::string bdir = a.get("bundle", l.bundle_dir);
+  if (bdir.empty()) {
+    out.bundle = lists::Bundle::empty();
+  } else {
+    std::string err;
+    out.bundle = lists::Bundle::open(bdir, false, err);
+    if (!out.bundle) {
+      std::fprintf(stderr, "hedge %s: %s\n", cmd, err.c_str());
+      return false;
+    }
+  }
+  std::vector<policy::Exception> exceptions;
+  const std::string dbpath = a.get("db", l.cfg.store_path);
+  struct stat sb {};
+  out.store_note = "no exception store at " + dbpath;
+  if (::stat(dbpath.c_str(), &sb) == 0) {
+    store::ExceptionStore st;
+    std::string err;
+    if (st.open(dbpath, err)) {
+      exceptions = st.load_all();
+      out.store_note = std::to_string(exceptions.size()) + " exceptions in " + dbpath;
+    } else {
+      out.store_note = "cannot open " + err;
+    }
+  }
+  util::ConfigErrors errs(a.get("config", kDefaultConfig));
+  out.snap = policy::build_policy_snapshot(l.cfg, out.bundle, exceptions, errs);
+  for (const auto& e : errs.list()) std::fprintf(stderr, "%s\n", e.str().c_str());
+  return errs.empty() && out.snap;
+}
+
+}  // namespace
+
 int explain(int argc, char** argv) {
   auto usage = [] {
     std::fprintf(
@@ -461,38 +522,12 @@ int explain(int argc, char** argv) {
     }
     now = *t;
   }
-  // Bundle.
   const std::string bdir = a.get("bundle", l.bundle_dir);
-  std::shared_ptr<const lists::Bundle> bundle;
-  if (bdir.empty()) {
-    bundle = lists::Bundle::empty();
-  } else {
-    std::string err;
-    bundle = lists::Bundle::open(bdir, false, err);
-    if (!bundle) {
-      std::fprintf(stderr, "hedge explain: %s\n", err.c_str());
-      return 1;
-    }
-  }
-  // Exceptions, if the store exists (explain never creates it).
-  std::vector<policy::Exception> exceptions;
-  const std::string dbpath = a.get("db", l.cfg.store_path);
-  struct stat sb {};
-  std::string store_note = "no exception store at " + dbpath;
-  if (::stat(dbpath.c_str(), &sb) == 0) {
-    store::ExceptionStore st;
-    std::string err;
-    if (st.open(dbpath, err)) {
-      exceptions = st.load_all();
-      store_note = std::to_string(exceptions.size()) + " exceptions in " + dbpath;
-    } else {
-      store_note = "cannot open " + err;
-    }
-  }
-  util::ConfigErrors errs(a.get("config", kDefaultConfig));
-  auto snap = policy::build_policy_snapshot(l.cfg, bundle, exceptions, errs);
-  for (const auto& e : errs.list()) std::fprintf(stderr, "%s\n", e.str().c_str());
-  if (!errs.empty()) return 1;
+  Built built;
+  if (!build_snapshot(a, l, "explain", built)) return 1;
+  const auto& bundle = built.bundle;
+  const auto& snap = built.snap;
+  const std::string& store_note = built.store_note;
 
   // Client (and listen) address.
   sockaddr_storage peer{}, local{};
@@ -573,7 +608,7 @@ int explain(int argc, char** argv) {
   if (m.confidential)
     std::printf("            a confidential (illegal-content) list matches; entries are not shown\n");
   std::printf("exceptions: %s\n", store_note.c_str());
-  for (const auto& e : exceptions) {
+  for (const auto& e : snap->exceptions()) {
     if (!dns::is_subdomain_of(q.text(), e.name)) continue;
     if (e.group != "*" && e.group != g.name) continue;
     std::printf("            #%lld %s %s for %s: %s (from %s until %s; by %s%s%s: %s)\n",
@@ -636,6 +671,82 @@ int explain(int argc, char** argv) {
   }
   if (v.ttl_cap) std::printf("            answer TTL capped at %u s\n", v.ttl_cap);
   return 0;
+}
+
+}  // namespace hedge::cli
+
+namespace hedge::cli {
+
+int check(int argc, char** argv) {
+  auto usage = [] {
+    std::fprintf(stderr,
+                 "usage: hedge check [--config FILE] [--bundle DIR] [--db PATH] [--at TIME] [--by WHO]\n"
+                 "                   [--no-record] [--json]\n"
+                 "The built-in filtering check: for every group, each category it blocks, the bundle's test\n"
+                 "names go through the real decision. The result is recorded as a filtering check (the\n"
+                 "console's Filtering checks page) unless --no-record. Exit 0: all blocked as expected;\n"
+                 "1: something that must be blocked is not.\n");
+    return 2;
+  };
+  const Args a = parse_args(argc, argv, 1, {"no-record", "json"}, {"config", "bundle", "db", "at", "by"});
+  if (!a.error.empty()) {
+    std::fprintf(stderr, "hedge check: %s\n", a.error.c_str());
+    return usage();
+  }
+  if (!a.pos.empty()) return usage();
+  Loaded l = load_config(a.get("config", kDefaultConfig));
+  if (!l.ok) return 1;
+  int64_t now = cli_now();
+  if (a.has("at")) {
+    const auto t = parse_time(a.get("at"), zone_of(l.cfg));
+    if (!t) {
+      std::fprintf(stderr, "hedge check: --at: not a time (unix seconds or YYYY-MM-DDTHH:MM)\n");
+      return 2;
+    }
+    now = *t;
+  }
+  Built built;
+  if (!build_snapshot(a, l, "check", built)) return 1;
+  const policy::CheckResult r = policy::filtering_check(*built.snap, now);
+  if (a.has("json")) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& row : r.rows)
+      rows.push_back({{"group", row.group},
+                      {"category", row.category},
+                      {"name", row.name},
+                      {"outcome", policy::to_string(row.outcome)},
+                      {"reason", row.reason}});
+    std::printf("%s\n", nlohmann::json({{"ok", r.ok()},
+                                        {"summary", r.summary()},
+                                        {"tested", r.tested},
+                                        {"failed", r.failed},
+                                        {"rows", rows}})
+                            .dump(2)
+                            .c_str());
+  } else {
+    std::printf("%-12s %-16s %-44s %s\n", "GROUP", "CATEGORY", "TEST NAME", "RESULT");
+    for (const auto& row : r.rows)
+      std::printf("%-12s %-16s %-44s %s%s%s\n", row.group.c_str(), row.category.c_str(),
+                  row.name.empty() ? "-" : row.name.c_str(), policy::to_string(row.outcome),
+                  row.reason.empty() ? "" : ": ", row.reason.c_str());
+    std::printf("%s\n", r.summary().c_str());
+  }
+  if (!a.has("no-record")) {
+    store::ConsoleStore st;
+    std::string err;
+    store::Check k;
+    k.at = now;
+    k.by = a.get("by", "hedge check (command line)");
+    k.kind = "builtin";
+    k.what = "built-in check, lists version " + std::to_string(built.bundle->version()) + ": " + r.summary();
+    k.result = r.ok() ? "as expected" : "not as expected";
+    k.action = r.details();
+    if (!st.open(a.get("db", l.cfg.store_path), err) || !st.add_check(k, err)) {
+      std::fprintf(stderr, "hedge check: the result was not recorded: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  return r.ok() ? 0 : 1;
 }
 
 }  // namespace hedge::cli

@@ -32,7 +32,21 @@ bool Server::start_console(const config::Config& cfg, std::string& err) {
     return false;
   }
   m_console = std::make_unique<console::ConsoleService>(m_store);
-  if (!m_console->start(console::service_options(cfg, lists_version()), err)) {
+  auto opts = console::service_options(cfg, lists_version());
+  if (web::WebService* web = m_web.get()) {
+    // The console asks the filter itself, on the web thread (which holds the
+    // current snapshot); the WebService outlives the console thread.
+    opts.explain = [web](const std::string& name, const std::string& group) {
+      return web->decision_text(name, group);
+    };
+    opts.health = [web] { return web->health_text(); };
+    opts.run_check = [web](const std::string& by) -> std::optional<std::string> {
+      auto r = web->run_check(by);
+      if (!r) return std::nullopt;
+      return r->summary() + (r->ok() ? "" : ": " + r->details());
+    };
+  }
+  if (!m_console->start(opts, err)) {
     m_console.reset();
     return false;
   }

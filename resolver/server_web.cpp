@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "server.hpp"
+#include "store/console_store.hpp"
 #include "util/log.hpp"
 
 namespace hedge {
@@ -40,6 +41,16 @@ bool Server::start_web(const config::Config& cfg, std::string& err) {
   deps.add_review = [this](store::ReviewRow row) {
     m_inbox.post([this, row = std::move(row)]() mutable {
       if (m_monitor) m_monitor->add_review(std::move(row));
+    });
+  };
+  // Built-in filtering checks are recorded with the manual ones (the console
+  // store's filtering_check table), by a job on the store thread.
+  deps.record_check = [this, path = cfg.policy.store_path](store::Check k) {
+    m_store.post([path, k = std::move(k)]() mutable {
+      store::ConsoleStore st;
+      std::string why;
+      if (!st.open(path, why) || !st.add_check(k, why))
+        LOG_WARN("filtering check not recorded: %s", why.c_str());
     });
   };
   m_web = std::make_unique<web::WebService>(std::move(deps));

@@ -233,6 +233,7 @@ Response ConsoleApp::route(Ctx& c) {
       {"/incidents/ack", true, Perm::incident_ack, &ConsoleApp::ack},
       {"/checks", false, Perm::checks_view, &ConsoleApp::checks},
       {"/checks", true, Perm::checks_record, &ConsoleApp::add_check},
+      {"/checks/run", true, Perm::checks_view, &ConsoleApp::run_builtin_check},
       {"/report", false, Perm::dashboard, &ConsoleApp::report_site},
       {"/report", true, Perm::dashboard, &ConsoleApp::report_site},
       {"/reports/view", false, Perm::report_governor, &ConsoleApp::report_view},
@@ -834,6 +835,15 @@ Response ConsoleApp::checks(Ctx& c) {
   std::string b =
       "<p>The DfE filtering standard asks for a record of checks: when, who, what was tested, the result "
       "and any action.</p>";
+  if (c.q.count("ran"))
+    b +=
+        "<p class=\"ok\" role=\"status\">The built-in check has run: its result is the newest row below.</p>";
+  if (m_deps.run_check)
+    b += "<form class=\"card\" method=\"post\" action=\"/checks/run\">" + c.csrf_field() +
+         "<h2>Built-in check</h2><p>Hedge asks its own filter, for every group, about one test site in each "
+         "category the group blocks, and records which were blocked. It also runs every night and after "
+         "every change to the lists or the rules.</p><button type=\"submit\">Run the check "
+         "now</button></form>";
   if (c.has(Perm::checks_record))
     b += "<form class=\"card\" method=\"post\" action=\"/checks\">" + c.csrf_field() +
          "<h2>Record a check</h2><label for=\"what\">What was tested (device, group, sites)</label>"
@@ -852,6 +862,17 @@ Response ConsoleApp::checks(Ctx& c) {
   b += "</tbody></table>";
   if (all.empty()) b += "<p>No checks recorded yet.</p>";
   return html(200, page(c, "Filtering checks", b));
+}
+
+Response ConsoleApp::run_builtin_check(Ctx& c) {
+  const auto summary = m_deps.run_check ? m_deps.run_check(c.user()) : std::nullopt;
+  if (!summary)
+    return html(503,
+                page(c, "Filtering checks",
+                     "<p class=\"error\" role=\"alert\">The filter did not answer: the check did not run. "
+                     "Try again in a minute; if it keeps failing, tell the technician.</p>"
+                     "<p><a href=\"/checks\">Back to filtering checks</a></p>"));
+  return redirect("/checks?ran=1");
 }
 
 Response ConsoleApp::add_check(Ctx& c) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,9 @@ struct ConsoleDeps {
   std::function<std::string(const std::string& name, const std::string& group)> explain;
   // /health summary line ("ok" or the reason); optional.
   std::function<std::string()> health;
+  // Runs the built-in filtering check now, recorded as done by the given
+  // account; the summary, or nullopt if the filter did not answer. Optional.
+  std::function<std::optional<std::string>(const std::string& by)> run_check;
 };
 
 class ConsoleApp {
@@ -83,6 +87,7 @@ class ConsoleApp {
   Response events(Ctx& c, bool csv);
   Response checks(Ctx& c);
   Response add_check(Ctx& c);
+  Response run_builtin_check(Ctx& c);
   Response report_site(Ctx& c);
   Response reports(Ctx& c);
   Response report_view(Ctx& c);

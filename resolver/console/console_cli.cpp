@@ -177,6 +177,15 @@ int user_usage() {
 
 }  // namespace
 
+int64_t console_account_count(const std::string& store_path) {
+  struct stat sb {};
+  if (::stat(store_path.c_str(), &sb) != 0) return 0;  // no store yet: no accounts (and do not create one)
+  store::ConsoleStore st;
+  std::string err;
+  if (!st.open(store_path, err)) return -1;
+  return st.user_count();
+}
+
 bool authenticate_account(const std::string& store_path, const std::string& name,
                           const std::string& password_file, int64_t now, console::Perm need,
                           std::string& err) {
@@ -186,13 +195,18 @@ bool authenticate_account(const std::string& store_path, const std::string& name
     err = "'" + name + "' is not a console account name";
     return false;
   }
-  // The console's lockout applies here too: the terminal is one more client ("cli").
+  // The console's lockout applies here too; the "client" is the Unix account
+  // at the terminal (cli:root), so one person's typos do not lock out another's.
+  const std::string client = cli_actor();
   const console::LoginRules rules;
   const int64_t since = now - rules.window_seconds;
-  if (console::login_gate(st.failures_for_user(name, since), st.failures_for_client("cli", since), rules) !=
-      console::LoginGate::open) {
-    st.record_login(now, name, "cli", false);
-    err = "the account '" + name + "' is locked for 15 minutes after too many wrong passwords";
+  const auto gate =
+      console::login_gate(st.failures_for_user(name, since), st.failures_for_client(client, since), rules);
+  if (gate != console::LoginGate::open) {
+    st.record_login(now, name, client, false);
+    err = gate == console::LoginGate::account_locked
+              ? "the account '" + name + "' is locked for 15 minutes after too many wrong passwords"
+              : "too many wrong passwords from " + client + ": wait 15 minutes";
     return false;
   }
   const auto user = st.find_user(name);
@@ -212,7 +226,7 @@ bool authenticate_account(const std::string& store_path, const std::string& name
   if (!(password_file.empty() ? ask_password(pw, err, false) : read_password_file(password_file, pw, err)))
     return false;
   const bool ok = util::verify_password(pw, user->pw_hash);
-  st.record_login(now, name, "cli", ok);
+  st.record_login(now, name, client, ok);
   if (!ok) {
     err = "wrong password for the console account '" + name + "'";
     return false;

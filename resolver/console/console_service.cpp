@@ -223,6 +223,9 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
       d.store = [&im](const std::function<void(store::ConsoleStore&)>& fn) { im.on_store(fn); };
       d.read_db = &im.read_db;
       d.now = [f = im.opts.fake_clock_file] { return console_now(f); };
+      d.explain = im.opts.explain;
+      d.health = im.opts.health;
+      d.run_check = im.opts.run_check;
       im.app = std::make_unique<ConsoleApp>(std::move(d), im.opts.settings, *tz);
       for (const auto& a : im.opts.listen) {
         auto* ctx = im.tls.get();

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +36,11 @@ struct ServiceOptions {
   http::Limits limits;
   ConsoleSettings settings;
   std::string fake_clock_file;  // [debug] fake_clock_file: tests drive the console's clock too
+  // Answers from the filter itself (the web thread's snapshot), asked and
+  // waited for on the console thread; unset: not shown.
+  std::function<std::string(const std::string& name, const std::string& group)> explain;
+  std::function<std::string()> health;
+  std::function<std::optional<std::string>(const std::string& by)> run_check;
 };
 
 // The console's options from the server's config (listen, certificate and

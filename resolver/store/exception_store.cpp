@@ -197,7 +197,8 @@ bool ExceptionStore::record_event(int64_t now, const std::string& actor, const s
   return tx.commit(err);
 }
 
-bool ExceptionStore::add(policy::Exception& e, const ExceptionRules& rules, int64_t now, std::string& err) {
+bool ExceptionStore::add(policy::Exception& e, const ExceptionRules& rules, int64_t now, std::string& err,
+                         const std::function<bool(std::string&)>& confirm) {
   const auto norm = dns::normalise_name(e.name);
   if (!norm || norm.name != e.name) {
     err = "name '" + e.name + "' is not in normal form";
@@ -240,6 +241,7 @@ bool ExceptionStore::add(policy::Exception& e, const ExceptionRules& rules, int6
           " days ([policy] exception_max_days)";
     return false;
   }
+  if (confirm && !confirm(err)) return false;
   e.approver.clear();
   e.approved = 0;
   e.revoked = 0;

@@ -66,7 +66,10 @@ class ExceptionStore {
   // add: e.name (normal form), group, kind, requester, reason; e.starts (0 =
   // now) and e.expires (0 = default lifetime; deny may set -1 for "never").
   // Fills e.id and the times.
-  bool add(policy::Exception& e, const ExceptionRules& rules, int64_t now, std::string& err);
+  // confirm (optional) runs once the rules pass, before anything is written
+  // (the CLI proves the requester's account there); false aborts with its err.
+  bool add(policy::Exception& e, const ExceptionRules& rules, int64_t now, std::string& err,
+           const std::function<bool(std::string&)>& confirm = {});
   bool approve(int64_t id, const std::string& approver, int64_t now, std::string& err);
   bool revoke(int64_t id, const std::string& by, const std::string& reason, int64_t now, std::string& err);
   // Writes an "expire" audit row for each exception whose expiry has passed

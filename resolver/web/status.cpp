@@ -126,6 +126,9 @@ std::vector<std::string> health_reasons(const StatusInputs& in) {
       r.push_back("safeguarding: " + std::to_string(n) + " unacknowledged incident" + (n == 1 ? "" : "s") +
                   " (hedge incident ack ID --by WHO --note TEXT)");
   }
+  if (in.check && !in.check->ok())
+    r.push_back("filtering check: " + in.check->summary() + ": " + in.check->details() +
+                " (hedge check --config FILE shows every row)");
   if (in.system && in.system->time_unsynchronised)
     r.push_back("time: the system clock is not synchronised (" + in.system->time_source + ")");
   if (in.system && in.system->boot.unconfigured())
@@ -245,6 +248,12 @@ std::string status_json(const StatusInputs& in) {
                     {"responses", by_status}});
   }
   j["http"] = http;
+  if (in.check)
+    j["filtering_check"] = {
+        {"ok", in.check->ok()},           {"at", in.check_at},
+        {"summary", in.check->summary()}, {"tested", in.check->tested},
+        {"failed", in.check->failed},     {"categories_without_a_list", in.check->no_list},
+        {"details", in.check->details()}};
   return j.dump(2) + "\n";
 }
 
@@ -365,6 +374,13 @@ std::string metrics_text(const StatusInputs& in) {
   o += update::update_metrics_text(update_state(in), served(in), clock_now(in));
   help("hedge_lists_broken", "gauge", "1 when a file of the bundle in use changed after it was verified.");
   u("hedge_lists_broken", lists_broken(in) ? 1 : 0);
+  if (in.check) {
+    help("hedge_filtering_check_failures", "gauge",
+         "Test names the built-in filtering check found NOT blocked (0: all blocked as expected).");
+    u("hedge_filtering_check_failures", static_cast<uint64_t>(in.check->failed));
+    help("hedge_filtering_check_timestamp_seconds", "gauge", "When the built-in filtering check last ran.");
+    u("hedge_filtering_check_timestamp_seconds", static_cast<uint64_t>(std::max<int64_t>(0, in.check_at)));
+  }
   help("hedge_time_synchronised", "gauge", "0 when the system says the clock is not synchronised.");
   u("hedge_time_synchronised", in.system && in.system->time_unsynchronised ? 0 : 1);
   return o;

@@ -13,6 +13,7 @@
 
 #include "blocklists/update/state.hpp"
 #include "monitor/monitor.hpp"
+#include "policy/filtering_check.hpp"
 #include "runtime/system_watch.hpp"
 #include "snapshot.hpp"
 #include "util/metrics.hpp"
@@ -74,6 +75,9 @@ struct StatusInputs {
   std::shared_ptr<const update::UpdateState> update;
   // Time sync and the first-boot status, read off the loop (null: not read yet).
   std::shared_ptr<const runtime::SystemFacts> system;
+  // The last built-in filtering check (web thread; null: not run yet) and when it ran.
+  std::shared_ptr<const policy::CheckResult> check;
+  int64_t check_at = 0;
 };
 
 // Empty: healthy. Else one line per reason.

@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <future>
+#include <optional>
 
 #include "dns/name.hpp"
 #include "http/text.hpp"
@@ -80,7 +83,9 @@ WebService::WebService(WebDeps d) : m_d(std::move(d)) {
         rep.send(http::text_response(403, "forbidden: this address is not in [http] status_clients\n"));
         return;
       }
-      with_status(rep, fn);
+      with_status([rep, fn](const StatusInputs* in) {
+        rep.send(in ? fn(*in) : http::text_response(503, "the status is not available right now\n"));
+      });
     };
   };
   m_status_routes.add("GET", "/health", guarded([](const StatusInputs& in) {
@@ -114,7 +119,6 @@ WebService::~WebService() {
 }
 
 bool WebService::start(const config::Config& cfg, std::shared_ptr<const Snapshot> snap, std::string& err) {
-  if (cfg.http.block_page_listen.empty() && cfg.http.status_listen.empty()) return true;
   m_snap = std::move(snap);
   net::start_thread_pool();  // before this thread exists: the pool must not inherit its nice 10
   std::promise<std::string> ready;
@@ -171,6 +175,19 @@ void WebService::run_thread(const config::Config& cfg, std::promise<std::string>
   // They change rarely: read once a minute, and when a status request finds
   // them older than 2 s (status_arrived).
   if (err.empty() && !m_status.empty()) m_system = runtime::SystemWatch::start(&m_loop, 60'000);
+  if (err.empty()) {
+    // The built-in filtering check: run and recorded now, re-run hourly (and
+    // on every policy change), recorded again every night.
+    m_check_timer = new uv_timer_t;
+    uv_timer_init(&m_loop, m_check_timer);
+    m_check_timer->data = this;
+    uv_timer_start(m_check_timer, &WebService::on_check_timer, 3'600'000, 3'600'000);
+    try {
+      refresh_check(true, "hedge (at start)");
+    } catch (...) {
+      LOG_WARN("filtering check: could not run (out of memory)");
+    }
+  }
   const bool ok = err.empty();
   ready.set_value(err);  // `cfg` and `ready` belong to start(): not touched after this
   if (!ok) close_on_thread();
@@ -187,7 +204,13 @@ void WebService::close_on_thread() noexcept {
     m_system->close();
     m_system = nullptr;
   }
+  if (m_check_timer) {
+    uv_close(reinterpret_cast<uv_handle_t*>(m_check_timer),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+    m_check_timer = nullptr;
+  }
   // Status requests still waiting for the DNS loop's copy: their connections are closing.
+  for (auto& w : m_waiting) w(nullptr);
   m_waiting.clear();
   m_inbox.close();
 }
@@ -202,7 +225,14 @@ void WebService::stop() noexcept {
 }
 
 void WebService::set_snapshot(std::shared_ptr<const Snapshot> snap) {
-  m_inbox.post([this, snap = std::move(snap)]() mutable { m_snap = std::move(snap); });
+  m_inbox.post([this, snap = std::move(snap)]() mutable {
+    m_snap = std::move(snap);
+    try {
+      refresh_check(false, "");  // a policy or list change that breaks filtering shows on /health at once
+    } catch (...) {
+      LOG_WARN("filtering check: could not run (out of memory)");
+    }
+  });
 }
 
 void WebService::reconfigure(const config::Config& cfg) {
@@ -222,8 +252,8 @@ std::vector<util::SockAddr> WebService::status_addresses() const {
   return m_status_bound;
 }
 
-void WebService::with_status(const http::Reply& reply, Render fn) {
-  m_waiting.emplace_back(reply, std::move(fn));
+void WebService::with_status(Waiter w) {
+  m_waiting.push_back(std::move(w));
   if (m_fetching) return;  // the copy on its way answers this request too
   m_fetching = true;
   net::LoopInbox* inbox = &m_inbox;
@@ -231,21 +261,15 @@ void WebService::with_status(const http::Reply& reply, Render fn) {
     // On the DNS loop: hand the copy back (refused once the web thread has stopped).
     inbox->post([this, in = std::move(in)] { status_arrived(in); });
   });
-  if (!asked) {
-    m_fetching = false;
-    auto waiting = std::move(m_waiting);
-    m_waiting.clear();
-    for (auto& [rep, f] : waiting) rep.send(http::text_response(503, "the resolver is shutting down\n"));
-  }
+  if (!asked) status_arrived(nullptr);  // the DNS loop is shutting down
 }
 
 void WebService::status_arrived(const std::shared_ptr<StatusInputs>& copy) {
   m_fetching = false;
-  if (!copy) {  // the DNS loop could not make the copy (out of memory)
-    auto waiting = std::move(m_waiting);
-    m_waiting.clear();
-    for (auto& [rep, f] : waiting)
-      rep.send(http::text_response(503, "the status is not available right now\n"));
+  auto waiting = std::move(m_waiting);
+  m_waiting.clear();
+  if (!copy) {  // the DNS loop could not make the copy (out of memory, shutting down)
+    for (auto& w : waiting) w(nullptr);
     return;
   }
   StatusInputs& in = *copy;
@@ -265,9 +289,129 @@ void WebService::status_arrived(const std::shared_ptr<StatusInputs>& copy) {
     in.system = m_system->facts();
     m_system->refresh(2000);  // for the next request: a poller sees a change one request later
   }
-  auto waiting = std::move(m_waiting);
-  m_waiting.clear();
-  for (auto& [rep, f] : waiting) rep.send(f(in));
+  refresh_check(false, "");
+  in.check = m_check;
+  in.check_at = m_check_at;
+  for (auto& w : waiting) w(&in);
+}
+
+// ---- the built-in filtering check ---------------------------------------------------------
+
+void WebService::refresh_check(bool record, const std::string& by) {
+  if (!m_snap || !m_snap->policy) return;
+  const int64_t now = m_d.now();
+  // Cheap (groups x categories decisions), but a status poller need not redo it every request.
+  if (!record && m_check && m_check_snap == m_snap.get() && now - m_check_at < 60) return;
+  m_check = std::make_shared<const policy::CheckResult>(policy::filtering_check(*m_snap->policy, now));
+  m_check_at = now;
+  m_check_snap = m_snap.get();
+  if (!m_check->ok()) {
+    if (!m_check_failed_logged)
+      LOG_WARN("filtering check: %s: %s", m_check->summary().c_str(), m_check->details().c_str());
+    m_check_failed_logged = true;
+  } else {
+    m_check_failed_logged = false;
+  }
+  if (!record || !m_d.record_check) return;
+  store::Check k;
+  k.at = now;
+  k.by = by;
+  k.kind = "builtin";
+  k.what = "built-in check, lists version " + std::to_string(m_snap->bundle->version()) + ": " +
+           m_check->summary();
+  k.result = m_check->ok() ? "as expected" : "not as expected";
+  k.action = m_check->details();
+  m_d.record_check(std::move(k));
+}
+
+void WebService::on_check_timer(uv_timer_t* t) noexcept {
+  // Hourly: the result follows expiring exceptions and schedules; once a
+  // night (the first run after 02:00 local time) it is also recorded.
+  auto* self = static_cast<WebService*>(t->data);
+  if (!self->m_snap || !self->m_snap->policy) return;
+  const int64_t now = self->m_d.now();
+  const auto local = self->m_snap->policy->timezone().local(now).local;
+  const int64_t day = local / 86400;
+  const bool nightly = (local % 86400) >= 2 * 3600 && day != self->m_recorded_day;
+  if (nightly) self->m_recorded_day = day;
+  try {
+    self->refresh_check(nightly, "hedge (nightly)");
+  } catch (...) {
+    LOG_WARN("filtering check: could not run (out of memory)");
+  }
+}
+
+// ---- answers for the console's thread -----------------------------------------------------
+
+namespace {
+// Runs fn on the web thread and waits for its answer (never from the web thread or the DNS loop).
+template <class T>
+std::optional<T> ask_web(net::LoopInbox& inbox, int wait_ms, std::function<void(std::function<void(T)>)> fn) {
+  auto done = std::make_shared<std::promise<T>>();
+  auto fut = done->get_future();
+  if (!inbox.post([done, fn = std::move(fn)] {
+        try {
+          fn([done](T v) { done->set_value(std::move(v)); });
+        } catch (...) {
+          // The promise is dropped: the caller sees "no answer".
+        }
+      }))
+    return std::nullopt;
+  if (fut.wait_for(std::chrono::milliseconds(wait_ms)) != std::future_status::ready) return std::nullopt;
+  try {
+    return fut.get();
+  } catch (...) {  // broken promise: the web thread stopped first
+    return std::nullopt;
+  }
+}
+}  // namespace
+
+std::string WebService::decision_text(const std::string& name, const std::string& group, int wait_ms) {
+  auto r = ask_web<std::string>(m_inbox, wait_ms, [this, name, group](std::function<void(std::string)> done) {
+    const auto snap = m_snap;
+    if (!snap || !snap->policy) return done("unknown");
+    const policy::Group* g = snap->policy->find_group(group);
+    if (!g) g = &snap->policy->default_group();
+    dns::QueryName qn;
+    const auto norm = dns::normalise_name(name);
+    if (!norm || !qn.assign_text(norm.name)) return done("not a host name");
+    const policy::Verdict v = policy::decide(qn, 1, *g, *snap->policy, m_d.now());
+    std::string out;
+    if (v.action == policy::Action::block || v.action == policy::Action::nxdomain ||
+        v.action == policy::Action::nodata) {
+      out = v.illegal || v.confidential ? "blocked (illegal-content list)"
+                                        : "blocked (" + snap->policy->category_names(v.categories) + ")";
+      if (out == "blocked ()") out = "blocked (" + std::string(v.reason) + ")";
+    } else if (v.action == policy::Action::rewrite) {
+      out = "allowed, with safe search";
+    } else {
+      out = std::string("allowed") + (*v.reason && std::string_view(v.reason) != "default"
+                                          ? " (" + std::string(v.reason) + ")"
+                                          : std::string());
+    }
+    done(out + " for " + g->name);
+  });
+  return r ? *r : "unknown (the filter did not answer)";
+}
+
+std::string WebService::health_text(int wait_ms) {
+  auto r = ask_web<std::string>(m_inbox, wait_ms, [this](std::function<void(std::string)> done) {
+    with_status([done](const StatusInputs* in) {
+      if (!in) return done("unknown");
+      std::string out;
+      for (const auto& reason : health_reasons(*in)) out += (out.empty() ? "" : "\n") + reason;
+      done(out.empty() ? "ok" : out);
+    });
+  });
+  return r ? *r : "unknown (the filter did not answer)";
+}
+
+std::optional<policy::CheckResult> WebService::run_check(const std::string& by, int wait_ms) {
+  return ask_web<policy::CheckResult>(m_inbox, wait_ms,
+                                      [this, by](std::function<void(policy::CheckResult)> done) {
+                                        refresh_check(true, by);
+                                        if (m_check) done(*m_check);
+                                      });
 }
 
 bool WebService::status_allowed(const http::Request& req) const {

@@ -29,6 +29,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -38,8 +39,10 @@
 #include "http/router.hpp"
 #include "net/http_listener.hpp"
 #include "net/loop_inbox.hpp"
+#include "policy/filtering_check.hpp"
 #include "runtime/system_watch.hpp"
 #include "snapshot.hpp"
+#include "store/console_store.hpp"
 #include "store/event_store.hpp"
 #include "web/status.hpp"
 
@@ -54,6 +57,8 @@ struct WebDeps {
   std::function<bool(std::function<void(std::shared_ptr<StatusInputs>)> done)> fetch_status;
   // Web thread: store a review request (posted to the DNS loop's Monitor). Unset: no store.
   std::function<void(store::ReviewRow)> add_review;
+  // Web thread: record a built-in filtering check (posted to the store thread). Unset: not recorded.
+  std::function<void(store::Check)> record_check;
 };
 
 class WebService {
@@ -64,7 +69,8 @@ class WebService {
   WebService& operator=(const WebService&) = delete;
 
   // Starts the thread and binds every configured listener; an address that
-  // cannot be bound is an error naming it. Absent keys start nothing (and no thread).
+  // cannot be bound is an error naming it. Absent keys start no listener; the
+  // thread always runs (the built-in filtering check, the console's questions).
   bool start(const config::Config& cfg, std::shared_ptr<const Snapshot> snap, std::string& err);
   // Any thread: the snapshot for the next requests.
   void set_snapshot(std::shared_ptr<const Snapshot> snap);
@@ -77,8 +83,19 @@ class WebService {
   std::vector<util::SockAddr> block_page_addresses() const;
   std::vector<util::SockAddr> status_addresses() const;
 
+  // For the console's thread (any thread but the web thread and the DNS
+  // loop, which would wait for themselves): answers computed on the web
+  // thread with the current snapshot, waiting at most wait_ms.
+  // "blocked (gambling) for pupils", "allowed for staff", ...
+  std::string decision_text(const std::string& name, const std::string& group, int wait_ms = 2000);
+  // "ok" or the /health reasons, one per line.
+  std::string health_text(int wait_ms = 3000);
+  // Runs the built-in filtering check now and records it as done by `by`.
+  std::optional<policy::CheckResult> run_check(const std::string& by, int wait_ms = 5000);
+
  private:
   using Render = std::function<http::Response(const StatusInputs&)>;
+  using Waiter = std::function<void(const StatusInputs*)>;  // null: no status (shutting down, out of memory)
   void run_thread(const config::Config& cfg, std::promise<std::string>& ready);
   void close_on_thread() noexcept;
   void block_page(http::Request&& req, const http::Reply& reply);
@@ -88,8 +105,12 @@ class WebService {
   bool within_form_limit(const std::string& ip, int64_t now, uint32_t per_hour);
   bool status_allowed(const http::Request& req) const;
   // Status routes: render once the DNS loop's copy arrives.
-  void with_status(const http::Reply& reply, Render fn);
+  void with_status(Waiter w);
   void status_arrived(const std::shared_ptr<StatusInputs>& copy);
+  // Re-runs the built-in check (at most once a minute for the same snapshot
+  // unless `record`); with `record`, stores the result as done by `by`.
+  void refresh_check(bool record, const std::string& by);
+  static void on_check_timer(uv_timer_t* t) noexcept;
 
   WebDeps m_d;
   std::thread m_thread;
@@ -98,9 +119,15 @@ class WebService {
   // Everything below is the web thread's own.
   std::shared_ptr<const Snapshot> m_snap;
   http::Router m_block_routes, m_status_routes;
-  std::vector<net::HttpListener*> m_block, m_status;      // owned: closed in close_on_thread
-  runtime::SystemWatch* m_system = nullptr;               // time sync and boot status, read off the loop
-  std::vector<std::pair<http::Reply, Render>> m_waiting;  // status requests waiting for the copy
+  std::vector<net::HttpListener*> m_block, m_status;   // owned: closed in close_on_thread
+  runtime::SystemWatch* m_system = nullptr;            // time sync and boot status, read off the loop
+  std::vector<Waiter> m_waiting;                       // status requests waiting for the copy
+  std::shared_ptr<const policy::CheckResult> m_check;  // the last built-in filtering check
+  int64_t m_check_at = 0;
+  const Snapshot* m_check_snap = nullptr;  // the snapshot it ran against (compared, never dereferenced)
+  int64_t m_recorded_day = -1;             // local day of the last nightly record
+  bool m_check_failed_logged = false;
+  uv_timer_t* m_check_timer = nullptr;
   bool m_fetching = false;
   // Review and report form rate limit: client address -> (hour, count); cleared when large.
   std::unordered_map<std::string, std::pair<int64_t, uint32_t>> m_reviews;

@@ -207,6 +207,36 @@ fake_clock_file = "{cls.clock}"
         self.assertIn("review.granted", audit)
         self.assertIn("exception.approve", audit)
 
+    def test_builtin_check_and_answers_from_the_filter(self):
+        # Any user may run the built-in check; it is recorded with who ran it.
+        viewer = self.login("viewer1")
+        status, _, page = viewer.get("/checks")
+        self.assertEqual(status, 200, page)
+        self.assertIn("Run the check now", page)
+        status, hdr, page = viewer.post("/checks/run", {"csrf": csrf_of(page)})
+        self.assertEqual(status, 303, page)
+        status, _, page = viewer.get("/checks?ran=1")
+        self.assertIn("The built-in check has run", page)
+        db = sqlite3.connect(self.db)
+        rows = db.execute("SELECT by, kind, what, result FROM filtering_check WHERE kind = 'builtin' "
+                          "ORDER BY id").fetchall()
+        db.close()
+        self.assertTrue(any(r[0] == "viewer1" for r in rows), rows)
+        self.assertTrue(any(r[0] == "hedge (at start)" for r in rows), rows)  # recorded when serve started
+        mine = [r for r in rows if r[0] == "viewer1"][-1]
+        self.assertIn("all blocked as expected", mine[2])
+        self.assertIn("groups (default, pupils, staff)", page)  # the result as recorded, shown in the table
+        self.assertEqual(mine[3], "as expected")
+        # The dashboard's health and the review queue's "filter now" come from the filter itself.
+        dsl = self.login("dsl1")
+        status, _, page = dsl.get("/")
+        self.assertEqual(status, 200)
+        self.assertNotIn("unknown", page.lower().split("health", 1)[-1][:400], page)
+        rid = self.add_review("bet.example.net")
+        status, _, page = dsl.get("/reviews")
+        self.assertIn("bet.example.net", page)
+        self.assertRegex(page, r"Filter now</dt><dd>(blocked|allowed)[^<]* for pupils")
+
     # ------------------------------------------------------------------ security
     def test_lockout(self):
         for _ in range(5):

@@ -86,15 +86,18 @@ class PolicyCli(unittest.TestCase):
         self.assertIn("BLOCK", [l for l in out.splitlines() if l.startswith("answer:")][0])
 
     def test_exception_lifecycle_and_audit(self):
+        # The two-person rule: requests and approvals prove who makes them (a console account and its password).
+        jones, head = ps.add_account(self.conf, "ms.jones"), ps.add_account(self.conf, "mr.head")
+        viewer = ps.add_account(self.conf, "mr.viewer", role="viewer")
+        p = self.run_hedge("exception", "add", "bet.example", "--group", "staff", "--allow", "--by", "bob",
+                           "--reason", "maths lesson on odds", "--for", "1h", ok=False)
+        self.assertIn("no console account 'bob'", p.stderr)  # a typed name cannot ask for an unblock
         p = self.run_hedge("exception", "add", "bet.example", "--group", "staff", "--allow", "--by", "ms.jones",
-                           "--reason", "maths lesson on odds", "--for", "1h")
+                           "--password-file", jones, "--reason", "maths lesson on odds", "--for", "1h")
         self.assertIn("exception #1", p.stdout)
         self.assertIn("pending approval", p.stdout)
         # Pending: not yet applied.
         self.assertIn("BLOCK", self.answer("bet.example", "10.10.0.5", str(T0 + 60))[0])
-        # The two-person rule: an approval proves who approves (a console account and its password).
-        jones, head = ps.add_account(self.conf, "ms.jones"), ps.add_account(self.conf, "mr.head")
-        viewer = ps.add_account(self.conf, "mr.viewer", role="viewer")
         p = self.run_hedge("exception", "approve", "1", "--by", "mr.typed", now=T0 + 30, ok=False)
         self.assertIn("no console account 'mr.typed'", p.stderr)
         wrong = os.path.join(self.tmp.name, "wrong.password")
@@ -151,6 +154,7 @@ class PolicyCli(unittest.TestCase):
         rows = json.loads(self.run_hedge("audit", "list", "--json", "--limit", "100").stdout)
         actions = [r["action"] for r in rows]
         self.assertEqual(len([a for a in actions if a.startswith("exception.")]), 6, actions)
+        self.assertNotIn("bob", [r["actor"] for r in rows])  # the refused request wrote nothing
         # The CLI approvals were checked like console logins, and audited as such (the wrong one too).
         logins = [r for r in rows if r["action"].startswith("login")]
         self.assertTrue(any(r["actor"] == "mr.head" and r["action"] == "login.fail" for r in logins), rows)
@@ -171,8 +175,9 @@ class PolicyCli(unittest.TestCase):
         self.assertIn("TAMPERED: audit seq 1", p.stdout)
 
     def test_extending_an_exception_by_hand_is_detected(self):
+        jones = ps.add_account(self.conf, "ms.jones")
         self.run_hedge("exception", "add", "bet.example", "--group", "staff", "--allow", "--by", "ms.jones",
-                       "--reason", "lesson", "--for", "1h")
+                       "--password-file", jones, "--reason", "lesson", "--for", "1h")
         con = sqlite3.connect(self.db)
         con.execute("UPDATE exception SET expires = expires + 864000")
         con.commit()

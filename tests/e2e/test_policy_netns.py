@@ -218,9 +218,11 @@ class PolicyNetns(unittest.TestCase):
         t = T_LUNCH_END + 600
         self.set_clock(t)
         self.assertFalse(self.allowed("pupil", "game.example"))
+        # The two-person rule: accounts prove the requester and the approver.
+        jones, pw = ps.add_account(self.conf, "ms.jones"), ps.add_account(self.conf, "mr.head")
         ps.hedge("exception", "add", "game.example", "--group", "pupils", "--allow", "--by", "ms.jones",
-                 "--reason", "computing lesson", "--for", "10m", "--config", self.conf, now=t, check=True)
-        pw = ps.add_account(self.conf, "mr.head")  # the two-person rule: an account proves the approver
+                 "--password-file", jones, "--reason", "computing lesson", "--for", "10m", "--config", self.conf,
+                 now=t, check=True)
         ps.hedge("exception", "approve", "1", "--by", "mr.head", "--password-file", pw, "--config", self.conf, now=t,
                  check=True)
         self.assertTrue(self.wait_for(lambda: self.allowed("pupil", "game.example")),

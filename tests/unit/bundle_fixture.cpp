@@ -94,13 +94,16 @@ std::string write_bundle(const std::vector<FixtureCategory>& cats, const std::ve
   m["version"] = 1764000000;
   m["created"] = "2026-11-24T14:00:00Z";
   m["categories"] = nlohmann::json::array();
-  for (const auto& c : cats)
-    m["categories"].push_back({{"id", c.id},
-                               {"bit", c.bit},
-                               {"tier", c.tier},
-                               {"name", c.id},
-                               {"confidential", c.confidential},
-                               {"entries", counts[c.id]}});
+  for (const auto& c : cats) {
+    nlohmann::json j = {{"id", c.id},
+                        {"bit", c.bit},
+                        {"tier", c.tier},
+                        {"name", c.id},
+                        {"confidential", c.confidential},
+                        {"entries", counts[c.id]}};
+    if (!c.test_names.empty()) j["test_names"] = c.test_names;
+    m["categories"].push_back(std::move(j));
+  }
   m["sources"] = nlohmann::json::array();
   nlohmann::json files = nlohmann::json::object();
   for (const char* f : {"public.cdb", "confidential.cdb"}) {

@@ -14,6 +14,7 @@ struct FixtureCategory {
   unsigned bit = 0;
   std::string tier = "school";
   bool confidential = false;
+  std::vector<std::string> test_names = {};  // written to the manifest when set (add them as entries too)
 };
 
 struct FixtureEntry {
