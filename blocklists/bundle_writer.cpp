@@ -195,6 +195,7 @@ std::string report_json(const Compiler& c) {
     sources.push_back({{"id", r.id},
                        {"category", r.category},
                        {"path", r.path},
+                       {"test_names", r.test_names},
                        {"format", to_string(r.format)},
                        {"format_detected", r.detected},
                        {"url_entries", to_string(r.url_entries)},

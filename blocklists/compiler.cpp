@@ -321,6 +321,7 @@ bool Compiler::add_test_names(const std::map<std::string, std::vector<std::strin
     rep.id = static_cast<unsigned>(m_reports.size());
     rep.category = cat.id;
     rep.path = "(test names for the built-in filtering check)";
+    rep.test_names = true;
     rep.format = Format::domains;
     rep.confidential = cat.confidential;
     NameTable& table = cat.confidential ? m_confidential : m_public;

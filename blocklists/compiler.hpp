@@ -53,6 +53,7 @@ struct SourceReport {
   uint64_t entries = 0, accepted = 0, duplicates = 0, skipped = 0;
   uint64_t exceptions = 0;  // allow rules (@@, rpz-passthru.): not entries
   uint64_t url_hosts = 0;   // accepted entries that came from host/path lines
+  bool test_names = false;  // not a file: the category's test names (Compiler::add_test_names)
   std::array<ReasonStats, static_cast<std::size_t>(SkipReason::count_)> reasons{};
 };
 

@@ -156,6 +156,7 @@ bool Server::apply(const config::Config& cfg, const std::shared_ptr<const lists:
   if (m_web) m_web->reconfigure(cfg);
   if (m_monitor) m_monitor->reconfigure(cfg);
   if (m_console) m_console->update(console::console_settings(cfg, std::to_string(bundle->version())));
+  reload_alerts(cfg);  // [alerts] reloads too (the sender restarts off the loop when it changed)
   m_cache.set_limits(std::size_t{cfg.cache.size_mb} << 20, cfg.cache.serve_stale_s);
   const net::TcpLimits tl = tcp_limits(cfg.server);
   for (auto* t : m_tcp) t->set_limits(tl);

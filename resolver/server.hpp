@@ -150,6 +150,8 @@ class Server final : public net::Responder {
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
   bool start_console(const config::Config& cfg, std::string& err);
+  static alerts::ServiceSettings alert_settings(const config::Config& cfg);  // server_console.cpp
+  void reload_alerts(const config::Config& cfg);                             // on the thread pool
   std::string lists_version() const;
 
  public:
@@ -182,6 +184,7 @@ class Server final : public net::Responder {
   std::unique_ptr<web::WebService> m_web;              // its own thread; stopped in begin_shutdown
   std::unique_ptr<console::ConsoleService> m_console;  // destroyed before m_store; stopped in run()
   std::unique_ptr<alerts::AlertService> m_alerts;      // [alerts] sender thread; stopped in run()
+  std::atomic<bool> m_alerts_ready{false};             // m_alerts is set (the web thread reads it after)
 };
 
 }  // namespace hedge

@@ -12,20 +12,52 @@ std::string Server::lists_version() const {
   return snap && snap->bundle ? std::to_string(snap->bundle->version()) : std::string();
 }
 
-bool Server::start_console(const config::Config& cfg, std::string& err) {
-  if (cfg.alerts.enabled()) {
-    // The alert sender (alerts/alert_service) shares the store thread with the console.
-    if (!m_store.running() && !m_store.start(err)) {
-      err = "store thread: " + err;
-      return false;
-    }
-    alerts::ServiceSettings as;
-    as.cfg = cfg.alerts;
-    as.store_path = cfg.policy.store_path;
-    as.school = cfg.school.name;
-    m_alerts = std::make_unique<alerts::AlertService>(m_store);
-    if (!m_alerts->start(std::move(as), err)) return false;
+alerts::ServiceSettings Server::alert_settings(const config::Config& cfg) {
+  alerts::ServiceSettings as;
+  as.cfg = cfg.alerts;
+  as.store_path = cfg.policy.store_path;
+  as.school = cfg.school.name;
+  return as;
+}
+
+void Server::reload_alerts(const config::Config& cfg) {
+  // reconfigure() may wait for the sender's current send: on the thread pool,
+  // never the loop. uv_run (and so run()'s final stop()) waits for the job.
+  if (!m_alerts || !m_started || m_stopping) return;
+  struct Job {
+    uv_work_t req{};
+    alerts::AlertService* svc = nullptr;
+    alerts::ServiceSettings settings;
+  };
+  auto* j = new Job;
+  j->svc = m_alerts.get();
+  j->settings = alert_settings(cfg);
+  j->req.data = j;
+  const int rc = uv_queue_work(
+      &m_loop, &j->req,
+      [](uv_work_t* req) {
+        auto* job = static_cast<Job*>(req->data);
+        std::string e;
+        if (!job->svc->reconfigure(std::move(job->settings), e)) LOG_ERROR("alerts: %s", e.c_str());
+      },
+      [](uv_work_t* req, int) { delete static_cast<Job*>(req->data); });
+  if (rc != 0) {
+    LOG_WARN("alerts: the new [alerts] settings could not be applied (thread pool): restart to apply them");
+    delete j;
   }
+}
+
+bool Server::start_console(const config::Config& cfg, std::string& err) {
+  // The alert sender (alerts/alert_service) shares the store thread with the
+  // console. It always exists, so that a reload can start it when [alerts]
+  // appears; it only runs a thread while [alerts] has a relay or a webhook.
+  if (!m_store.running() && !m_store.start(err)) {
+    err = "store thread: " + err;
+    return false;
+  }
+  m_alerts = std::make_unique<alerts::AlertService>(m_store);
+  m_alerts_ready.store(true, std::memory_order_release);
+  if (!m_alerts->start(alert_settings(cfg), err)) return false;
   if (cfg.console.listen.empty()) return true;
   if (!m_store.running() && !m_store.start(err)) {
     err = "store thread: " + err;

@@ -53,6 +53,12 @@ bool Server::start_web(const config::Config& cfg, std::string& err) {
         LOG_WARN("filtering check not recorded: %s", why.c_str());
     });
   };
+  // m_alerts is made after this (start_console) and lives until the server
+  // is destroyed, after the web thread has stopped.
+  deps.alert_facts = [this]() -> std::optional<alerts::AlertService::Facts> {
+    if (!m_alerts_ready.load(std::memory_order_acquire)) return std::nullopt;
+    return m_alerts->facts();
+  };
   m_web = std::make_unique<web::WebService>(std::move(deps));
   return m_web->start(cfg, m_pipeline.snapshot(), err);
 }

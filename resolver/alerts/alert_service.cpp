@@ -62,8 +62,26 @@ AlertService::~AlertService() {
   stop();
 }
 
+namespace {
+bool same_settings(const ServiceSettings& a, const ServiceSettings& b) {
+  const auto& x = a.cfg;
+  const auto& y = b.cfg;
+  return a.store_path == b.store_path && a.school == b.school && a.poll_ms == b.poll_ms &&
+         x.smtp_host == y.smtp_host && x.smtp_port == y.smtp_port &&
+         x.smtp_implicit_tls == y.smtp_implicit_tls && x.smtp_user == y.smtp_user &&
+         x.smtp_password_file == y.smtp_password_file && x.email_from == y.email_from &&
+         x.email_to == y.email_to && x.webhook == y.webhook && x.ca_file == y.ca_file &&
+         x.retry_min_s == y.retry_min_s && x.retry_max_s == y.retry_max_s && x.timeout_s == y.timeout_s &&
+         x.weekly_digest == y.weekly_digest;
+}
+}  // namespace
+
 bool AlertService::start(ServiceSettings s, std::string& err) {
-  if (!s.cfg.enabled()) return true;
+  std::lock_guard<std::mutex> ctl(m_ctl);
+  if (!s.cfg.enabled()) {
+    m_s = std::move(s);
+    return true;
+  }
   if (s.store_path.empty()) {
     err = "[alerts] needs the [store] path (the alert queue lives there)";
     return false;
@@ -71,8 +89,10 @@ bool AlertService::start(ServiceSettings s, std::string& err) {
   m_s = std::move(s);
   m_side = std::make_shared<StoreSide>();
   m_side->path = m_s.store_path;
-  m_started = now_s();
+  if (m_started == 0) m_started = now_s();
+  m_stop.store(false);
   m_thread = std::thread([this] { run(); });
+  m_running = true;
   LOG_INFO("alerts: %s%s%s",
            m_s.cfg.email() ? ("email via " + m_s.cfg.smtp_host + ":" + m_s.cfg.smtp_port).c_str() : "",
            m_s.cfg.email() && !m_s.cfg.webhook.empty() ? ", " : "", m_s.cfg.webhook.empty() ? "" : "webhook");
@@ -86,6 +106,39 @@ void AlertService::stop() noexcept {
   }
   m_cv.notify_all();
   if (m_thread.joinable()) m_thread.join();
+  m_running = false;
+}
+
+bool AlertService::reconfigure(ServiceSettings s, std::string& err) {
+  {
+    std::lock_guard<std::mutex> ctl(m_ctl);
+    if (m_running == s.cfg.enabled() && same_settings(m_s, s)) return true;  // nothing changed
+  }
+  {
+    std::lock_guard<std::mutex> ctl(m_ctl);
+    stop();
+  }
+  if (!s.cfg.enabled()) {
+    LOG_INFO("alerts: [alerts] has no relay or webhook any more: the sender stopped (queued alerts wait)");
+    std::lock_guard<std::mutex> ctl(m_ctl);
+    m_s = std::move(s);
+    return true;
+  }
+  LOG_INFO("alerts: settings changed: the sender restarts with them");
+  return start(std::move(s), err);
+}
+
+AlertService::Facts AlertService::facts() const {
+  Facts f;
+  f.enabled = m_running;
+  f.sent = m_sent.load();
+  f.failed = m_failed.load();
+  f.queued = m_queued.load();
+  f.last_sent_at = m_last_sent_at.load();
+  f.last_failed_at = m_last_failed_at.load();
+  std::lock_guard<std::mutex> lk(m_err_mu);
+  f.last_error = m_last_error;
+  return f;
 }
 
 void AlertService::run() {
@@ -117,7 +170,8 @@ bool AlertService::round() {
   };
   auto due = std::make_shared<std::promise<std::vector<store::Alert>>>();
   auto fut = due->get_future();
-  const bool posted = m_st.post([side, due, started, school, digest, make] {
+  std::atomic<int64_t>* queued = &m_queued;  // the service outlives its store jobs (stop() joins first)
+  const bool posted = m_st.post([side, due, started, school, digest, make, queued] {
     std::vector<store::Alert> out;
     const int64_t now = now_s();
     if (side->ensure_open(now)) {
@@ -129,6 +183,7 @@ bool AlertService::round() {
                         now, [&](const DigestFacts& d) { return make(digest_text(d, school)); }, err) < 0)
         LOG_WARN("alerts: cannot queue the weekly digest: %s", err.c_str());
       out = side->db.console().due_alerts(now, kDueBatch);
+      queued->store(side->db.console().queued_alerts());
     }
     due->set_value(std::move(out));
   });
@@ -206,9 +261,15 @@ bool AlertService::round() {
     }
     if (o.ok) {
       m_sent.fetch_add(1);
+      m_last_sent_at.store(now_s());
       LOG_INFO("alerts: %s %lld sent (%s)", a.kind.c_str(), static_cast<long long>(a.id), a.subject.c_str());
     } else {
       m_failed.fetch_add(1);
+      m_last_failed_at.store(now_s());
+      {
+        std::lock_guard<std::mutex> lk(m_err_mu);
+        m_last_error = o.error.substr(0, 300);
+      }
       LOG_WARN("alerts: %s %lld not sent (attempt %d): %s", a.kind.c_str(), static_cast<long long>(a.id),
                o.attempts, o.error.c_str());
     }

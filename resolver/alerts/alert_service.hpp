@@ -39,12 +39,27 @@ class AlertService {
   AlertService(const AlertService&) = delete;
   AlertService& operator=(const AlertService&) = delete;
 
+  // Starts the sender when s.cfg has an SMTP relay or a webhook (else does nothing).
   bool start(ServiceSettings s, std::string& err);
   void stop() noexcept;  // idempotent
+  // A reload's [alerts]: restarts the sender when the settings differ, starts
+  // or stops it when [alerts] appears or goes. Not on the DNS loop: it waits
+  // for the sender to finish its current send (at most a cancelled socket wait).
+  bool reconfigure(ServiceSettings s, std::string& err);
 
   // Counters (any thread), for logs and tests.
   uint64_t sent() const noexcept { return m_sent.load(); }
   uint64_t failed() const noexcept { return m_failed.load(); }
+
+  // For /status, /metrics and /health (the web thread: takes a short lock, so never the DNS loop).
+  struct Facts {
+    bool enabled = false;
+    uint64_t sent = 0, failed = 0;  // attempts since start
+    int64_t queued = -1;            // not sent yet (-1: not counted yet)
+    int64_t last_sent_at = 0, last_failed_at = 0;
+    std::string last_error;  // of the last failed attempt
+  };
+  Facts facts() const;
 
  private:
   struct StoreSide;
@@ -59,7 +74,12 @@ class AlertService {
   std::condition_variable m_cv;
   std::atomic<bool> m_stop{false};
   std::atomic<uint64_t> m_sent{0}, m_failed{0};
-  int64_t m_started = 0;
+  std::atomic<int64_t> m_queued{-1}, m_last_sent_at{0}, m_last_failed_at{0};
+  mutable std::mutex m_err_mu;  // m_last_error: the sender writes, the web thread reads
+  std::string m_last_error;
+  std::mutex m_ctl;  // start / stop / reconfigure, one at a time
+  std::atomic<bool> m_running{false};
+  int64_t m_started = 0;  // the first start: incidents after it are alerted (kept across reloads)
 };
 
 }  // namespace hedge::alerts

@@ -426,6 +426,11 @@ bool ConsoleStore::enqueue_alert(Alert& a, std::string& err) {
   return true;
 }
 
+int64_t ConsoleStore::queued_alerts() {
+  Stmt s(m_ex.db(), "SELECT COUNT(*) FROM alert_queue WHERE sent_at = 0");
+  return s && s.step() == SQLITE_ROW ? s.i64(0) : 0;
+}
+
 std::vector<Alert> ConsoleStore::due_alerts(int64_t now, int64_t limit) {
   std::vector<Alert> out;
   Stmt s(m_ex.db(),

@@ -114,6 +114,7 @@ class ConsoleStore {
   // Alert queue: survives restarts; the sender retries with capped backoff.
   bool enqueue_alert(Alert& a, std::string& err);
   std::vector<Alert> due_alerts(int64_t now, int64_t limit = 20);
+  int64_t queued_alerts();  // not sent yet (due or waiting for a retry)
   void alert_sent(int64_t id, int64_t now);
   void alert_failed(int64_t id, const std::string& error, int64_t next_at);
 

@@ -126,6 +126,12 @@ std::vector<std::string> health_reasons(const StatusInputs& in) {
       r.push_back("safeguarding: " + std::to_string(n) + " unacknowledged incident" + (n == 1 ? "" : "s") +
                   " (hedge incident ack ID --by WHO --note TEXT)");
   }
+  // Alerts that cannot go out: the DSL would not hear of an incident.
+  if (in.alerts && in.alerts->enabled && in.alerts->queued > 0 && in.alerts->last_failed_at > 0 &&
+      in.alerts->last_failed_at >= in.alerts->last_sent_at)
+    r.push_back("alerts: " + std::to_string(in.alerts->queued) + " alert" +
+                (in.alerts->queued == 1 ? "" : "s") + " waiting to be sent; the last try failed: " +
+                in.alerts->last_error + " (check [alerts] smtp / webhook; they are retried)");
   if (in.check && !in.check->ok())
     r.push_back("filtering check: " + in.check->summary() + ": " + in.check->details() +
                 " (hedge check --config FILE shows every row)");
@@ -248,6 +254,11 @@ std::string status_json(const StatusInputs& in) {
                     {"responses", by_status}});
   }
   j["http"] = http;
+  if (in.alerts)
+    j["alerts"] = {{"enabled", in.alerts->enabled},           {"sent", in.alerts->sent},
+                   {"failed_attempts", in.alerts->failed},    {"queued", in.alerts->queued},
+                   {"last_sent_at", in.alerts->last_sent_at}, {"last_failed_at", in.alerts->last_failed_at},
+                   {"last_error", in.alerts->last_error}};
   if (in.check)
     j["filtering_check"] = {
         {"ok", in.check->ok()},           {"at", in.check_at},
@@ -374,6 +385,16 @@ std::string metrics_text(const StatusInputs& in) {
   o += update::update_metrics_text(update_state(in), served(in), clock_now(in));
   help("hedge_lists_broken", "gauge", "1 when a file of the bundle in use changed after it was verified.");
   u("hedge_lists_broken", lists_broken(in) ? 1 : 0);
+  if (in.alerts) {
+    help("hedge_alerts_sent_total", "counter", "Alert emails and webhook posts sent since start.");
+    u("hedge_alerts_sent_total", in.alerts->sent);
+    help("hedge_alerts_failed_total", "counter", "Alert sending attempts that failed since start (retried).");
+    u("hedge_alerts_failed_total", in.alerts->failed);
+    help("hedge_alerts_queued", "gauge", "Alerts not sent yet (due or waiting for a retry).");
+    u("hedge_alerts_queued", static_cast<uint64_t>(std::max<int64_t>(0, in.alerts->queued)));
+    help("hedge_alerts_enabled", "gauge", "1 when [alerts] has an SMTP relay or a webhook.");
+    u("hedge_alerts_enabled", in.alerts->enabled ? 1 : 0);
+  }
   if (in.check) {
     help("hedge_filtering_check_failures", "gauge",
          "Test names the built-in filtering check found NOT blocked (0: all blocked as expected).");

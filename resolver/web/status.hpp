@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "alerts/alert_service.hpp"
 #include "blocklists/update/state.hpp"
 #include "monitor/monitor.hpp"
 #include "policy/filtering_check.hpp"
@@ -75,6 +76,8 @@ struct StatusInputs {
   std::shared_ptr<const update::UpdateState> update;
   // Time sync and the first-boot status, read off the loop (null: not read yet).
   std::shared_ptr<const runtime::SystemFacts> system;
+  // The alert sender's counters (web thread; unset: no sender).
+  std::optional<alerts::AlertService::Facts> alerts;
   // The last built-in filtering check (web thread; null: not run yet) and when it ran.
   std::shared_ptr<const policy::CheckResult> check;
   int64_t check_at = 0;

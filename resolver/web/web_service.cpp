@@ -289,6 +289,7 @@ void WebService::status_arrived(const std::shared_ptr<StatusInputs>& copy) {
     in.system = m_system->facts();
     m_system->refresh(2000);  // for the next request: a poller sees a change one request later
   }
+  if (m_d.alert_facts) in.alerts = m_d.alert_facts();
   refresh_check(false, "");
   in.check = m_check;
   in.check_at = m_check_at;

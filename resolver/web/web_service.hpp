@@ -57,6 +57,8 @@ struct WebDeps {
   std::function<bool(std::function<void(std::shared_ptr<StatusInputs>)> done)> fetch_status;
   // Web thread: store a review request (posted to the DNS loop's Monitor). Unset: no store.
   std::function<void(store::ReviewRow)> add_review;
+  // Web thread: the alert sender's counters (takes its short lock; never called on the DNS loop).
+  std::function<std::optional<alerts::AlertService::Facts>()> alert_facts;
   // Web thread: record a built-in filtering check (posted to the store thread). Unset: not recorded.
   std::function<void(store::Check)> record_check;
 };

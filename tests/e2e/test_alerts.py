@@ -142,6 +142,7 @@ class Alerts(hedgetest.E2ECase):
         t = cls.tmp
         ca_key, cls.ca = origin.make_ca(t, "alerts-ca")
         key, crt = origin.make_cert(t, "localhost", ca_key, cls.ca, "localhost")
+        cls.crt, cls.key = crt, key
         cls.smtp = SmtpServer(util.free_port(), crt, key)
         cls.hook = Webhook(util.free_port(), crt, key)
         cls.smtp.start()
@@ -258,6 +259,34 @@ class Alerts(hedgetest.E2ECase):
         self.assertEqual(len(posts), 1, self.h.output())
         self.check_post(posts[0], inc_id, ["abuse-test"])
         self.assertTrue(wait_for(lambda: all(r[3] for r in self.queue()), 5), self.queue())
+
+
+    def test_3_sighup_reloads_alerts(self):
+        # A new webhook address and no email any more: after SIGHUP the next
+        # incident goes to the new receiver only (the sender restarted off the
+        # DNS loop, and incidents before the reload are not sent twice).
+        hook2 = Webhook(util.free_port(), self.crt, self.key)
+        hook2.start()
+        self.addCleanup(hook2.stop)
+        mails_before, posts_before = len(self.smtp.box.messages), len(self.hook.posts)
+        self.h.sections["alerts"]["webhook"] = f"https://localhost:{hook2.port}/hooks/new"
+        for k in ("smtp", "smtp_user", "smtp_password_file", "email_from", "email_to"):
+            self.h.sections["alerts"].pop(k, None)
+        self.h.write_config()
+        self.h.sighup()
+        self.assertTrue(wait_for(lambda: "alerts: settings changed" in self.h.full_output(), 10), self.h.output())
+        client.ask(self.h.addr, "terror-test.example.org", "AAAA")
+        posts = wait_for(lambda: hook2.posts, 15)
+        self.assertEqual(len(posts), 1, self.h.output())
+        self.assertEqual(posts[0]["path"], "/hooks/new")
+        time.sleep(1.0)  # nothing else arrives at the old receivers
+        self.assertEqual((len(self.smtp.box.messages), len(self.hook.posts)), (mails_before, posts_before))
+        # [alerts] removed: the sender stops; DNS goes on.
+        del self.h.sections["alerts"]
+        self.h.write_config()
+        self.h.sighup()
+        self.assertTrue(wait_for(lambda: "the sender stopped" in self.h.full_output(), 10), self.h.output())
+        self.assertTrue(client.rrs(client.ask(self.h.addr, "example.com", "A", timeout=2), "A"))
 
 
 if __name__ == "__main__":

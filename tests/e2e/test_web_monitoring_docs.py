@@ -41,7 +41,7 @@ class MonitoringDocs(unittest.TestCase):
             self.assertIn(base, names, f"alert rule uses {m}, which /metrics does not expose")
         for alert in ["HedgeBoxDown", "HedgeListsStale", "HedgeUpstreamFailing", "HedgeSafeguardingIncident",
                       "HedgeStoreDropping", "HedgeListsBroken", "HedgeUpdateFailing", "HedgeListsPastValidUntil",
-                      "HedgeClockWrong"]:
+                      "HedgeClockWrong", "HedgeFilteringCheckFailing", "HedgeAlertsNotSent"]:
             self.assertIn(f"alert: {alert}", rules)
 
     def test_dashboard(self):
