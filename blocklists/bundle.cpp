@@ -225,7 +225,8 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_
       cat.entries = c.value("entries", uint64_t{0});
       if (auto t = c.find("test_names"); t != c.end() && t->is_array())
         for (const auto& n : *t)
-          if (n.is_string() && cat.test_names.size() < 16) cat.test_names.push_back(n.get<std::string>());
+          if (n.is_string() && cat.test_names.size() < kMaxTestNames)
+            cat.test_names.push_back(n.get<std::string>());
       if (cat.bit >= 64) {
         err = mpath + ": categories: bit " + std::to_string(cat.bit) + " out of range";
         return nullptr;

@@ -26,6 +26,9 @@ Tier tier_from_string(std::string_view s) noexcept;
 // Update channel names ([update] channel, hedge compile --channel): 1-32 of [a-z0-9_-].
 bool valid_channel(std::string_view s) noexcept;
 
+// Test names per category at most (the compiler refuses more; a reader ignores the rest).
+inline constexpr std::size_t kMaxTestNames = 16;
+
 struct Category {
   std::string id;    // e.g. "pornography"
   std::string name;  // display name for the block page

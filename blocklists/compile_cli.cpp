@@ -252,6 +252,14 @@ static int compile_impl(int argc, char** argv) {
   }
   if (!quiet)
     for (std::size_t k = before; k < comp.reports().size(); ++k) print_source(comp.reports()[k]);
+  for (const auto& [id, names] : test_names)
+    for (const auto& c : comp.categories())
+      if (c.id == id && c.test_names.empty())
+        std::fprintf(
+            stderr,
+            "hedge compile: warning: --test-name %s=...: the category has no list in this bundle, so "
+            "there is nothing to test (the name is not used)\n",
+            id.c_str());
   WriteResult res;
   if (!write_bundle(comp, wopt, res, err)) {
     std::fprintf(stderr, "hedge compile: %s\nhedge compile: no bundle written\n", err.c_str());

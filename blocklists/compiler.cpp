@@ -165,7 +165,6 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
     err = "too many sources (at most 65535)";
     return false;
   }
-  m_sourced |= uint64_t{1} << cat->bit;
   SourceReport rep;
   rep.id = static_cast<unsigned>(m_reports.size());
   rep.category = spec.category;
@@ -273,6 +272,9 @@ bool Compiler::add_source(const SourceSpec& spec, std::string& err) {
   rep.compressed = in.compressed();
   rep.bytes = in.raw_size();
   rep.sha256 = util::to_hex(in.sha256());
+  // A category is served only when a source gave it names: a source whose
+  // every line was skipped must not get a test name that makes it look filtered.
+  if (rep.accepted + rep.duplicates > 0) m_sourced |= uint64_t{1} << cat->bit;
   m_reports.push_back(std::move(rep));
   return true;
 }
@@ -311,6 +313,10 @@ bool Compiler::add_test_names(const std::map<std::string, std::vector<std::strin
       if (std::find(normal.begin(), normal.end(), nn.name) == normal.end())
         normal.push_back(std::move(nn.name));
     }
+    if (normal.size() > kMaxTestNames) {
+      err = "--test-name: at most " + std::to_string(kMaxTestNames) + " test names for " + cat.id;
+      return false;
+    }
     cat.test_names = std::move(normal);
     if (cat.test_names.empty()) continue;
     if (m_reports.size() >= 0xffff) {
@@ -328,10 +334,17 @@ bool Compiler::add_test_names(const std::map<std::string, std::vector<std::strin
     for (const auto& n : cat.test_names) {
       ++rep.entries;
       ++rep.lines;
-      if (table.insert(n, cat.bit, false, rep.id))
+      if (table.insert(n, cat.bit, false, rep.id)) {
         ++rep.accepted;
-      else
+      } else if (cat.confidential) {
+        // The manifest carries test names in plain text: one that is a listed
+        // entry of a confidential list would publish that entry.
+        err = "--test-name " + cat.id + "=...: the name is one of the category's listed entries; a " +
+              "confidential category's test name is published in plain text, so it must not be";
+        return false;
+      } else {
         ++rep.duplicates;
+      }
     }
     m_reports.push_back(std::move(rep));
   }

@@ -313,7 +313,10 @@ int exception(int argc, char** argv) {
     // stricter and needs no proof.
     const std::string dbpath = a.get("db", cfg.store_path);
     auto prove_requester = [&](std::string& why) {
-      if (!cfg.require_approval || e.kind != policy::ExceptionKind::allow) return true;
+      // As for approve: whenever the store has console accounts (or cannot
+      // say: -1), whatever --config says, so another config file skips nothing.
+      if (e.kind != policy::ExceptionKind::allow) return true;
+      if (!cfg.require_approval && console_account_count(dbpath) == 0) return true;
       return authenticate_account(dbpath, e.requester, a.get("password-file"), now,
                                   console::Perm::exception_request, why);
     };
@@ -334,7 +337,7 @@ int exception(int argc, char** argv) {
     if (!end || *end || id <= 0) return usage_exception();
     std::string err;
     const std::string dbpath = a.get("db", cfg.store_path);
-    if (sub == "approve" && (cfg.require_approval || console_account_count(dbpath) > 0)) {
+    if (sub == "approve" && (cfg.require_approval || console_account_count(dbpath) != 0)) {
       // The two-person rule needs a second person who can prove who they
       // are: --by names a console account, and its password is checked (a
       // typed name alone proves nothing). The approver's account name must
@@ -679,13 +682,14 @@ namespace hedge::cli {
 
 int check(int argc, char** argv) {
   auto usage = [] {
-    std::fprintf(stderr,
-                 "usage: hedge check [--config FILE] [--bundle DIR] [--db PATH] [--at TIME] [--by WHO]\n"
-                 "                   [--no-record] [--json]\n"
-                 "The built-in filtering check: for every group, each category it blocks, the bundle's test\n"
-                 "names go through the real decision. The result is recorded as a filtering check (the\n"
-                 "console's Filtering checks page) unless --no-record. Exit 0: all blocked as expected;\n"
-                 "1: something that must be blocked is not.\n");
+    std::fprintf(
+        stderr,
+        "usage: hedge check [--config FILE] [--bundle DIR] [--db PATH] [--at TIME] [--by WHO]\n"
+        "                   [--no-record] [--json]\n"
+        "The built-in filtering check: for every group, each category it blocks, the bundle's test\n"
+        "names go through the real decision. The result is recorded as a filtering check (the\n"
+        "console's Filtering checks page) unless --no-record, --at or --bundle. Exit 0: all blocked\n"
+        "as expected; 1: something that must be blocked is not.\n");
     return 2;
   };
   const Args a = parse_args(argc, argv, 1, {"no-record", "json"}, {"config", "bundle", "db", "at", "by"});
@@ -731,7 +735,11 @@ int check(int argc, char** argv) {
                   row.reason.empty() ? "" : ": ", row.reason.c_str());
     std::printf("%s\n", r.summary().c_str());
   }
-  if (!a.has("no-record")) {
+  // A record says what the box itself does now: a check at another time or of
+  // another bundle is for looking only (and cannot back-date the record).
+  if (!a.has("no-record") && (a.has("at") || a.has("bundle"))) {
+    std::printf("(not recorded: --at and --bundle check something other than the box as it is now)\n");
+  } else if (!a.has("no-record")) {
     store::ConsoleStore st;
     std::string err;
     store::Check k;

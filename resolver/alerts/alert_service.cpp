@@ -78,6 +78,11 @@ bool same_settings(const ServiceSettings& a, const ServiceSettings& b) {
 
 bool AlertService::start(ServiceSettings s, std::string& err) {
   std::lock_guard<std::mutex> ctl(m_ctl);
+  return start_locked(std::move(s), err);
+}
+
+bool AlertService::start_locked(ServiceSettings s, std::string& err) {
+  stop_locked();  // never two senders (and never assign over a joinable thread)
   if (!s.cfg.enabled()) {
     m_s = std::move(s);
     return true;
@@ -100,6 +105,11 @@ bool AlertService::start(ServiceSettings s, std::string& err) {
 }
 
 void AlertService::stop() noexcept {
+  std::lock_guard<std::mutex> ctl(m_ctl);
+  stop_locked();
+}
+
+void AlertService::stop_locked() noexcept {
   {
     std::lock_guard<std::mutex> lk(m_mu);
     m_stop.store(true);
@@ -110,22 +120,25 @@ void AlertService::stop() noexcept {
 }
 
 bool AlertService::reconfigure(ServiceSettings s, std::string& err) {
+  // One reload at a time from start to end: two pool jobs for two quick
+  // SIGHUPs run one after the other, the later settings last.
+  std::lock_guard<std::mutex> ctl(m_ctl);
+  if (m_running == s.cfg.enabled() && same_settings(m_s, s)) return true;  // nothing changed
+  stop_locked();
+  // A new configuration starts with a clean record: an old failure (a relay
+  // since fixed) must not keep /health unhealthy until the next retry.
+  m_last_failed_at.store(0);
   {
-    std::lock_guard<std::mutex> ctl(m_ctl);
-    if (m_running == s.cfg.enabled() && same_settings(m_s, s)) return true;  // nothing changed
-  }
-  {
-    std::lock_guard<std::mutex> ctl(m_ctl);
-    stop();
+    std::lock_guard<std::mutex> lk(m_err_mu);
+    m_last_error.clear();
   }
   if (!s.cfg.enabled()) {
     LOG_INFO("alerts: [alerts] has no relay or webhook any more: the sender stopped (queued alerts wait)");
-    std::lock_guard<std::mutex> ctl(m_ctl);
     m_s = std::move(s);
     return true;
   }
   LOG_INFO("alerts: settings changed: the sender restarts with them");
-  return start(std::move(s), err);
+  return start_locked(std::move(s), err);
 }
 
 AlertService::Facts AlertService::facts() const {
@@ -263,6 +276,10 @@ bool AlertService::round() {
       m_sent.fetch_add(1);
       m_last_sent_at.store(now_s());
       LOG_INFO("alerts: %s %lld sent (%s)", a.kind.c_str(), static_cast<long long>(a.id), a.subject.c_str());
+    } else if (o.error.find("configured any more") != std::string::npos) {
+      // Its kind was removed from [alerts]: it waits (a later reload may bring
+      // the kind back), but it is not a failure of the sender.
+      LOG_DEBUG("alerts: %s %lld waits: %s", a.kind.c_str(), static_cast<long long>(a.id), o.error.c_str());
     } else {
       m_failed.fetch_add(1);
       m_last_failed_at.store(now_s());

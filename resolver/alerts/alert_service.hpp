@@ -63,6 +63,8 @@ class AlertService {
 
  private:
   struct StoreSide;
+  bool start_locked(ServiceSettings s, std::string& err);  // m_ctl held
+  void stop_locked() noexcept;                             // m_ctl held
   void run();
   bool round();  // false: the store is gone (shutting down)
 

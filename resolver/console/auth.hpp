@@ -28,8 +28,8 @@ enum class Perm : uint8_t {
   illegal_names,        // see illegal-tier names
   incident_ack,         // acknowledge with an action note
   events_view,          // blocked attempts + CSV
-  checks_view,          // filtering checks
-  checks_record,        // record a manual check / run the built-in one
+  checks_view,          // filtering checks; run the built-in one ("any user", issue 9: it changes nothing)
+  checks_record,        // record a manual check
   report_safeguarding,  // the full report
   report_governor,      // the anonymous report
 };

@@ -423,12 +423,33 @@ Response ConsoleApp::dashboard(Ctx& c) {
          "\"><span class=\"v\">" + escape(value) + "</span><span class=\"l\">" + escape(label) +
          "</span></a>";
   };
-  tile("Filter health", health, "/", health != "ok");
+  // The tile says how many problems; the reasons themselves are listed under the tiles.
+  std::vector<std::string> problems;
+  if (health != "ok") {
+    std::size_t i = 0;
+    while (i < health.size()) {
+      const std::size_t j = std::min(health.find('\n', i), health.size());
+      if (j > i) problems.push_back(health.substr(i, j - i));
+      i = j + 1;
+    }
+  }
+  const bool unknown = health.rfind("unknown", 0) == 0;
+  tile("Filter health",
+       health == "ok" ? "Working"
+       : unknown      ? "Unknown"
+                      : std::to_string(problems.size()) + (problems.size() == 1 ? " problem" : " problems"),
+       "/", health != "ok");
   tile("Blocked today", std::to_string(nday), "/events", false);
   tile("Blocked in the last 7 days", std::to_string(nweek), "/events", false);
   tile("Open review requests", std::to_string(open.size()), "/reviews", !open.empty());
   tile("Incidents to acknowledge", std::to_string(inc.size()), "/incidents", !inc.empty());
   b += "</div>";
+  if (!problems.empty()) {
+    b += "<section class=\"card\" aria-labelledby=\"problems\"><h2 id=\"problems\">What needs "
+         "attention</h2><ul>";
+    for (const auto& p : problems) b += "<li>" + escape(p) + "</li>";
+    b += "</ul></section>";
+  }
   b += "<p class=\"meta\">Lists in use: " +
        escape(m_settings.lists_version.empty() ? "unknown" : "version " + m_settings.lists_version) + "</p>";
   report::Chart ch;
@@ -476,6 +497,7 @@ Response ConsoleApp::reviews(Ctx& c) {
   if (open.empty()) b += "<p class=\"ok\">No open requests.</p>";
   std::string groups_opts = "<option value=\"*\">every group</option>";
   for (const auto& g : m_settings.groups) groups_opts += "<option>" + escape(g) + "</option>";
+  bool filter_answers = true;  // false after the first question the filter did not answer in time
   for (const auto& r : open) {
     const std::string id = std::to_string(r.id);
     b += "<article class=\"card req\"><h2>" + escape(r.site) + " <small>" +
@@ -486,7 +508,12 @@ Response ConsoleApp::reviews(Ctx& c) {
          "</dd><dt>Group</dt><dd>" + escape(r.grp.empty() ? "(unknown)" : r.grp) +
          "</dd><dt>Device</dt><dd>" + escape(r.client_ip) + "</dd><dt>Reason</dt><dd>" +
          escape(r.reason.empty() ? "(none given)" : r.reason) + "</dd>";
-    if (m_deps.explain) b += "<dt>Filter now</dt><dd>" + escape(m_deps.explain(r.site, r.grp)) + "</dd>";
+    if (m_deps.explain && filter_answers) {
+      const std::string now = m_deps.explain(r.site, r.grp);
+      // One slow answer is enough: the rest of the page does not wait for more.
+      if (now.rfind("unknown (", 0) == 0) filter_answers = false;
+      b += "<dt>Filter now</dt><dd>" + escape(now) + "</dd>";
+    }
     b += "</dl>";
     if (can) {
       const std::string grp_default = r.grp.empty() ? "*" : r.grp;
@@ -856,7 +883,10 @@ Response ConsoleApp::checks(Ctx& c) {
        "<th scope=\"col\">What was tested</th><th scope=\"col\">Result</th><th "
        "scope=\"col\">Action</th></tr></thead><tbody>";
   for (const auto& k : all)
-    b += "<tr><td>" + escape(when(k.at)) + "</td><td>" + escape(k.by) + "</td><td>" + escape(k.kind) +
+    b += "<tr><td>" + escape(when(k.at)) + "</td><td>" + escape(k.by) + "</td><td>" +
+         (k.kind == "builtin"  ? std::string("built-in")
+          : k.kind == "manual" ? std::string("by hand")
+                               : escape(k.kind)) +
          "</td><td>" + escape(k.what) + "</td><td>" + escape(k.result) + "</td><td>" + escape(k.action) +
          "</td></tr>";
   b += "</tbody></table>";

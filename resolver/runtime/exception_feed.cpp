@@ -138,21 +138,41 @@ bool ExceptionFeed::open_and_wait(const std::string& path, bool timed_expiries,
   return true;
 }
 
+namespace {
+
+// One look at the store after a change in its directory. `settle`: how many
+// more looks to take if this one finds nothing new. A commit becomes visible
+// to readers only when the writer updates the WAL index, which is shared
+// memory and makes no inotify event of its own; an event that arrives between
+// the WAL write and that update finds nothing yet. Without the later looks
+// such a commit (an exception, a revoke) would wait for the next write to the
+// database, however long that is. Seen under load in
+// tests/e2e/test_filtering_check.py.
+void check_job(const StatePtr& st, int settle) noexcept {
+  if (!st->store) return;
+  st->checks->fetch_add(1, std::memory_order_relaxed);
+  const uint64_t v = st->store->data_version();
+  if (v == st->version) {  // our own writes, nothing committed, or not visible yet
+    if (settle > 0 && st->thread)
+      st->thread->post_after(settle >= 2 ? 50 : 500, [st, settle] { check_job(st, settle - 1); });
+    return;
+  }
+  st->version = v;
+  std::vector<policy::Exception> list = st->store->load_all();
+  if (same(list, st->last)) return;  // another table in the same database changed
+  st->last = list;
+  st->deliver(std::make_shared<const std::vector<policy::Exception>>(std::move(list)));
+  arm_expiry(st, wall_now());  // the next expiry may have changed
+}
+
+}  // namespace
+
 void ExceptionFeed::check() noexcept {
   if (!m_open || m_check_queued.exchange(true)) return;
   auto st = m_state;
   const bool posted = m_st.post([st] {
     st->check_queued->store(false);
-    if (!st->store) return;
-    st->checks->fetch_add(1, std::memory_order_relaxed);
-    const uint64_t v = st->store->data_version();
-    if (v == st->version) return;  // our own writes, or nothing committed
-    st->version = v;
-    std::vector<policy::Exception> list = st->store->load_all();
-    if (same(list, st->last)) return;  // another table in the same database changed
-    st->last = list;
-    st->deliver(std::make_shared<const std::vector<policy::Exception>>(std::move(list)));
-    arm_expiry(st, wall_now());  // the next expiry may have changed
+    check_job(st, 2);
   });
   if (!posted) m_check_queued.store(false);
 }

@@ -184,6 +184,11 @@ void WebService::run_thread(const config::Config& cfg, std::promise<std::string>
     uv_timer_start(m_check_timer, &WebService::on_check_timer, 3'600'000, 3'600'000);
     try {
       refresh_check(true, "hedge (at start)");
+      if (m_snap && m_snap->policy) {
+        // Started after 02:00: the at-start record is tonight's; the next nightly one is tomorrow's.
+        const auto lt = m_snap->policy->timezone().local(m_d.now());
+        if (lt.sod >= 2 * 3600) m_recorded_day = lt.local / 86400;
+      }
     } catch (...) {
       LOG_WARN("filtering check: could not run (out of memory)");
     }

@@ -89,7 +89,7 @@ class WebService {
   // loop, which would wait for themselves): answers computed on the web
   // thread with the current snapshot, waiting at most wait_ms.
   // "blocked (gambling) for pupils", "allowed for staff", ...
-  std::string decision_text(const std::string& name, const std::string& group, int wait_ms = 2000);
+  std::string decision_text(const std::string& name, const std::string& group, int wait_ms = 1000);
   // "ok" or the /health reasons, one per line.
   std::string health_text(int wait_ms = 3000);
   // Runs the built-in filtering check now and records it as done by `by`.
