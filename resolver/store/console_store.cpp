@@ -407,8 +407,9 @@ bool ConsoleStore::add_check(Check& c, std::string& err) {
 
 std::vector<Check> ConsoleStore::checks(int64_t limit) {
   std::vector<Check> out;
-  Stmt s(m_ex.db(),
-         "SELECT id, at, by, kind, what, result, action FROM filtering_check ORDER BY at DESC, id DESC LIMIT ?");
+  Stmt s(
+      m_ex.db(),
+      "SELECT id, at, by, kind, what, result, action FROM filtering_check ORDER BY at DESC, id DESC LIMIT ?");
   s.bind(1, limit);
   while (s && s.step() == SQLITE_ROW)
     out.push_back(Check{s.i64(0), s.i64(1), s.text(2), s.text(3), s.text(4), s.text(5), s.text(6)});
