@@ -285,9 +285,10 @@ namespace hedge::lists {
 
 bool Compiler::add_test_names(const std::map<std::string, std::vector<std::string>>& chosen,
                               std::string& err) {
-  for (const auto& [id, names] : chosen) {
+  for (const auto& kv : chosen) {
+    const std::string& id = kv.first;
     if (std::none_of(m_categories.begin(), m_categories.end(),
-                     [&](const Category& c) { return c.id == id; })) {
+                     [&id](const Category& c) { return c.id == id; })) {
       err = "--test-name " + id + "=...: unknown category '" + id + "' (see blocklists/categories.toml)";
       return false;
     }

@@ -338,7 +338,7 @@ void WebService::on_check_timer(uv_timer_t* t) noexcept {
   const int64_t now = self->m_d.now();
   const auto local = self->m_snap->policy->timezone().local(now).local;
   const int64_t day = local / 86400;
-  const bool nightly = (local % 86400) >= 2 * 3600 && day != self->m_recorded_day;
+  const bool nightly = (local % 86400) >= int64_t{2} * 3600 && day != self->m_recorded_day;
   if (nightly) self->m_recorded_day = day;
   try {
     self->refresh_check(nightly, "hedge (nightly)");
@@ -373,35 +373,36 @@ std::optional<T> ask_web(net::LoopInbox& inbox, int wait_ms, std::function<void(
 }  // namespace
 
 std::string WebService::decision_text(const std::string& name, const std::string& group, int wait_ms) {
-  auto r = ask_web<std::string>(m_inbox, wait_ms, [this, name, group](std::function<void(std::string)> done) {
-    const auto snap = m_snap;
-    if (!snap || !snap->policy) return done("unknown");
-    const policy::Group* g = snap->policy->find_group(group);
-    if (!g) g = &snap->policy->default_group();
-    dns::QueryName qn;
-    const auto norm = dns::normalise_name(name);
-    if (!norm || !qn.assign_text(norm.name)) return done("not a host name");
-    const policy::Verdict v = policy::decide(qn, 1, *g, *snap->policy, m_d.now());
-    std::string out;
-    if (v.action == policy::Action::block || v.action == policy::Action::nxdomain ||
-        v.action == policy::Action::nodata) {
-      out = v.illegal || v.confidential ? "blocked (illegal-content list)"
-                                        : "blocked (" + snap->policy->category_names(v.categories) + ")";
-      if (out == "blocked ()") out = "blocked (" + std::string(v.reason) + ")";
-    } else if (v.action == policy::Action::rewrite) {
-      out = "allowed, with safe search";
-    } else {
-      out = std::string("allowed") + (*v.reason && std::string_view(v.reason) != "default"
-                                          ? " (" + std::string(v.reason) + ")"
-                                          : std::string());
-    }
-    done(out + " for " + g->name);
-  });
+  auto r = ask_web<std::string>(
+      m_inbox, wait_ms, [this, name, group](const std::function<void(std::string)>& done) {
+        const auto snap = m_snap;
+        if (!snap || !snap->policy) return done("unknown");
+        const policy::Group* g = snap->policy->find_group(group);
+        if (!g) g = &snap->policy->default_group();
+        dns::QueryName qn;
+        const auto norm = dns::normalise_name(name);
+        if (!norm || !qn.assign_text(norm.name)) return done("not a host name");
+        const policy::Verdict v = policy::decide(qn, 1, *g, *snap->policy, m_d.now());
+        std::string out;
+        if (v.action == policy::Action::block || v.action == policy::Action::nxdomain ||
+            v.action == policy::Action::nodata) {
+          out = v.illegal || v.confidential ? "blocked (illegal-content list)"
+                                            : "blocked (" + snap->policy->category_names(v.categories) + ")";
+          if (out == "blocked ()") out = "blocked (" + std::string(v.reason) + ")";
+        } else if (v.action == policy::Action::rewrite) {
+          out = "allowed, with safe search";
+        } else {
+          out = std::string("allowed") + (*v.reason && std::string_view(v.reason) != "default"
+                                              ? " (" + std::string(v.reason) + ")"
+                                              : std::string());
+        }
+        done(out + " for " + g->name);
+      });
   return r ? *r : "unknown (the filter did not answer)";
 }
 
 std::string WebService::health_text(int wait_ms) {
-  auto r = ask_web<std::string>(m_inbox, wait_ms, [this](std::function<void(std::string)> done) {
+  auto r = ask_web<std::string>(m_inbox, wait_ms, [this](const std::function<void(std::string)>& done) {
     with_status([done](const StatusInputs* in) {
       if (!in) return done("unknown");
       std::string out;
@@ -414,7 +415,7 @@ std::string WebService::health_text(int wait_ms) {
 
 std::optional<policy::CheckResult> WebService::run_check(const std::string& by, int wait_ms) {
   return ask_web<policy::CheckResult>(m_inbox, wait_ms,
-                                      [this, by](std::function<void(policy::CheckResult)> done) {
+                                      [this, by](const std::function<void(policy::CheckResult)>& done) {
                                         refresh_check(true, by);
                                         if (m_check) done(*m_check);
                                       });

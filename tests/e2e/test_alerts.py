@@ -261,7 +261,46 @@ class Alerts(hedgetest.E2ECase):
         self.assertTrue(wait_for(lambda: all(r[3] for r in self.queue()), 5), self.queue())
 
 
-    def test_3_sighup_reloads_alerts(self):
+    def test_3_weekly_digest(self):
+        # The digest for last week goes out once, when the week turns: the
+        # store remembers the week it last summarised. Make the store believe
+        # its last digest was long ago; the next round (2 s) queues and sends
+        # one for the previous week, by mail and webhook, with counts only.
+        mails_before, posts_before = len(self.smtp.box.messages), len(self.hook.posts)
+        with sqlite3.connect(self.db) as c:
+            c.execute("INSERT INTO alert_state(key, value) VALUES('digest_week', 1) "
+                      "ON CONFLICT(key) DO UPDATE SET value = 1")
+
+        def digests():
+            out = []
+            for m in self.smtp.box.messages[mails_before:]:
+                msg = email.message_from_bytes(m["data"], policy=email.policy.default)
+                if "weekly filtering summary" in msg["Subject"]:
+                    out.append((m, msg))
+            return out
+        got = wait_for(digests, 15)
+        self.assertEqual(len(got), 1, self.h.output())
+        m, msg = got[0]
+        self.assertTrue(m["tls"] and m["auth"])
+        self.assertEqual(sorted(m["to"]), sorted(TO))
+        body = msg.get_content()
+        self.assertIn("Test Primary School", body)
+        for line in ("Blocked attempts:", "Safeguarding incidents:", "Incidents still to acknowledge:",
+                     "Review requests waiting:", "counts only"):
+            self.assertIn(line, body)
+        raw = m["data"].decode("utf-8", "replace")
+        for n in ("terror-test", "abuse-test", "127.0.0.1", "example.org", "example.net"):
+            self.assertNotIn(n, raw)  # counts only: no name, address or device
+        posts = wait_for(lambda: [p for p in self.hook.posts[posts_before:]
+                                  if "weekly filtering summary" in json.loads(p["body"])["title"]], 10)
+        self.assertEqual(len(posts), 1, self.h.output())
+        time.sleep(3)  # two more rounds: the week is recorded, nothing is sent twice
+        self.assertEqual(len(digests()), 1)
+        with sqlite3.connect(self.db) as c:
+            week = c.execute("SELECT value FROM alert_state WHERE key = 'digest_week'").fetchone()[0]
+        self.assertGreater(week, time.time() - 8 * 86400)
+
+    def test_4_sighup_reloads_alerts(self):
         # A new webhook address and no email any more: after SIGHUP the next
         # incident goes to the new receiver only (the sender restarted off the
         # DNS loop, and incidents before the reload are not sent twice).
