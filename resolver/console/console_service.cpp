@@ -18,6 +18,7 @@
 #include "store/console_store.hpp"
 #include "store/sqlite.hpp"
 #include "util/log.hpp"
+#include "util/thread.hpp"
 
 namespace hedge::console {
 
@@ -204,6 +205,9 @@ bool ConsoleService::start(const ServiceOptions& o, std::string& err) {
   std::promise<std::string> ready;
   auto rf = ready.get_future();
   m_thread = std::thread([this, &ready] {
+    // TLS handshakes, password hashing and 90-day reports run here: below
+    // the DNS loop, so a busy console never takes a core from DNS.
+    util::name_and_lower_this_thread("hedge-console");
     Impl& im = *m_impl;  // NOLINT: the thread's own reference
     std::string e;
     uv_loop_init(&im.loop);

@@ -1,11 +1,6 @@
 // web/web_service: listeners, the block page, the review form and the status routes.
 #include "web/web_service.hpp"
 
-#include <pthread.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -17,13 +12,13 @@
 #include "http/text.hpp"
 #include "policy/decide.hpp"
 #include "util/log.hpp"
+#include "util/thread.hpp"
 #include "web/pages.hpp"
 
 namespace hedge::web {
 
 namespace {
 
-constexpr int kWebNice = 10;
 constexpr const char* kReviewPath = "/_hedge/review";
 constexpr const char* kReportPath = "/report";  // "Report an unsuitable site", for any Host
 
@@ -141,9 +136,7 @@ void WebService::run_thread(const config::Config& cfg, std::promise<std::string>
   // inside malloc (freeing memory the DNS loop allocated) or between the two
   // steps of an inbox push, the DNS loop would wait for it. At nice 10 such a
   // wait is bounded by one time slice. Linux nice values are per thread.
-  pthread_setname_np(pthread_self(), "hedge-web");  // top -H, ps -L: which thread is busy
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWebNice) != 0)
-    LOG_WARN("http: could not lower the web thread's priority: %s", std::strerror(errno));
+  util::name_and_lower_this_thread("hedge-web");
   if (uv_loop_init(&m_loop) != 0) {
     ready.set_value("http: cannot start the web thread's event loop");
     return;
