@@ -455,6 +455,19 @@ int audit(int argc, char** argv) {
 
 namespace {
 
+// The instant a command decides at: --at if given, else now (HEDGE_FAKE_NOW in tests).
+bool time_of(const Args& a, const policy::TimeZone& tz, const char* cmd, int64_t& now) {
+  now = cli_now();
+  if (!a.has("at")) return true;
+  const auto t = parse_time(a.get("at"), tz);
+  if (!t) {
+    std::fprintf(stderr, "hedge %s: --at: not a time (unix seconds or YYYY-MM-DDTHH:MM)\n", cmd);
+    return false;
+  }
+  now = *t;
+  return true;
+}
+
 // The snapshot the CLI decides with: the config's (or --bundle's) bundle and
 // the store's exceptions (if the store exists: these commands never create it).
 struct Built {
@@ -515,16 +528,8 @@ int explain(int argc, char** argv) {
   if (a.pos.size() != 1 || !a.has("client")) return usage();
   Loaded l = load_config(a.get("config", kDefaultConfig));
   if (!l.ok) return 1;
-  const auto tz = zone_of(l.cfg);
-  int64_t now = cli_now();
-  if (a.has("at")) {
-    const auto t = parse_time(a.get("at"), tz);
-    if (!t) {
-      std::fprintf(stderr, "hedge explain: --at: not a time (unix seconds or YYYY-MM-DDTHH:MM)\n");
-      return 2;
-    }
-    now = *t;
-  }
+  int64_t now = 0;
+  if (!time_of(a, zone_of(l.cfg), "explain", now)) return 2;
   const std::string bdir = a.get("bundle", l.bundle_dir);
   Built built;
   if (!build_snapshot(a, l, "explain", built)) return 1;
@@ -700,15 +705,8 @@ int check(int argc, char** argv) {
   if (!a.pos.empty()) return usage();
   Loaded l = load_config(a.get("config", kDefaultConfig));
   if (!l.ok) return 1;
-  int64_t now = cli_now();
-  if (a.has("at")) {
-    const auto t = parse_time(a.get("at"), zone_of(l.cfg));
-    if (!t) {
-      std::fprintf(stderr, "hedge check: --at: not a time (unix seconds or YYYY-MM-DDTHH:MM)\n");
-      return 2;
-    }
-    now = *t;
-  }
+  int64_t now = 0;
+  if (!time_of(a, zone_of(l.cfg), "check", now)) return 2;
   Built built;
   if (!build_snapshot(a, l, "check", built)) return 1;
   const policy::CheckResult r = policy::filtering_check(*built.snap, now);

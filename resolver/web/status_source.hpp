@@ -3,9 +3,10 @@
 // when the web thread asks (through the server's loop inbox), copies what
 // /health, /status and /metrics need into a StatusInputs of plain values:
 // the counters, the cache size, each upstream's health, the monitoring
-// store's counters, the snapshot and `hedge update`'s state. A copy is a few
-// microseconds of the DNS loop; parsing, JSON and text happen on the web
-// thread (web/web_service). Loop thread only.
+// store's counters, the snapshot and `hedge update`'s state. The copy is
+// small (a struct, one map per group and category, the upstream list; its
+// time is not measured); parsing, JSON and text happen on the web thread
+// (web/web_service). Loop thread only.
 #pragma once
 
 #include <uv.h>

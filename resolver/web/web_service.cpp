@@ -175,16 +175,9 @@ void WebService::run_thread(const config::Config& cfg, std::promise<std::string>
     uv_timer_init(&m_loop, m_check_timer);
     m_check_timer->data = this;
     uv_timer_start(m_check_timer, &WebService::on_check_timer, 3'600'000, 3'600'000);
-    try {
-      refresh_check(true, "hedge (at start)");
-      if (m_snap && m_snap->policy) {
-        // Started after 02:00: the at-start record is tonight's; the next nightly one is tomorrow's.
-        const auto lt = m_snap->policy->timezone().local(m_d.now());
-        if (lt.sod >= 2 * 3600) m_recorded_day = lt.local / 86400;
-      }
-    } catch (...) {
-      LOG_WARN("filtering check: could not run (out of memory)");
-    }
+    refresh_check(true, "hedge (at start)");
+    // Started after 02:00: the at-start record is tonight's; the next nightly one is tomorrow's.
+    m_recorded_day = nightly_day();
   }
   const bool ok = err.empty();
   ready.set_value(err);  // `cfg` and `ready` belong to start(): not touched after this
@@ -225,11 +218,7 @@ void WebService::stop() noexcept {
 void WebService::set_snapshot(std::shared_ptr<const Snapshot> snap) {
   m_inbox.post([this, snap = std::move(snap)]() mutable {
     m_snap = std::move(snap);
-    try {
-      refresh_check(false, "");  // a policy or list change that breaks filtering shows on /health at once
-    } catch (...) {
-      LOG_WARN("filtering check: could not run (out of memory)");
-    }
+    refresh_check(false, "");  // a policy or list change that breaks filtering shows on /health at once
   });
 }
 
@@ -296,7 +285,21 @@ void WebService::status_arrived(const std::shared_ptr<StatusInputs>& copy) {
 
 // ---- the built-in filtering check ---------------------------------------------------------
 
-void WebService::refresh_check(bool record, const std::string& by) {
+void WebService::refresh_check(bool record, const std::string& by) noexcept {
+  try {
+    run_check_now(record, by);
+  } catch (...) {
+    LOG_WARN("filtering check: could not run (out of memory)");
+  }
+}
+
+int64_t WebService::nightly_day() const noexcept {
+  if (!m_snap || !m_snap->policy) return -1;
+  const auto lt = m_snap->policy->timezone().local(m_d.now());
+  return lt.sod >= 2 * 3600 ? lt.local / 86400 : -1;
+}
+
+void WebService::run_check_now(bool record, const std::string& by) {
   if (!m_snap || !m_snap->policy) return;
   const int64_t now = m_d.now();
   // Cheap (groups x categories decisions), but a status poller need not redo it every request.
@@ -327,17 +330,10 @@ void WebService::on_check_timer(uv_timer_t* t) noexcept {
   // Hourly: the result follows expiring exceptions and schedules; once a
   // night (the first run after 02:00 local time) it is also recorded.
   auto* self = static_cast<WebService*>(t->data);
-  if (!self->m_snap || !self->m_snap->policy) return;
-  const int64_t now = self->m_d.now();
-  const auto local = self->m_snap->policy->timezone().local(now).local;
-  const int64_t day = local / 86400;
-  const bool nightly = (local % 86400) >= int64_t{2} * 3600 && day != self->m_recorded_day;
+  const int64_t day = self->nightly_day();
+  const bool nightly = day >= 0 && day != self->m_recorded_day;
   if (nightly) self->m_recorded_day = day;
-  try {
-    self->refresh_check(nightly, "hedge (nightly)");
-  } catch (...) {
-    LOG_WARN("filtering check: could not run (out of memory)");
-  }
+  self->refresh_check(nightly, "hedge (nightly)");
 }
 
 // ---- answers for the console's thread -----------------------------------------------------

@@ -111,7 +111,10 @@ class WebService {
   void status_arrived(const std::shared_ptr<StatusInputs>& copy);
   // Re-runs the built-in check (at most once a minute for the same snapshot
   // unless `record`); with `record`, stores the result as done by `by`.
-  void refresh_check(bool record, const std::string& by);
+  void refresh_check(bool record, const std::string& by) noexcept;  // logs instead of throwing
+  void run_check_now(bool record, const std::string& by);
+  // The local day (days since 1970, local wall time) once it is past 02:00, else -1.
+  int64_t nightly_day() const noexcept;
   static void on_check_timer(uv_timer_t* t) noexcept;
 
   WebDeps m_d;
