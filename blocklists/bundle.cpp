@@ -5,9 +5,11 @@
 #include "blocklists/taxonomy.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -46,7 +48,20 @@ bool valid_channel(std::string_view s) noexcept {
 
 CdbFile::~CdbFile() {
   if (m_fd >= 0) {
-    if (m_cdb.cdb_mem) MappingGuard::remove(m_cdb.cdb_mem);
+    if (m_cdb.cdb_mem) {
+      MappingGuard::remove(m_cdb.cdb_mem);
+      // Unmapped a MiB at a time: munmap holds the process's mmap lock for
+      // writing while it tears the pages down, and a page fault on the DNS
+      // loop (any thread's) waits for it. One call over 60 MB of touched
+      // pages held it for milliseconds; a MiB at a time, each wait is short.
+      // (The whole range is ours, so cdb_free gets nothing left to unmap.)
+      auto* p = const_cast<unsigned char*>(
+          m_cdb.cdb_mem);  // NOLINT(cppcoreguidelines-pro-type-const-cast): ours to unmap
+      const std::size_t n = m_cdb.cdb_fsize;
+      constexpr std::size_t kStep = std::size_t{1} << 20;
+      for (std::size_t at = 0; at < n; at += kStep) ::munmap(p + at, std::min(kStep, n - at));
+      m_cdb.cdb_mem = nullptr;
+    }
     cdb_free(&m_cdb);
     ::close(m_fd);
   }
@@ -102,12 +117,16 @@ std::span<const uint8_t> CdbFile::bytes() const noexcept {
   return {static_cast<const uint8_t*>(m_cdb.cdb_mem), m_cdb.cdb_fsize};
 }
 
+namespace {
+constexpr std::size_t kPaceBytes = 256 * 1024;  // a pace step per this much walked (about 1 ms)
+}  // namespace
+
 // The cdb format (cr.yp.to/cdb/cdb.txt): 256 (position, slots) pairs; the
 // records from 2048 to the first table, each klen, vlen, key, value; then the
 // hash tables, each slot (hash, record position). Every pointer must stay
 // inside the file and the records must tile their region exactly, or a lookup
 // could read outside the file or miss entries.
-bool CdbFile::structure_ok(std::string& err) const {
+bool CdbFile::structure_ok(std::string& err, util::Pacer* pace) const {
   const auto b = bytes();
   auto u32 = [&](std::size_t at) {
     return static_cast<uint32_t>(b[at]) | static_cast<uint32_t>(b[at + 1]) << 8 |
@@ -128,8 +147,12 @@ bool CdbFile::structure_ok(std::string& err) const {
     }
     dend = std::min(dend, pos);
   }
-  std::size_t at = 2048;
+  std::size_t at = 2048, next_pace = at + kPaceBytes;
   while (at < dend) {
+    if (pace && at >= next_pace) {
+      pace->step();
+      next_pace = at + kPaceBytes;
+    }
     if (dend - at < 8) {
       err = "record at " + std::to_string(at) + " is cut short";
       return false;
@@ -144,6 +167,7 @@ bool CdbFile::structure_ok(std::string& err) const {
   for (std::size_t i = 0; i < 256; ++i) {
     const std::size_t pos = u32(i * 8), slots = u32(i * 8 + 4);
     for (std::size_t k = 0; k < slots; ++k) {
+      if (pace && (k & (kPaceBytes / 8 - 1)) == kPaceBytes / 8 - 1) pace->step();
       const std::size_t rp = u32(pos + k * 8 + 4);
       if (rp != 0 && (rp < 2048 || rp + 8 > dend)) {
         err = "hash slot in table " + std::to_string(i) + " points outside the records";
@@ -176,7 +200,8 @@ std::shared_ptr<const Bundle> Bundle::empty() {
   return b;
 }
 
-std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_hashes, std::string& err) {
+std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_hashes, std::string& err,
+                                           util::Pacer* pace) {
   auto b = std::shared_ptr<Bundle>(new Bundle());
   mbedtls_sha256_init(&b->m_inner);
   mbedtls_sha256_init(&b->m_outer);
@@ -274,7 +299,7 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_
       const bool mapped = it.key() == "public.cdb" || it.key() == "confidential.cdb";
       if ((verify_hashes || always) && !mapped) {
         uint64_t size = 0;
-        auto h = util::sha256_file(path, err, &size);
+        auto h = util::sha256_file(path, err, &size, pace);
         if (!h) return nullptr;
         if (util::to_hex(*h) != it.value().at("sha256").get<std::string>()) {
           err = path + ": sha256 does not match the manifest (file changed or corrupt)";
@@ -291,11 +316,12 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_
     // hash by default ([lists] verify_hashes; the confidential one always).
     auto check_mapped = [&](const CdbFile& f, const std::string& name, bool hash) {
       const std::string path = dir + "/" + name;
-      if (!f.structure_ok(err)) {
+      if (!f.structure_ok(err, pace)) {
         err = path + ": not a valid cdb (" + err + ")";
         return false;
       }
-      if (hash && util::to_hex(util::sha256(f.bytes())) != files.at(name).at("sha256").get<std::string>()) {
+      if (hash &&
+          util::to_hex(util::sha256(f.bytes(), pace)) != files.at(name).at("sha256").get<std::string>()) {
         err = path + ": sha256 does not match the manifest (file changed or corrupt)";
         return false;
       }
@@ -341,7 +367,8 @@ std::shared_ptr<const Bundle> Bundle::open(const std::string& link, bool verify_
         std::stringstream fs;
         fs << fin.rdbuf();
         const std::string bytes = fs.str();
-        if (util::to_hex(util::sha256(bytes)) != files.at(fname).at("sha256").get<std::string>()) {
+        if (util::to_hex(util::sha256({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+                                      pace)) != files.at(fname).at("sha256").get<std::string>()) {
           err = fpath + ": sha256 does not match the manifest (file changed or corrupt)";
           return nullptr;
         }

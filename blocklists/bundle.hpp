@@ -17,6 +17,7 @@
 
 #include "blocklists/prefilter.hpp"
 #include "dns/name.hpp"
+#include "util/pacer.hpp"
 
 namespace hedge::lists {
 
@@ -69,7 +70,8 @@ class CdbFile {
   std::span<const uint8_t> bytes() const noexcept;
   // Every table pointer and record length stays inside the file (reads the
   // whole mapping once). False and err when the file is not a sound cdb.
-  bool structure_ok(std::string& err) const;
+  // With pace, pace->step() runs every 256 KiB of the walk (a reload).
+  bool structure_ok(std::string& err, util::Pacer* pace = nullptr) const;
   // The file was truncated or rewritten under the mapping (a SIGBUS caught
   // by MappingGuard): lookups may have read zeros, do not trust them.
   bool broken() const noexcept { return m_broken.load(std::memory_order_acquire); }
@@ -86,7 +88,10 @@ class Bundle {
   // the sizes it names, cdb headers sane, the sha256 of the confidential
   // files and of every file up to 1 MiB; with verify_hashes, of every file.
   // On failure returns null and sets err to a one-line reason.
-  static std::shared_ptr<const Bundle> open(const std::string& dir, bool verify_hashes, std::string& err);
+  // With pace (a reload while DNS is served), hashing and the cdb walks are
+  // held to pace's share of a core; without, they run flat out (start-up).
+  static std::shared_ptr<const Bundle> open(const std::string& dir, bool verify_hashes, std::string& err,
+                                            util::Pacer* pace = nullptr);
   // An empty bundle (no lists): used only when no bundle is configured.
   static std::shared_ptr<const Bundle> empty();
   ~Bundle();

@@ -98,7 +98,7 @@ class Server final : public net::Responder {
   void reload_failed(const std::string& err);
   void release_off_loop(std::shared_ptr<const Snapshot> old);
   void finish_reload(const config::Config& cfg, const std::shared_ptr<const lists::Bundle>& bundle,
-                     const std::string& err, double open_ms = 0);
+                     const std::string& err, double open_ms = 0, double paced_ms = 0);
   void begin_shutdown() noexcept;
   bool start_web(const config::Config& cfg, std::string& err);  // server_web.cpp
   static void on_signal(uv_signal_t* h, int signum) noexcept;

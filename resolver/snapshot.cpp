@@ -5,9 +5,10 @@
 
 namespace hedge {
 
-std::shared_ptr<const lists::Bundle> open_bundle(const config::Config& cfg, std::string& err) {
+std::shared_ptr<const lists::Bundle> open_bundle(const config::Config& cfg, std::string& err,
+                                                 util::Pacer* pace) {
   if (cfg.lists.bundle.empty()) return lists::Bundle::empty();
-  return lists::Bundle::open(cfg.lists.bundle, cfg.lists.verify_hashes, err);
+  return lists::Bundle::open(cfg.lists.bundle, cfg.lists.verify_hashes, err, pace);
 }
 
 std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,

@@ -22,8 +22,10 @@ struct Snapshot {
 };
 
 // Opens the bundle a config names (the empty bundle when none). On error
-// returns null and sets err (the caller keeps its previous snapshot).
-std::shared_ptr<const lists::Bundle> open_bundle(const config::Config& cfg, std::string& err);
+// returns null and sets err (the caller keeps its previous snapshot). With
+// pace (a reload), the checks are held to its share of a core.
+std::shared_ptr<const lists::Bundle> open_bundle(const config::Config& cfg, std::string& err,
+                                                 util::Pacer* pace = nullptr);
 
 // A snapshot from a validated config, its bundle and a policy snapshot.
 std::shared_ptr<const Snapshot> make_snapshot(const config::Config& cfg,

@@ -160,13 +160,14 @@ void parse_upstream(const toml::table& t, Config& c, ConfigErrors& errs) {
 }
 
 void parse_lists(const toml::table& t, Config& c, ConfigErrors& errs) {
-  reject_unknown(t, "lists.", {"bundle", "verify_hashes"}, errs);
+  reject_unknown(t, "lists.", {"bundle", "verify_hashes", "reload_cpu_percent"}, errs);
   if (auto s = get_string(t, "lists", "bundle", errs)) {
     c.lists.bundle_line = ConfigErrors::line_of(*t.get("bundle"));
     if (s->empty()) errs.add(*t.get("bundle"), "lists.bundle", "must not be empty");
     c.lists.bundle = *s;
   }
   if (auto b = get_bool(t, "lists", "verify_hashes", errs)) c.lists.verify_hashes = *b;
+  get_uint(t, "lists", "reload_cpu_percent", c.lists.reload_cpu_percent, 1, 100, errs);
 }
 
 void parse_block(const toml::table& t, Config& c, ConfigErrors& errs) {

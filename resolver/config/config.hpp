@@ -57,6 +57,9 @@ struct ListsConfig {
   std::string bundle;         // empty: no lists (only for tests; warns loudly)
   int bundle_line = 0;        // where `bundle` was set, for errors found when opening it
   bool verify_hashes = true;  // re-hash the big public cdb at every load (off the loop; see bundle.hpp)
+  // A reload's checks (hashing, cdb walks) use at most this share of one
+  // core, on a thread at nice 19 (util/pacer.hpp; docs/decisions/0073).
+  uint32_t reload_cpu_percent = 10;
 };
 
 struct BlockConfig {

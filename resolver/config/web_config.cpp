@@ -124,13 +124,15 @@ void parse_school(const toml::table& t, SchoolConfig& s, ConfigErrors& errs) {
 void parse_monitoring(const toml::table& t, MonitoringConfig& m, ConfigErrors& errs) {
   unknown(t, "monitoring.",
           {"retention_days", "aggregate_retention_days", "log_all_queries", "all_queries_retention_days",
-           "devices", "syslog", "alert_categories", "queue_max", "flush_ms", "upstream_health_s"},
+           "devices", "syslog", "alert_categories", "queue_max", "flush_ms", "upstream_health_s",
+           "store_cpu_percent"},
           errs);
   uint_key(t, "monitoring", "retention_days", m.retention_days, 1, 3650, errs);
   uint_key(t, "monitoring", "aggregate_retention_days", m.aggregate_retention_days, 1, 3650, errs);
   uint_key(t, "monitoring", "all_queries_retention_days", m.all_queries_retention_days, 1, 3650, errs);
   uint_key(t, "monitoring", "queue_max", m.queue_max, 16, 10000000, errs);
   uint_key(t, "monitoring", "flush_ms", m.flush_ms, 10, 60000, errs);
+  uint_key(t, "monitoring", "store_cpu_percent", m.store_cpu_percent, 1, 100, errs);
   uint_key(t, "monitoring", "upstream_health_s", m.upstream_health_s, 1, 86400, errs);
   if (const toml::node* n = t.get("log_all_queries")) {
     if (!n->is_boolean())

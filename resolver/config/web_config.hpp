@@ -43,6 +43,7 @@ struct MonitoringConfig {
   std::vector<std::string> alert_categories = {"child-abuse", "terrorism", "self-harm"};
   uint32_t queue_max = 65536;       // events buffered on the DNS loop before drops
   uint32_t flush_ms = 1000;         // batch hand-off to the store thread
+  uint32_t store_cpu_percent = 10;  // the most of a core writing a backlog may take (util/pacer.hpp)
   uint32_t upstream_health_s = 60;  // /health fails when no upstream answered for this long
 };
 

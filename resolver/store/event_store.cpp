@@ -88,13 +88,9 @@ bool EventStore::open(const std::string& path, std::string& err) {
 
 bool EventStore::write(const std::vector<EventRow>& events, const std::vector<HourlyRow>& hourly,
                        const std::vector<QueryRow>& queries, std::vector<WrittenEvent>& written,
-                       std::string& err) {
+                       std::string& err, util::Pacer* pace) {
   written.clear();
-  Transaction tx(m_db);
-  if (!tx.ok()) {
-    err = "cannot start a transaction: " + m_db.errmsg();
-    return false;
-  }
+  written.reserve(events.size());
   Stmt ins(
       m_db,
       "INSERT INTO events(at, last_at, minute, client_ip, device, mac, grp, qname, qtype, categories, tier, "
@@ -116,7 +112,7 @@ bool EventStore::write(const std::vector<EventRow>& events, const std::vector<Ho
     err = "cannot prepare: " + m_db.errmsg();
     return false;
   }
-  for (const auto& e : events) {
+  auto write_event = [&](const EventRow& e, std::vector<WrittenEvent>& out) {
     ins.reset();
     ins.bind(1, e.at).bind(2, e.client_ip).bind(3, e.device).bind(4, e.mac).bind(5, e.grp).bind(6, e.qname);
     ins.bind(7, int64_t{e.qtype})
@@ -143,18 +139,10 @@ bool EventStore::write(const std::vector<EventRow>& events, const std::vector<Ho
       }
       w.incident_id = sqlite3_last_insert_rowid(m_db.get());
     }
-    written.push_back(w);
-  }
-  for (const auto& h : hourly) {
-    hr.reset();
-    hr.bind(1, h.hour).bind(2, h.grp).bind(3, h.category);
-    hr.bind(4, static_cast<int64_t>(h.allowed)).bind(5, static_cast<int64_t>(h.blocked));
-    if (!hr.run()) {
-      err = "writing hourly counts: " + m_db.errmsg();
-      return false;
-    }
-  }
-  for (const auto& r : queries) {
+    out.push_back(w);
+    return true;
+  };
+  auto write_query = [&](const QueryRow& r) {
     q.reset();
     q.bind(1, r.at).bind(2, r.client_ip).bind(3, r.device).bind(4, r.mac).bind(5, r.grp).bind(6, r.qname);
     q.bind(7, int64_t{r.qtype}).bind(8, int64_t{r.count});
@@ -162,8 +150,42 @@ bool EventStore::write(const std::vector<EventRow>& events, const std::vector<Ho
       err = "writing a query row: " + m_db.errmsg();
       return false;
     }
-  }
-  return tx.commit(err);
+    return true;
+  };
+  // Events, then query rows, kRowsPerTransaction to a transaction; the hourly
+  // counts go with the last one. An empty batch still commits its counts.
+  std::size_t ei = 0, qi = 0, rows = 0;
+  do {
+    Transaction tx(m_db);
+    if (!tx.ok()) {
+      err = "cannot start a transaction: " + m_db.errmsg();
+      return false;
+    }
+    std::vector<WrittenEvent> chunk;
+    std::size_t in_tx = 0;
+    for (; ei < events.size() && in_tx < kRowsPerTransaction; ++ei, ++in_tx) {
+      if (!write_event(events[ei], chunk)) return false;
+      if (pace && (++rows & 63) == 0) pace->step();
+    }
+    for (; qi < queries.size() && in_tx < kRowsPerTransaction; ++qi, ++in_tx) {
+      if (!write_query(queries[qi])) return false;
+      if (pace && (++rows & 63) == 0) pace->step();
+    }
+    if (ei == events.size() && qi == queries.size()) {
+      for (const auto& h : hourly) {
+        hr.reset();
+        hr.bind(1, h.hour).bind(2, h.grp).bind(3, h.category);
+        hr.bind(4, static_cast<int64_t>(h.allowed)).bind(5, static_cast<int64_t>(h.blocked));
+        if (!hr.run()) {
+          err = "writing hourly counts: " + m_db.errmsg();
+          return false;
+        }
+      }
+    }
+    if (!tx.commit(err)) return false;
+    written.insert(written.end(), chunk.begin(), chunk.end());
+  } while (ei < events.size() || qi < queries.size());
+  return true;
 }
 
 int64_t EventStore::purge(int64_t now, const Retention& r, int limit, std::string& err) {

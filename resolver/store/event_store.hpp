@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "store/sqlite.hpp"
+#include "util/pacer.hpp"
 
 namespace hedge::store {
 
@@ -79,9 +80,15 @@ class EventStore {
   bool open(const std::string& path, std::string& err);
   bool is_open() const noexcept { return static_cast<bool>(m_db); }
 
-  // One transaction for the whole batch. `written` gets one entry per event.
+  // Writes a batch in transactions of at most kRowsPerTransaction rows (the
+  // hourly counts with the last), so a CLI writer never waits long for the
+  // lock. `written` gets one entry per event committed, so on failure it
+  // says which were. With pace, pace->step() runs every 64 rows: a flood's
+  // backlog is written at that share of a core, not at the DNS loop's cost.
+  static constexpr std::size_t kRowsPerTransaction = 1024;
   bool write(const std::vector<EventRow>& events, const std::vector<HourlyRow>& hourly,
-             const std::vector<QueryRow>& queries, std::vector<WrittenEvent>& written, std::string& err);
+             const std::vector<QueryRow>& queries, std::vector<WrittenEvent>& written, std::string& err,
+             util::Pacer* pace = nullptr);
   // Deletes at most `limit` expired rows (events, hourly, queries, acknowledged
   // incidents and decided review requests older than their retention; open
   // incidents are kept). Returns rows deleted, -1 on error. Call again while it returns `limit`.

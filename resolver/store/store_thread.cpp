@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "util/log.hpp"
+#include "util/thread.hpp"
 
 namespace hedge::store {
 
@@ -87,6 +88,10 @@ void StoreThread::stop() noexcept {
 
 void StoreThread::run() noexcept {
   t_on_store_thread = true;
+  // Below the DNS loop, as the web and console threads are: the loop never
+  // waits for this thread (posts are lock-free), so its nice value only
+  // decides who runs first on a shared core (docs/decisions/0073).
+  util::name_and_lower_this_thread("hedge-store");
   // Timed jobs by due time; equal times keep posting order (seq).
   struct Timed {
     int64_t due_ms;

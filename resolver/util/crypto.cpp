@@ -6,8 +6,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include "util/pacer.hpp"
 
 namespace hedge::util {
 
@@ -40,7 +43,18 @@ Sha256 sha256(std::span<const uint8_t> data) {
   return out;
 }
 
-std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uint64_t* size) {
+Sha256 sha256(std::span<const uint8_t> data, Pacer* pace) {
+  if (!pace) return sha256(data);
+  constexpr std::size_t kChunk = 256 * 1024;  // about a millisecond of hashing
+  Sha256Stream s;
+  for (std::size_t at = 0; at < data.size(); at += kChunk) {
+    s.update(data.data() + at, std::min(kChunk, data.size() - at));
+    pace->step();
+  }
+  return s.finish();
+}
+
+std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uint64_t* size, Pacer* pace) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     err = path + ": " + std::strerror(errno);
@@ -63,6 +77,7 @@ std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uin
     if (n == 0) break;
     mbedtls_sha256_update_ret(&ctx, buf.data(), static_cast<size_t>(n));
     total += static_cast<uint64_t>(n);
+    if (pace && (total & ((1u << 18) - 1)) == 0) pace->step();  // every 256 KiB
   }
   ::close(fd);
   Sha256 out{};

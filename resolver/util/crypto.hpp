@@ -14,12 +14,18 @@ namespace hedge::util {
 
 using Sha256 = std::array<uint8_t, 32>;
 
+class Pacer;
+
 Sha256 sha256(std::span<const uint8_t> data);
+// The same, in chunks of 256 KiB with pace->step() between them (a reload's
+// re-hash of a mapped cdb held to a share of a core; util/pacer.hpp).
+Sha256 sha256(std::span<const uint8_t> data, Pacer* pace);
 inline Sha256 sha256(std::string_view s) {
   return sha256({reinterpret_cast<const uint8_t*>(s.data()), s.size()});
 }
 // Hashes a whole file in chunks; nullopt (and err) if it cannot be read.
-std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uint64_t* size = nullptr);
+std::optional<Sha256> sha256_file(const std::string& path, std::string& err, uint64_t* size = nullptr,
+                                  Pacer* pace = nullptr);
 
 // Incremental SHA-256 (a download hashed as it arrives).
 class Sha256Stream {

@@ -60,6 +60,18 @@ case "$1" in
         ) </dev/null >/dev/null 2>&1 &
       fi
     fi
+    if [ -n "${HEDGE_BENCH_THREADS:-}" ]; then
+      # Per-thread CPU and the quota's throttling, sampled from outside the
+      # server's cgroup and core (tests/bench/thread_cpu.py) into RUNDIR/threads.txt.
+      # cgroup v1 (a cpu controller line) or v2 (the 0:: line); the sampler leaves it for the root.
+      rel=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3; exit}' /proc/self/cgroup)
+      if [ -n "$rel" ]; then root=/sys/fs/cgroup/cpu; else root=/sys/fs/cgroup; rel=$(sed -n 's/^0:://p' /proc/self/cgroup); fi
+      cg=$root$rel
+      (
+        echo "$BASHPID" > "$root/cgroup.procs" 2>/dev/null || true
+        exec taskset -c "${HEDGE_BENCH_THREADS_CPU:-1}" python3 "$here/thread_cpu.py" $$ "$rundir/threads.txt" --cgroup "$cg"
+      ) </dev/null >/dev/null 2>&1 &
+    fi
     exec "$hedge" serve --config "$config" --listen "127.0.0.1:$port" --upstream "$upstream" \
       --lists "$rundir/current"
     ;;

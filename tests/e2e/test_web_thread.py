@@ -4,8 +4,9 @@ docs/decisions/0071), so a page flood cannot delay DNS and a stuck DNS loop
 does not take the block page with it.
 
 - The process has a thread named hedge-web at nice 10 (on a shared core it
-  gets about a tenth of what the DNS loop gets); the DNS loop (the main
-  thread), the store thread and libuv's thread pool stay at nice 0.
+  gets about a tenth of what the DNS loop gets), and so is the store thread
+  (hedge-store, docs/decisions/0073); the DNS loop (the main thread) and
+  libuv's thread pool stay at nice 0.
 - The DNS loop is wedged on purpose: the test replaces its `[debug]
   fake_clock_file` with a FIFO, so the loop's next clock read blocks in open().
   DNS then stops answering (which shows the wedge is real), yet the block page
@@ -58,9 +59,11 @@ class WebThread(hedgetest.E2ECase):
         web = [t for t in ts if t[1] == "hedge-web"]
         self.assertEqual(len(web), 1, f"threads: {ts}{self.ctx(self.h)}")
         self.assertEqual(web[0][2], 10, f"the web thread's nice: {web}")
-        others = [t for t in ts if t[1] not in ("hedge-web", "hedge-console")]
+        store = [t for t in ts if t[1] == "hedge-store"]
+        self.assertEqual([t[2] for t in store], [10], f"the store thread: {ts}")
+        others = [t for t in ts if t[1] not in ("hedge-web", "hedge-console", "hedge-store")]
         self.assertTrue(any(t[0] == pid for t in others), ts)
-        for t in others:  # the DNS loop, the store thread, the pool: not slowed down with it
+        for t in others:  # the DNS loop and the pool: not slowed down with them
             self.assertEqual(t[2], 0, f"{t} inherited the web thread's nice: {ts}")
 
     def test_block_page_answers_while_the_dns_loop_is_stuck(self):

@@ -1,0 +1,117 @@
+// Background work held to a share of a core (util/pacer.hpp,
+// docs/decisions/0073): the pacer's sleep, a reload's paced bundle checks,
+// and the monitoring store writing a backlog in short paced transactions.
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <doctest/doctest.h>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "blocklists/bundle.hpp"
+#include "bundle_fixture.hpp"
+#include "store/event_store.hpp"
+#include "util/pacer.hpp"
+
+using namespace hedge;
+
+namespace {
+
+void spin_for(std::chrono::milliseconds d) {
+  const auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
+int64_t scalar(const std::string& db, const char* sql) {
+  sqlite3* h = nullptr;
+  REQUIRE(sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(h, sql, -1, &st, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  const int64_t v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("pacer: work at 25% is followed by at least three times as long a pause; 100% never pauses") {
+  util::Pacer quarter(25);
+  spin_for(std::chrono::milliseconds(4));
+  quarter.step();
+  // Sleeps never end early, and the measured work is at least the 4 ms spun.
+  CHECK(quarter.slept_ms() >= 12.0);
+  CHECK(quarter.steps() == 1);
+
+  util::Pacer full(100);
+  spin_for(std::chrono::milliseconds(2));
+  full.step();
+  CHECK(full.slept_ms() == 0.0);
+
+  CHECK(util::Pacer(0).percent() == 1);  // out of range is clamped, never a division by zero
+  CHECK(util::Pacer(500).percent() == 100);
+}
+
+TEST_CASE("bundle: a paced open steps through the hash and the walk, and still refuses a damaged cdb") {
+  std::vector<test::FixtureEntry> entries;
+  for (int i = 0; i < 30000; ++i) entries.push_back({"n" + std::to_string(i) + ".paced.example", "gambling"});
+  const std::string dir = test::write_bundle(test::standard_categories(), entries);
+  std::string err;
+  util::Pacer pace(100);
+  auto b = lists::Bundle::open(dir, true, err, &pace);
+  REQUIRE_MESSAGE(b, err);
+  const auto bytes = std::filesystem::file_size(dir + "/public.cdb");
+  REQUIRE(bytes > (std::uintmax_t{1} << 20));
+  // One step per 256 KiB hashed, and more in the walk: a pacer that is never
+  // called would let a reload run flat out.
+  const auto hash_steps = (bytes + (1u << 18) - 1) >> 18;
+  CHECK(pace.steps() > hash_steps);
+  b.reset();
+
+  // A flipped byte in a record's value: the structure still holds, the hash does not.
+  {
+    std::fstream f(dir + "/public.cdb", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2048 + 8 + 3);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(2048 + 8 + 3);
+    c = static_cast<char>(c ^ 0x20);
+    f.write(&c, 1);
+  }
+  util::Pacer again(50);
+  CHECK_FALSE(lists::Bundle::open(dir, true, err, &again));
+  CHECK(err.find("sha256 does not match") != std::string::npos);
+}
+
+TEST_CASE("event store: a backlog is written in several short transactions, every row and the counts once") {
+  test::TempDir tmp;
+  const std::string path = tmp.path + "/hedge.db";
+  std::string err;
+  store::EventStore ev;
+  REQUIRE_MESSAGE(ev.open(path, err), err);
+  const std::size_t n = 2 * store::EventStore::kRowsPerTransaction + 500;
+  std::vector<store::EventRow> rows;
+  for (std::size_t i = 0; i < n; ++i) {
+    store::EventRow r{1000,  "192.0.2.9", "",         "",         "pupils", "n" + std::to_string(i) + ".example",
+                      1,     "4",         "school",   "category", 1,        ""};
+    rows.push_back(r);
+  }
+  std::vector<store::HourlyRow> hourly{{0, "pupils", "gambling", 0, n}};
+  std::vector<store::WrittenEvent> written;
+  util::Pacer pace(100);
+  REQUIRE_MESSAGE(ev.write(rows, hourly, {}, written, err, &pace), err);
+  CHECK(written.size() == n);
+  CHECK(pace.steps() == n / 64);
+  CHECK(scalar(path, "SELECT count(*) FROM events") == static_cast<int64_t>(n));
+  CHECK(scalar(path, "SELECT sum(blocked) FROM hourly") == static_cast<int64_t>(n));
+  // The same batch again only counts up (one row per client, name and minute).
+  REQUIRE(ev.write(rows, hourly, {}, written, err, nullptr));
+  CHECK(scalar(path, "SELECT count(*) FROM events") == static_cast<int64_t>(n));
+  CHECK(scalar(path, "SELECT sum(count) FROM events") == static_cast<int64_t>(2 * n));
+  CHECK(scalar(path, "SELECT sum(blocked) FROM hourly") == static_cast<int64_t>(2 * n));
+}
