@@ -188,8 +188,14 @@ void Server::release_off_loop(std::shared_ptr<const Snapshot> old) {
   auto* r = new Release;
   r->snap = std::move(old);
   r->req.data = r;
+  // At nice 19 too: tearing down 60 MB of page tables is CPU the loop, on a
+  // shared core, must not have to wait behind (docs/decisions/0073).
   const int rc = uv_queue_work(
-      &m_loop, &r->req, [](uv_work_t* req) { static_cast<Release*>(req->data)->snap.reset(); },
+      &m_loop, &r->req,
+      [](uv_work_t* req) {
+        util::run_lowered("hedge-release", 19,
+                          [req](bool) { static_cast<Release*>(req->data)->snap.reset(); });
+      },
       [](uv_work_t* req, int) { delete static_cast<Release*>(req->data); });
   if (rc != 0) delete r;  // released here instead
 }
@@ -294,6 +300,7 @@ void Server::on_async(uv_async_t* h) noexcept {
 void Server::begin_shutdown() noexcept {
   if (m_stopping) return;
   m_stopping = true;
+  m_reload_hurry.store(true, std::memory_order_relaxed);
   notify("STOPPING=1");
   for (auto* u : m_udp) u->close();
   for (auto* t : m_tcp) t->close();
@@ -352,6 +359,7 @@ struct ReloadWork {
   std::string err;
   double open_ms = 0;   // opening and verifying the bundle, off the loop
   double paced_ms = 0;  // of which slept to stay within lists.reload_cpu_percent
+  const std::atomic<bool>* hurry = nullptr;
 };
 
 // The reload's bundle checks run on a thread of their own at nice 19 (a pool
@@ -360,9 +368,8 @@ struct ReloadWork {
 // CPU quota that every thread of the process spends, the DNS loop keeps the
 // CPU it needs while 60 MB are hashed (docs/decisions/0073).
 void open_paced(ReloadWork& w) {
-  auto run = [&w](bool own_thread) {
-    if (own_thread) util::name_and_lower_this_thread("hedge-reload", 19);
-    util::Pacer pace(w.cfg.lists.reload_cpu_percent);
+  util::run_lowered("hedge-reload", 19, [&w](bool) {
+    util::Pacer pace(w.cfg.lists.reload_cpu_percent, w.hurry);
     try {
       w.bundle = open_bundle(w.cfg, w.err, &pace);
     } catch (const std::exception& e) {
@@ -370,13 +377,7 @@ void open_paced(ReloadWork& w) {
       w.err = std::string("opening the bundle: ") + e.what();
     }
     w.paced_ms = pace.slept_ms();
-  };
-  try {
-    std::thread t(run, true);
-    t.join();
-  } catch (const std::system_error&) {
-    run(false);  // no thread to be had: on this pool thread, still paced, at its priority
-  }
+  });
 }
 }  // namespace
 
@@ -389,6 +390,7 @@ bool Server::reload() {
   notify("RELOADING=1");
   auto work = std::make_unique<ReloadWork>();
   work->server = this;
+  work->hurry = &m_reload_hurry;
   if (m_opts.config_path.empty()) {
     reload_failed("no config file to reload");
     return false;

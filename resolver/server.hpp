@@ -147,6 +147,7 @@ class Server final : public net::Responder {
   ServeOptions m_opts;
   std::vector<util::SockAddr> m_bound;  // listen addresses fixed at start
   bool m_started = false, m_stopping = false;
+  std::atomic<bool> m_reload_hurry{false};  // set at shutdown: a paced reload finishes unpaced
   bool m_reloading = false, m_reload_again = false;
   uint64_t m_watchdog_usec = 0;
   bool start_console(const config::Config& cfg, std::string& err);

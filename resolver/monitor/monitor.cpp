@@ -45,6 +45,7 @@ struct Monitor::StoreSide {
   std::shared_ptr<StoreStats> stats;
   std::shared_ptr<net::LoopInbox> inbox;
   std::atomic<bool> closing{false};
+  std::atomic<bool> hurry{false};  // shutting down: write the rest unpaced
   std::string devices_path;
   struct stat devices_stat {};
   bool devices_seen = false;
@@ -147,6 +148,7 @@ void Monitor::close() noexcept {
     return;
   }
   m_closed = true;
+  if (m_side) m_side->hurry.store(true, std::memory_order_relaxed);
   flush();
   if (m_timer) {
     uv_close(reinterpret_cast<uv_handle_t*>(m_timer),
@@ -436,7 +438,7 @@ void Monitor::flush() noexcept {
     // A backlog (a flood of blocked names) is written at a share of a core:
     // under a CPU quota the DNS loop and this thread spend one budget, and a
     // flat-out write would leave the loop throttled (docs/decisions/0073).
-    util::Pacer pace(side->cpu_percent);
+    util::Pacer pace(side->cpu_percent, &side->hurry);
     if (!side->db.write(rows.events, rows.hourly, rows.queries, written, err, &pace)) {
       side->stats->write_errors.fetch_add(1);
       side->stats->store_ok.store(false);

@@ -85,7 +85,7 @@ class EventStore {
   // lock. `written` gets one entry per event committed, so on failure it
   // says which were. With pace, pace->step() runs every 64 rows: a flood's
   // backlog is written at that share of a core, not at the DNS loop's cost.
-  static constexpr std::size_t kRowsPerTransaction = 1024;
+  static constexpr std::size_t kRowsPerTransaction = 256;
   bool write(const std::vector<EventRow>& events, const std::vector<HourlyRow>& hourly,
              const std::vector<QueryRow>& queries, std::vector<WrittenEvent>& written, std::string& err,
              util::Pacer* pace = nullptr);

@@ -5,11 +5,15 @@
 // process spends one budget, and a background thread that runs while the loop
 // sleeps leaves the loop throttled when its packets arrive (issue 7's 80 ms
 // reload stall). The job calls step() between chunks of about a millisecond;
-// step() sleeps long enough that the job's share of wall time stays at or
-// under `percent`.
+// step() sleeps long enough that the job's CPU stays at or under `percent`
+// of one core.
 #pragma once
 
+#include <time.h>
+
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <thread>
 
 namespace hedge::util {
@@ -17,21 +21,28 @@ namespace hedge::util {
 class Pacer {
  public:
   // percent in 1..100; 100 never sleeps (start-up, tools: nothing to protect).
-  explicit Pacer(unsigned percent) noexcept : m_percent(percent == 0 ? 1 : (percent > 100 ? 100 : percent)) {}
+  // Construct it on the thread that does the work: it reads that thread's
+  // CPU clock.
+  // While *hurry is true (shutting down: finish the job before the service
+  // manager's stop timeout), step() does not sleep.
+  explicit Pacer(unsigned percent, const std::atomic<bool>* hurry = nullptr) noexcept
+      : m_percent(percent == 0 ? 1 : (percent > 100 ? 100 : percent)), m_hurry(hurry), m_last(cpu_now()) {}
 
-  // Call between chunks of work. The time since the last step() (or since
-  // construction) counts as work; the sleep keeps work / (work + sleep) at
-  // or under the share. Measured in wall time, so a job that was itself
-  // preempted sleeps longer, never shorter.
+  // Call between chunks of work. The CPU this thread used since the last
+  // step() (or construction) is the work; the sleep keeps work / (work +
+  // sleep) at or under the share. CPU time, not wall time: a thread that was
+  // itself kept waiting (a busy core, a throttled quota) did not use the
+  // core meanwhile and must not sleep for it too; and the caller may hold a
+  // lock other processes want (an SQLite transaction).
   void step() noexcept {
-    const auto now = Clock::now();
-    const auto worked = now - m_last;
-    if (m_percent < 100) {
-      const auto rest = worked * (100 - m_percent) / m_percent;
+    const int64_t now = cpu_now();
+    const int64_t worked = now - m_last;
+    if (m_percent < 100 && worked > 0 && !(m_hurry && m_hurry->load(std::memory_order_relaxed))) {
+      const auto rest = std::chrono::nanoseconds(worked * (100 - m_percent) / m_percent);
       std::this_thread::sleep_for(rest);
       m_slept += rest;
     }
-    m_last = Clock::now();
+    m_last = cpu_now();
     ++m_steps;
   }
 
@@ -40,11 +51,18 @@ class Pacer {
   unsigned percent() const noexcept { return m_percent; }
   unsigned long steps() const noexcept { return m_steps; }
 
+  // This thread's CPU time in nanoseconds.
+  static int64_t cpu_now() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  }
+
  private:
-  using Clock = std::chrono::steady_clock;
   unsigned m_percent;
-  Clock::time_point m_last = Clock::now();
-  Clock::duration m_slept{};
+  const std::atomic<bool>* m_hurry;
+  int64_t m_last;
+  std::chrono::nanoseconds m_slept{};
   unsigned long m_steps = 0;
 };
 
