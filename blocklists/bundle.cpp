@@ -118,7 +118,7 @@ std::span<const uint8_t> CdbFile::bytes() const noexcept {
 }
 
 namespace {
-constexpr std::size_t kPaceBytes = 256 * 1024;  // a pace step per this much walked (about 1 ms)
+constexpr std::size_t kPaceBytes = std::size_t{256} * 1024;  // a pace step per this much walked (about 1 ms)
 }  // namespace
 
 // The cdb format (cr.yp.to/cdb/cdb.txt): 256 (position, slots) pairs; the

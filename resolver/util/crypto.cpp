@@ -45,7 +45,7 @@ Sha256 sha256(std::span<const uint8_t> data) {
 
 Sha256 sha256(std::span<const uint8_t> data, Pacer* pace) {
   if (!pace) return sha256(data);
-  constexpr std::size_t kChunk = 256 * 1024;  // about a millisecond of hashing
+  constexpr std::size_t kChunk = std::size_t{256} * 1024;  // about a millisecond of hashing
   Sha256Stream s;
   for (std::size_t at = 0; at < data.size(); at += kChunk) {
     s.update(data.data() + at, std::min(kChunk, data.size() - at));

@@ -103,7 +103,8 @@ want_a=$(answer)
 log "resolver up (bundle A); $CHANGING -> $want_a under A, must be 0.0.0.0 under B"
 
 mix=$BL/q-mix-1.txt
-dur=$((SWAPS * 4 + 10))
+# A paced reload (lists.reload_cpu_percent) takes a few seconds: 7 s a swap leaves room.
+dur=$((SWAPS * 7 + 10))
 # Both measured phases replay the start of the same workload on a warm cache:
 # a first, unmeasured pass as long as the swap phase fills it (misses go to nsd).
 log "warm-up: ${QPS} qps for $dur s (not measured)"
