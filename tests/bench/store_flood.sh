@@ -25,13 +25,13 @@ snap() {  # tid-name cpu_ticks read_syscalls, one line per thread
 }
 snap > "$work/s0"
 if [ -n "${FLOOD_STRACE:-}" ]; then  # syscall counts of the whole process over 10 s in the middle
-  (sleep $((secs / 2 - 5)); timeout -s INT 10 strace -c -f -e trace=pread64,pwrite64,read,fdatasync,fsync -p "$pid" 2> "$work/strace.txt") &
+  (sleep $((secs / 2 - 5)); timeout -s INT 10 strace -c -f -e trace=pread64,pwrite64,read,fdatasync,epoll_wait,recvmmsg,write -p "$pid" 2> "$work/strace.txt") &
 fi
 taskset -c 1 dnsperf -s 127.0.0.1 -p 5398 -d "$queries" -Q "$qps" -l "$secs" > "$work/dnsperf.txt" 2>&1
 sleep 3  # let the store write the last second's batch
 snap > "$work/s1"
 grep -E "Queries completed|Average Latency" "$work/dnsperf.txt"
-[ -s "$work/strace.txt" ] && grep -E "pread64|pwrite64| read|sync|total" "$work/strace.txt"
+[ -s "$work/strace.txt" ] && grep -E "pread64|pwrite64| read|sync|epoll|recvmmsg| write|total" "$work/strace.txt"
 tick=$(getconf CLK_TCK)
 join "$work/s0" "$work/s1" | awk -v t="$tick" '{c = ($4 - $2) * 1000 / t; r = $5 - $3;
   if (c > 0 || r > 100) printf "%-22s cpu %6d ms  read syscalls %8d\n", $1, c, r}'
