@@ -17,17 +17,22 @@ taskset -c 0 "$hedge" serve --config "$work/hedge.toml" --listen 127.0.0.1:5398 
   --lists "$bundle" > "$work/serve.log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 50); do dig +short +time=1 +tries=1 -p 5398 @127.0.0.1 example.org >/dev/null 2>&1 && break; sleep 0.2; done
+up=
+for _ in $(seq 50); do dig +short +time=1 +tries=1 -p 5398 @127.0.0.1 example.org >/dev/null 2>&1 && { up=1; break; }; sleep 0.2; done
+[ -n "$up" ] || { echo "store_flood: hedge did not answer on 127.0.0.1:5398:" >&2; cat "$work/serve.log" >&2; exit 1; }
 snap() {  # tid-name cpu_ticks read_syscalls, one line per thread
   for t in /proc/"$pid"/task/*; do
     echo "$(basename "$t")-$(tr ' ' _ < "$t/comm") $(awk '{print $14 + $15}' "$t/stat") $(awk '/^syscr/ {print $2}' "$t/io")"
   done | sort
 }
 snap > "$work/s0"
+tracer=
 if [ -n "${FLOOD_STRACE:-}" ]; then  # syscall counts of the whole process over 10 s in the middle
-  (sleep $((secs / 2 - 5)); timeout -s INT 10 strace -c -f -e trace=pread64,pwrite64,read,fdatasync,epoll_wait,recvmmsg,write -p "$pid" 2> "$work/strace.txt") &
+  (sleep $((secs > 10 ? secs / 2 - 5 : 0)); timeout -s INT 10 strace -c -f -e trace=pread64,pwrite64,read,fdatasync,epoll_wait,recvmmsg,write -p "$pid" 2> "$work/strace.txt") &
+  tracer=$!
 fi
 taskset -c 1 dnsperf -s 127.0.0.1 -p 5398 -d "$queries" -Q "$qps" -l "$secs" > "$work/dnsperf.txt" 2>&1
+[ -z "$tracer" ] || wait "$tracer" || true
 sleep 3  # let the store write the last second's batch
 snap > "$work/s1"
 grep -E "Queries completed|Average Latency" "$work/dnsperf.txt"
