@@ -106,6 +106,7 @@ class Server final : public net::Responder {
   static void on_fake_clock(uv_timer_t* t) noexcept;
   static void on_watchdog(uv_timer_t* t) noexcept;
   static void on_store_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept;
+  static void on_store_rearm(uv_timer_t* t) noexcept;
   int64_t policy_now() const noexcept;
   void read_fake_clock() noexcept;
   void arm_fake_clock() noexcept;
@@ -126,6 +127,12 @@ class Server final : public net::Responder {
   uv_timer_t m_watchdog{};
   uv_timer_t m_fake_clock_timer{};
   uv_fs_event_t m_store_watch{};
+  // After a store-directory event the watch is paused for kStorePauseMs: the
+  // monitoring store's own commits write the same -wal file hundreds of times
+  // a second in a flood, and each write would otherwise wake the DNS loop.
+  uv_timer_t m_store_rearm{};
+  std::string m_store_dir;
+  static constexpr uint64_t kStorePauseMs = 100;
   uv_fs_event_t* m_bundle_watch = nullptr;  // the current bundle's directory (freed in its close callback)
   std::string m_store_file;                 // basename of [store] path (events for it and its -wal)
   net::LoopInbox m_inbox;                   // store thread -> loop

@@ -17,6 +17,7 @@ struct ExceptionFeed::State {
   std::function<void(ExceptionSet)> deliver;
   std::unique_ptr<store::ExceptionStore> store;
   uint64_t version = 0;
+  int64_t audit_seq = -1;
   std::vector<policy::Exception> last;
   bool timed = true;
   uint64_t expiry_generation = 0;  // a newer timer makes older ones no-ops
@@ -113,6 +114,7 @@ bool ExceptionFeed::open_and_wait(const std::string& path, bool timed_expiries,
           st->store = std::move(s);
           st->timed = timed_expiries;
           st->version = st->store->data_version();
+          st->audit_seq = st->store->audit_seq();
           st->last = st->store->load_all();
           o.list = st->last;
           o.ok = true;
@@ -152,12 +154,24 @@ void check_job(const StatePtr& st, int settle) noexcept {
   if (!st->store) return;
   st->checks->fetch_add(1, std::memory_order_relaxed);
   const uint64_t v = st->store->data_version();
-  if (v == st->version) {  // our own writes, nothing committed, or not visible yet
+  // data_version also moves for the monitoring store's own commits (another
+  // connection to the same file), many a second in a flood; every change to
+  // an exception writes an audit row in the same transaction, so the
+  // exceptions are read only when the audit log moved. Either way "nothing
+  // new" settles: the event may have come from an exception commit that is
+  // not visible yet, behind a monitoring commit that already is.
+  bool moved = v != st->version;
+  st->version = v;
+  if (moved) {
+    const int64_t seq = st->store->audit_seq();
+    moved = seq < 0 || seq != st->audit_seq;  // unreadable: look at the exceptions anyway
+    st->audit_seq = seq;
+  }
+  if (!moved) {
     if (settle > 0 && st->thread)
       st->thread->post_after(settle >= 2 ? 50 : 500, [st, settle] { check_job(st, settle - 1); });
     return;
   }
-  st->version = v;
   std::vector<policy::Exception> list = st->store->load_all();
   if (same(list, st->last)) return;  // another table in the same database changed
   st->last = list;

@@ -143,6 +143,12 @@ std::optional<policy::Exception> ExceptionStore::get(int64_t id) {
   return std::nullopt;
 }
 
+int64_t ExceptionStore::audit_seq() {
+  Stmt s(m_db, "SELECT coalesce(max(seq), 0) FROM audit");
+  if (s && s.step() == SQLITE_ROW) return s.i64(0);
+  return -1;
+}
+
 uint64_t ExceptionStore::data_version() {
   Stmt s(m_db, "PRAGMA data_version");
   if (s && s.step() == SQLITE_ROW) return static_cast<uint64_t>(s.i64(0));

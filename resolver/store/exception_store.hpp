@@ -60,6 +60,9 @@ class ExceptionStore {
   std::optional<policy::Exception> get(int64_t id);
   // Changes whenever another connection commits (PRAGMA data_version).
   uint64_t data_version();
+  // The last audit row's seq (0 if none): every change to an exception writes
+  // one in the same transaction, so this moves when the exceptions may have.
+  int64_t audit_seq();
 
   // Each mutation is one transaction with its audit row. Returns false and a
   // one-line reason on a rule violation or database error.
