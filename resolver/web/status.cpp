@@ -255,9 +255,13 @@ std::string status_json(const StatusInputs& in) {
   }
   j["http"] = http;
   if (in.alerts)
-    j["alerts"] = {{"enabled", in.alerts->enabled},           {"sent", in.alerts->sent},
-                   {"failed_attempts", in.alerts->failed},    {"queued", in.alerts->queued},
-                   {"last_sent_at", in.alerts->last_sent_at}, {"last_failed_at", in.alerts->last_failed_at},
+    j["alerts"] = {{"enabled", in.alerts->enabled},
+                   {"sent", in.alerts->sent},
+                   {"failed_attempts", in.alerts->failed},
+                   {"queued", in.alerts->queued < 0 ? nlohmann::json(nullptr)  // not counted yet
+                                                    : nlohmann::json(in.alerts->queued)},
+                   {"last_sent_at", in.alerts->last_sent_at},
+                   {"last_failed_at", in.alerts->last_failed_at},
                    {"last_error", in.alerts->last_error}};
   if (in.check)
     j["filtering_check"] = {
