@@ -80,7 +80,7 @@ void parse_http(const toml::table& t, HttpConfig& h, ConfigErrors& errs) {
           {"block_page_listen", "status_listen", "status_clients", "max_header_bytes", "max_body_bytes",
            "max_connections", "max_connections_per_client", "idle_timeout_ms", "request_timeout_ms",
            "max_requests_per_connection", "rate_limit_per_client", "rate_limit_burst", "max_pipelined",
-           "review_requests_per_hour", "console_listen", "tls_cert", "tls_key"},
+           "max_requests_per_second", "review_requests_per_hour", "console_listen", "tls_cert", "tls_key"},
           errs);
   listen_key(t, "block_page_listen", h.block_page_listen, errs);
   listen_key(t, "status_listen", h.status_listen, errs);
@@ -105,6 +105,7 @@ void parse_http(const toml::table& t, HttpConfig& h, ConfigErrors& errs) {
   uint_key(t, "http", "rate_limit_per_client", l.rate_limit_per_client, 0, 1000000, errs);
   uint_key(t, "http", "rate_limit_burst", l.rate_limit_burst, 1, 10000000, errs);
   uint_key(t, "http", "max_pipelined", l.max_pipelined, 1, 1024, errs);
+  uint_key(t, "http", "max_requests_per_second", l.max_requests_per_second, 0, 10000000, errs);
   uint_key(t, "http", "review_requests_per_hour", h.review_requests_per_hour, 0, 10000, errs);
 }
 

@@ -17,6 +17,12 @@ struct Limits {
   uint32_t rate_limit_per_client = 50;          // requests per second per client address (0 = off)
   uint32_t rate_limit_burst = 100;
   uint32_t max_pipelined = 16;  // requests parsed ahead of their responses; then reading pauses
+  // Requests per second the whole listener serves, every client together
+  // (0 = off). Beyond it no request is refused: connections stop being read
+  // until the budget refills, so a flood costs the box (and the DNS loop that
+  // shares its cores) this much work and no more. A school's real block-page
+  // traffic is a few requests a second.
+  uint32_t max_requests_per_second = 1000;
 };
 
 }  // namespace hedge::http

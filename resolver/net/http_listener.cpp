@@ -4,6 +4,7 @@
 
 #include <http_parser.h>
 
+#include <algorithm>
 #include <climits>
 #include <deque>
 #include <memory>
@@ -36,6 +37,7 @@ class HttpConn final : public CloseGroup, public http::ReplySink {
   uv_tcp_t m_tcp{};
 
  private:
+  friend class HttpListener;  // the request budget parks and resumes connections
   struct Pending {
     std::shared_ptr<http::ReplySlot> slot;
     bool head = false, keep_alive = true;
@@ -87,7 +89,9 @@ class HttpConn final : public CloseGroup, public http::ReplySink {
   std::size_t m_out_bytes = 0;
   int64_t m_req_started = 0, m_last_activity = 0;
   bool m_reading = false, m_closing = false, m_eof = false, m_parsing = false;
-  bool m_no_more = false;  // no further requests are read (Connection: close, error, limit)
+  bool m_no_more = false;   // no further requests are read (Connection: close, error, limit)
+  bool m_budgeted = false;  // the request being parsed has its share of the listener's budget
+  bool m_parked = false;    // waiting in the listener's queue for budget; not reading
   bool m_filter_closed = false;
   char m_chunk[16384];
 };
@@ -125,6 +129,13 @@ HttpListener* HttpListener::start(uv_loop_t* loop, const util::SockAddr& addr, s
     return nullptr;
   }
   l->own(reinterpret_cast<uv_handle_t*>(&l->m_tcp));
+  rc = uv_timer_init(loop, &l->m_budget_timer);
+  if (rc != 0) {
+    err = "http " + addr.str() + ": " + uv_strerror(rc);
+    l->close();
+    return nullptr;
+  }
+  l->own(reinterpret_cast<uv_handle_t*>(&l->m_budget_timer));
   rc = uv_tcp_bind(&l->m_tcp, addr.sa(), addr.family() == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
   if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->m_tcp), 511, &HttpListener::on_connection);
   if (rc != 0) {
@@ -143,7 +154,59 @@ void HttpListener::close() noexcept {
   if (m_closing) return;
   m_closing = true;
   while (!m_conns.empty()) m_conns.begin()->second->begin_close();
+  m_parked.clear();
   close_handle(reinterpret_cast<uv_handle_t*>(&m_tcp));
+  if (m_budget_timer.data) close_handle(reinterpret_cast<uv_handle_t*>(&m_budget_timer));
+}
+
+// A token bucket holding a tenth of a second's requests: a burst of a few
+// pages is served at once, a flood at the configured rate.
+bool HttpListener::take_budget() noexcept {
+  const uint32_t rate = m_limits.max_requests_per_second;
+  if (rate == 0) return true;
+  const double cap = std::max(1.0, rate / 10.0);
+  const int64_t t = now_ms(m_loop);
+  if (m_budget < 0)
+    m_budget = cap;
+  else
+    m_budget = std::min(cap, m_budget + static_cast<double>(t - m_budget_at) * rate / 1000.0);
+  m_budget_at = t;
+  if (m_budget < 1) return false;
+  m_budget -= 1;
+  return true;
+}
+
+void HttpListener::park(HttpConn* c) noexcept {
+  if (!c->m_parked) {
+    c->m_parked = true;
+    m_parked.push_back(c->id());
+    ++m_stats.held_back;
+  }
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&m_budget_timer)) || m_closing) return;
+  // Wake no more than 100 times a second: each wake lets about rate/100 requests start.
+  const uint32_t rate = std::max<uint32_t>(1, m_limits.max_requests_per_second);
+  uv_timer_start(&m_budget_timer, &HttpListener::on_budget, std::max<uint64_t>(10, 1000 / rate), 0);
+}
+
+void HttpListener::on_budget(uv_timer_t* t) noexcept {
+  auto* self = static_cast<HttpListener*>(owner(reinterpret_cast<uv_handle_t*>(t)));
+  if (self->m_closing) return;
+  // Oldest first; a connection that runs out of budget again goes to the back.
+  std::size_t n = self->m_parked.size();
+  while (n-- > 0 && !self->m_parked.empty()) {
+    const uint64_t id = self->m_parked.front();
+    self->m_parked.pop_front();
+    const auto it = self->m_conns.find(id);
+    if (it == self->m_conns.end()) continue;  // closed while it waited
+    HttpConn* c = it->second;
+    c->m_parked = false;
+    c->process();  // takes budget for its next request, or parks again
+    if (c->m_parked && self->m_budget < 1) break;
+  }
+  if (!self->m_parked.empty() && !self->m_closing)
+    uv_timer_start(
+        &self->m_budget_timer, &HttpListener::on_budget,
+        std::max<uint64_t>(10, 1000 / std::max<uint32_t>(1, self->m_limits.max_requests_per_second)), 0);
 }
 
 void HttpListener::forget(HttpConn* c, const std::string& client) noexcept {
@@ -277,8 +340,15 @@ void HttpConn::process() noexcept {
   if (m_parsing || m_closing) return;
   m_parsing = true;
   const auto& lim = m_listener.m_limits;
-  while (!m_closing && !m_no_more && m_in_off < m_in.size() && m_queue.size() < lim.max_pipelined &&
-         m_out_bytes < kMaxUnreadOutput) {
+  while (!m_closing && !m_no_more && !m_parked && m_in_off < m_in.size() &&
+         m_queue.size() < lim.max_pipelined && m_out_bytes < kMaxUnreadOutput) {
+    if (!m_budgeted) {  // the first bytes of a new request: it needs a share of the listener's budget
+      if (!m_listener.take_budget()) {
+        m_listener.park(this);
+        break;
+      }
+      m_budgeted = true;
+    }
     const std::size_t n =
         http_parser_execute(&m_parser, &settings(), m_in.data() + m_in_off, m_in.size() - m_in_off);
     m_in_off += n;
@@ -429,7 +499,8 @@ void HttpConn::on_written(uv_write_t* req, int status) noexcept {
 void HttpConn::update_reading() noexcept {
   if (m_closing || m_eof) return;
   const auto& lim = m_listener.m_limits;
-  const bool want = !m_no_more && m_queue.size() < lim.max_pipelined && m_out_bytes < kMaxUnreadOutput &&
+  const bool want = !m_no_more && !m_parked && m_queue.size() < lim.max_pipelined &&
+                    m_out_bytes < kMaxUnreadOutput &&
                     m_in.size() - m_in_off < std::size_t{lim.max_header_bytes} + lim.max_body_bytes + 16384;
   if (want && !m_reading) {
     m_reading =
@@ -614,6 +685,7 @@ int HttpConn::cb_message_complete(http_parser* p) noexcept {
   auto* c = static_cast<HttpConn*>(p->data);
   HttpListener& l = c->m_listener;
   c->m_req_started = 0;
+  c->m_budgeted = false;  // the next request takes its own share
   ++c->m_requests;
   http_parser_pause(p, 1);  // one request per http_parser_execute() call
   try {

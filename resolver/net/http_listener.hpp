@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <unordered_map>
@@ -38,6 +39,7 @@ struct HttpStats {
   uint64_t ratelimited = 0;           // requests answered 429
   uint64_t timeouts = 0;              // connections cut by a timeout
   uint64_t bad_requests = 0;          // parse errors, too large
+  uint64_t held_back = 0;             // times a connection waited for the listener's request budget
 };
 
 class HttpConn;
@@ -61,9 +63,15 @@ class HttpListener final : public CloseGroup {
   HttpListener(http::Handler& h) : m_handler(h), m_limiter(4096) {}
   ~HttpListener() override = default;
   static void on_connection(uv_stream_t* server, int status) noexcept;
+  static void on_budget(uv_timer_t* t) noexcept;
   void forget(HttpConn* c, const std::string& client) noexcept;
+  // The listener-wide request budget (max_requests_per_second): take one
+  // request's worth, or park `c` until the budget has refilled.
+  bool take_budget() noexcept;
+  void park(HttpConn* c) noexcept;
 
   uv_tcp_t m_tcp{};
+  uv_timer_t m_budget_timer{};
   uv_loop_t* m_loop = nullptr;
   http::Handler& m_handler;
   util::SockAddr m_local;
@@ -75,6 +83,9 @@ class HttpListener final : public CloseGroup {
   std::unordered_map<uint64_t, HttpConn*> m_conns;
   std::unordered_map<std::string, uint32_t> m_per_client;
   HttpStats m_stats;
+  double m_budget = -1;  // requests that may start now (-1: not filled yet)
+  int64_t m_budget_at = 0;
+  std::deque<uint64_t> m_parked;  // connection ids waiting for the budget, oldest first
   bool m_closing = false;
 };
 

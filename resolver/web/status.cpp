@@ -251,6 +251,7 @@ std::string status_json(const StatusInputs& in) {
                     {"connections", l.connections},
                     {"accepted", l.accepted},
                     {"rejected", l.rejected},
+                    {"held_back", l.held_back},
                     {"responses", by_status}});
   }
   j["http"] = http;
@@ -369,7 +370,9 @@ std::string metrics_text(const StatusInputs& in) {
   // Listeners of one name (e.g. the block page on IPv4 and IPv6) are one series.
   std::map<std::string, std::map<int, uint64_t>> by_listener;
   std::map<std::string, std::pair<uint64_t, uint64_t>> conns;  // rejected, open
+  std::map<std::string, uint64_t> held;
   for (const auto& l : in.listeners) {
+    held[l.name] += l.held_back;
     for (const auto& [code, n] : l.responses) by_listener[l.name][code] += n;
     conns[l.name].first += l.rejected;
     conns[l.name].second += l.connections;
@@ -382,6 +385,9 @@ std::string metrics_text(const StatusInputs& in) {
   help("hedge_http_connections_rejected_total", "counter", "HTTP connections refused by a connection cap.");
   for (const auto& [name, c] : conns)
     u("hedge_http_connections_rejected_total{listener=\"" + label(name) + "\"}", c.first);
+  help("hedge_http_held_back_total", "counter",
+       "Times a connection waited because its listener reached [http] max_requests_per_second.");
+  for (const auto& [name, n] : held) u("hedge_http_held_back_total{listener=\"" + label(name) + "\"}", n);
   help("hedge_http_connections", "gauge", "Open HTTP connections.");
   for (const auto& [name, c] : conns) u("hedge_http_connections{listener=\"" + label(name) + "\"}", c.second);
   // hedge_update_*, hedge_bundle_serial, hedge_bundle_valid_until_timestamp_seconds,

@@ -51,6 +51,7 @@ struct MonitorFacts {
 struct ListenerFacts {
   std::string name, address;
   uint64_t connections = 0, accepted = 0, rejected = 0;
+  uint64_t held_back = 0;  // waits for the listener's max_requests_per_second
   std::map<int, uint64_t> responses;
 };
 

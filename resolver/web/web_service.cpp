@@ -268,6 +268,7 @@ void WebService::status_arrived(const std::shared_ptr<StatusInputs>& copy) {
       f.connections = l->connections();
       f.accepted = l->stats().connections;
       f.rejected = l->stats().rejected;
+      f.held_back = l->stats().held_back;
       f.responses = l->stats().responses;
       in.listeners.push_back(std::move(f));
     }

@@ -3,9 +3,11 @@
 requests, oversized headers and bodies, slowloris, pipelining answered in order,
 bad methods, 1,000 idle connections, markup in the Host header, every path, the
 per-client connection cap; DNS keeps answering throughout."""
+import json
 import os
 import socket
 import sys
+import threading
 import time
 import unittest
 
@@ -178,6 +180,51 @@ class WebHttpCaps(hedgetest.E2ECase):
         self.assertEqual(codes[-1], 429)
         self.assertTrue(all(c == 200 for c in codes[:-1]))
         self.assertTrue(client.rrs(client.ask(self.h.addr, "example.com", "A"), "A"))
+
+
+class WebHttpBudget(hedgetest.E2ECase):
+    """[http] max_requests_per_second: the listener serves every client together at
+    that rate and no faster, refuses nothing (connections wait, unread), and DNS
+    answers meanwhile. Per-client limits are off so that only the budget acts."""
+    needs = ("compile", "serve")
+    RATE = 50
+
+    @classmethod
+    def setup_peers(cls):
+        cls.f = cls.fake()
+        extra, cls.bp, cls.st = ws.web_extra(cls.tmp, max_requests_per_second=cls.RATE, rate_limit_per_client=0,
+                                             max_connections_per_client=100)
+        cls.h = cls.serve([cls.f.server], cls.bundle(), extra=extra)
+
+    def test_flood_is_served_at_the_budget_and_nothing_is_refused(self):
+        per_conn, conns = 20, 5
+        req = (b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n" * (per_conn - 1)
+               + b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+        codes, dns = [], []
+
+        def one():
+            codes.extend(ws.statuses(ws.raw(self.bp, req, timeout=20)))
+
+        time.sleep(0.3)  # a full bucket: a tenth of a second's requests
+        t0 = time.monotonic()
+        threads = [threading.Thread(target=one) for _ in range(conns)]
+        for t in threads:
+            t.start()
+        while any(t.is_alive() for t in threads) and len(dns) < 50:  # bounded
+            dns.append(client.rrs(client.ask(self.h.addr, "example.com", "A", timeout=1.0), "A"))
+            time.sleep(0.05)
+        for t in threads:
+            t.join(timeout=25)
+        took = time.monotonic() - t0
+        self.assertEqual(codes, [200] * (per_conn * conns), "every request is answered, none refused")
+        # 100 requests, a bucket of RATE/10 = 5: at least (100 - 5) / 50 s.
+        self.assertGreater(took, (per_conn * conns - self.RATE / 10) / self.RATE * 0.95,
+                           "served faster than max_requests_per_second")
+        self.assertLess(took, 10, f"the budget stalled connections{self.ctx(self.h)}")
+        self.assertTrue(dns and all(dns), "DNS answers while the block page is flooded")
+        status = json.loads(ws.get(self.st, "/status")[2])
+        held = sum(x.get("held_back", 0) for x in status["http"] if x["address"] == f"127.0.0.1:{self.bp[1]}")
+        self.assertGreater(held, 0, status["http"])
 
 
 if __name__ == "__main__":
