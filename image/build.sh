@@ -219,6 +219,16 @@ E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH nice -n 19 genimage --config "$stage/geni
   --tmppath "$stage/tmp" --inputpath "$stage/images" --outputpath "$stage/images" >"$stage/genimage.log" 2>&1 \
   || { echo "image: genimage failed, see $stage/genimage.log" >&2; tail -20 "$stage/genimage.log" >&2; exit 1; }
 rm -rf "$stage/tmp"
+# mke2fs -d copies each file's ctime (and the atimes the build left) from the
+# tree: clamp them in both ext4 images and write those back into the disk
+# image at their partitions, so two builds of one commit are byte-identical.
+img="$stage/images/$name.img"
+for part in 2:root.ext4 4:data.ext4; do
+  n=${part%%:*} fs="$stage/images/${part#*:}"
+  python3 image/clamp_ctime.py "$fs" "$SOURCE_DATE_EPOCH"
+  start=$(sfdisk -J "$img" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$n-1]['start'])")
+  dd if="$fs" of="$img" bs=512 seek="$start" conv=notrunc,fsync status=none
+done
 echo "image: xz" >&2
 nice -n 19 xz -T2 -6 -c "$stage/images/$name.img" >"$out/$name.img.xz.tmp"
 mv "$out/$name.img.xz.tmp" "$out/$name.img.xz"
