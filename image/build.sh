@@ -226,8 +226,8 @@ img="$stage/images/$name.img"
 for part in 2:root.ext4 4:data.ext4; do
   n=${part%%:*} fs="$stage/images/${part#*:}"
   python3 image/clamp_ctime.py "$fs" "$SOURCE_DATE_EPOCH"
-  start=$(sfdisk -J "$img" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$n-1]['start'])")
-  dd if="$fs" of="$img" bs=512 seek="$start" conv=notrunc,fsync status=none
+  first=$(sfdisk -J "$img" | python3 -c "import json,sys; print(json.load(sys.stdin)['partitiontable']['partitions'][$n-1]['start'])")
+  dd if="$fs" of="$img" bs=512 seek="$first" conv=notrunc,fsync status=none
 done
 echo "image: xz" >&2
 nice -n 19 xz -T2 -6 -c "$stage/images/$name.img" >"$out/$name.img.xz.tmp"
