@@ -182,8 +182,11 @@ void HttpListener::park(HttpConn* c) noexcept {
     m_parked.push_back(c->id());
     ++m_stats.held_back;
   }
-  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&m_budget_timer)) || m_closing) return;
-  // Wake no more than 100 times a second: each wake lets about rate/100 requests start.
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&m_budget_timer)) && !m_closing) arm_budget_timer();
+}
+
+// Wake no more than 100 times a second: each wake lets about rate/100 requests start.
+void HttpListener::arm_budget_timer() noexcept {
   const uint32_t rate = std::max<uint32_t>(1, m_limits.max_requests_per_second);
   uv_timer_start(&m_budget_timer, &HttpListener::on_budget, std::max<uint64_t>(10, 1000 / rate), 0);
 }
@@ -203,10 +206,7 @@ void HttpListener::on_budget(uv_timer_t* t) noexcept {
     c->process();  // takes budget for its next request, or parks again
     if (c->m_parked && self->m_budget < 1) break;
   }
-  if (!self->m_parked.empty() && !self->m_closing)
-    uv_timer_start(
-        &self->m_budget_timer, &HttpListener::on_budget,
-        std::max<uint64_t>(10, 1000 / std::max<uint32_t>(1, self->m_limits.max_requests_per_second)), 0);
+  if (!self->m_parked.empty() && !self->m_closing) self->arm_budget_timer();
 }
 
 void HttpListener::forget(HttpConn* c, const std::string& client) noexcept {

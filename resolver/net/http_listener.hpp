@@ -69,6 +69,7 @@ class HttpListener final : public CloseGroup {
   // request's worth, or park `c` until the budget has refilled.
   bool take_budget() noexcept;
   void park(HttpConn* c) noexcept;
+  void arm_budget_timer() noexcept;
 
   uv_tcp_t m_tcp{};
   uv_timer_t m_budget_timer{};
