@@ -9,6 +9,7 @@
 #include <system_error>
 #include <thread>
 
+#include "util/cpu_quota.hpp"
 #include "util/log.hpp"
 #include "util/pacer.hpp"
 #include "util/thread.hpp"
@@ -208,6 +209,14 @@ bool Server::start(const ServeOptions& opts, std::string& err) {
 }
 
 bool Server::start(const config::Config& cfg, std::string& err) {
+  // Before any background thread paces itself (util/cpu_quota).
+  if (const util::CpuQuota q = util::read_cpu_quota(); q.cores > 0) {
+    util::Pacer::set_quota_scale(q.cores);
+    LOG_INFO("CPU quota: %.2f of a core (%s); background work is paced to its share of that", q.cores,
+             q.where.c_str());
+  } else {
+    util::Pacer::set_quota_scale(1.0);
+  }
   auto bundle = open_bundle(cfg, err);
   if (!bundle || !apply(cfg, bundle, err)) return false;
   if (cfg.lists.bundle.empty()) LOG_WARN("no [lists] bundle configured: nothing will be blocked");

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <ctime>
 
+#include <sys/inotify.h>
+
 #include "util/log.hpp"
 #include "util/units.hpp"
 
@@ -34,28 +36,23 @@ UpdateWatch* UpdateWatch::start(uv_loop_t* loop, const std::string& path, uint64
   const std::size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   w->m_name = slash == std::string::npos ? path : path.substr(slash + 1);
-  auto* ev = new uv_fs_event_t;
-  uv_fs_event_init(loop, ev);
-  ev->data = w;
-  if (uv_fs_event_start(ev, &UpdateWatch::on_dir, dir.c_str(), 0) == 0) {
-    w->m_dir_watch = ev;
-    w->m_dir_closed = false;
-    interval_ms = std::max<uint64_t>(interval_ms, 300'000);
-  } else {
-    uv_close(reinterpret_cast<uv_handle_t*>(ev),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_fs_event_t*>(h); });
-  }
+  // Only a rename into place, a finished write or a removal: the directory
+  // also holds the bundle generations, whose download writes would otherwise
+  // each wake the loop (net/dir_watch).
+  std::string werr;
+  w->m_dir_watch = net::DirWatch::start(
+      loop, dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_MOVED_FROM,
+      [w](const std::string& name) {
+        if (w->m_closing || (!name.empty() && name != w->m_name)) return;
+        if (w->m_reading)
+          w->m_again = true;
+        else
+          w->read_now();
+      },
+      werr);
+  if (w->m_dir_watch) interval_ms = std::max<uint64_t>(interval_ms, 300'000);
   uv_timer_start(&w->m_timer, &UpdateWatch::on_timer, 0, interval_ms);
   return w;
-}
-
-void UpdateWatch::on_dir(uv_fs_event_t* h, const char* file, int /*events*/, int status) noexcept {
-  auto* self = static_cast<UpdateWatch*>(h->data);
-  if (status < 0 || !file || self->m_closing || self->m_name != file) return;
-  if (self->m_reading)
-    self->m_again = true;
-  else
-    self->read_now();
 }
 
 void UpdateWatch::on_timer(uv_timer_t* t) noexcept {
@@ -122,19 +119,13 @@ void UpdateWatch::close() noexcept {
     self->maybe_free();
   });
   if (m_dir_watch) {
-    m_dir_watch->data = this;
-    uv_close(reinterpret_cast<uv_handle_t*>(m_dir_watch), [](uv_handle_t* h) {
-      auto* self = static_cast<UpdateWatch*>(h->data);
-      delete reinterpret_cast<uv_fs_event_t*>(h);
-      self->m_dir_closed = true;
-      self->maybe_free();
-    });
+    m_dir_watch->close();  // frees itself; its callback checks m_closing until then
     m_dir_watch = nullptr;
   }
 }
 
 void UpdateWatch::maybe_free() noexcept {
-  if (m_closing && m_timer_closed && m_dir_closed && !m_reading) delete this;
+  if (m_closing && m_timer_closed && !m_reading) delete this;
 }
 
 }  // namespace hedge::runtime

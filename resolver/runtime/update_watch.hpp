@@ -1,6 +1,6 @@
 // runtime/update_watch: the running resolver's view of `hedge update`'s state
 // file (blocklists/update/state.hpp). Every 5 min (10 s without inotify), and as soon as `hedge update`
-// renames a new copy into place (a uv_fs_event on its directory), the file is
+// renames a new copy into place (a net::DirWatch on its directory), the file is
 // read on the libuv thread pool (never on the loop) and the parsed state is swapped in as an
 // immutable shared_ptr, for /status, /metrics and /health (update/status.hpp)
 // and for the policy clock: the resolver never believes the clock is earlier
@@ -15,6 +15,7 @@
 #include <string>
 
 #include "blocklists/update/state.hpp"
+#include "net/dir_watch.hpp"
 
 namespace hedge::runtime {
 
@@ -37,17 +38,15 @@ class UpdateWatch {
   void read_now() noexcept;
   void maybe_free() noexcept;
   static void on_timer(uv_timer_t* t) noexcept;
-  static void on_dir(uv_fs_event_t* h, const char* file, int events, int status) noexcept;
 
   uv_loop_t* m_loop = nullptr;
   uv_timer_t m_timer{};
-  uv_fs_event_t* m_dir_watch = nullptr;  // freed in its close callback
+  net::DirWatch* m_dir_watch = nullptr;  // frees itself after close()
   std::string m_path, m_name;            // m_name: the file's basename (events name it)
   std::shared_ptr<const update::UpdateState> m_state;
   std::atomic<int64_t>* m_trusted_out = nullptr;
   bool m_reading = false, m_closing = false, m_timer_closed = false, m_clock_behind = false;
   bool m_again = false;  // the file changed while a read was in flight
-  bool m_dir_closed = true;
 };
 
 }  // namespace hedge::runtime

@@ -83,9 +83,12 @@ class EventStore {
   // Writes a batch in transactions of at most kRowsPerTransaction rows (the
   // hourly counts with the last), so a CLI writer never waits long for the
   // lock. `written` gets one entry per event committed, so on failure it
-  // says which were. With pace, pace->step() runs every 64 rows: a flood's
-  // backlog is written at that share of a core, not at the DNS loop's cost.
+  // says which were. With pace, a transaction also ends after kPaceNs of work
+  // and the pacer steps after its commit: a flood's backlog is written at
+  // that share of a core, in pieces short enough not to throttle the DNS
+  // loop under a CPU quota, and never sleeping while it holds the lock.
   static constexpr std::size_t kRowsPerTransaction = 256;
+  static constexpr int64_t kPaceNs = 500'000;
   bool write(const std::vector<EventRow>& events, const std::vector<HourlyRow>& hourly,
              const std::vector<QueryRow>& queries, std::vector<WrittenEvent>& written, std::string& err,
              util::Pacer* pace = nullptr);

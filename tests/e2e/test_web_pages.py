@@ -174,7 +174,9 @@ class WebPages(hedgetest.E2ECase):
         negative = {k: v for k, v in doc.get("alerts", {}).items() if isinstance(v, int) and v < 0}
         self.assertEqual(negative, {}, doc.get("alerts"))
         # incidents carry only time and category
-        self.assertTrue(ws.wait_for(lambda: json.loads(ws.get(self.st, "/status")[2])["incidents"]))
+        # (wait for this test's own incident: another test's may be listed first)
+        self.assertTrue(ws.wait_for(lambda: "terrorism" in [
+            i["category"] for i in json.loads(ws.get(self.st, "/status")[2])["incidents"]]))
         incs = json.loads(ws.get(self.st, "/status")[2])["incidents"]
         for inc in incs:
             self.assertEqual(set(inc), {"at", "category"})
