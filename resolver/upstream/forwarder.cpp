@@ -158,8 +158,12 @@ std::size_t Forwarder::pick_server(const Resolution& r) const noexcept {
     if (!oka) return ha.backoff_until() < hb.backoff_until();
     return m_servers[a].rtt.rto() < m_servers[b].rtt.rto();
   };
+  // A server that refused this question (REFUSED, NOTIMP) is not asked it
+  // again (RFC 1034 5.3.3: a server error deletes the server from the
+  // list): the same answer would come back, and an upstream that rate-limits
+  // its error replies (nsd's RRL) starts dropping them. SIZE_MAX: none left.
   for (std::size_t i = 0; i < m_servers.size(); ++i)
-    if (better(i, best)) best = i;
+    if (!(r.m_refused_mask & (1ull << (i % 64))) && better(i, best)) best = i;
   return best;
 }
 
@@ -172,6 +176,7 @@ void Forwarder::start(Resolution& r, std::span<const uint8_t> query) noexcept {
   r.m_open.clear();
   r.m_tries = 0;
   r.m_tried_mask = 0;
+  r.m_refused_mask = 0;
   r.m_no_edns = false;
   r.m_result = Result{};
   r.m_started_ms = net::now_ms(m_loop);
@@ -193,6 +198,7 @@ void Forwarder::next_try(Resolution& r) noexcept {
     const int64_t left = remaining(r);
     if (left <= 0) break;
     const std::size_t s = pick_server(r);
+    if (s == SIZE_MAX) break;  // every server refused this question
     ++r.m_tries;
     r.m_tried_mask |= 1ull << (s % 64);
     // The last try allowed waits for whatever is left of the budget.
@@ -445,6 +451,8 @@ void Attempt::handle_reply(std::span<const uint8_t> reply) noexcept {
   if (rc != dns::rcode::NOERROR && rc != dns::rcode::NXDOMAIN) {
     ++f.m_metrics.upstream_errors;
     LOG_DEBUG("upstream %s: rcode %u", m_addr.str().c_str(), rc);
+    if (rc == dns::rcode::REFUSED || rc == dns::rcode::NOTIMP)
+      if (const std::size_t s = f.index_of(m_addr); s != SIZE_MAX) r.m_refused_mask |= 1ull << (s % 64);
     f.attempt_failed(r, this, Forwarder::Fail::error);
     return;
   }

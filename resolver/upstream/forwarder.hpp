@@ -70,6 +70,7 @@ class Resolution {
   std::vector<Attempt*> m_open;  // tries still listening (the one timing, and late ones)
   uint32_t m_tries = 0;
   uint64_t m_tried_mask = 0;
+  uint64_t m_refused_mask = 0;  // servers that answered REFUSED/NOTIMP: not asked again for this question
   int64_t m_started_ms = 0, m_deadline_ms = 0;
   bool m_no_edns = false;  // retried without EDNS after a FORMERR
   Result m_result;

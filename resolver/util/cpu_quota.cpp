@@ -128,9 +128,9 @@ CpuQuota read_cpu_quota() noexcept {
   try {
     const CgroupDirs d = cpu_cgroup_dirs(read_small("/proc/self/cgroup"), read_small("/proc/self/mountinfo"));
     for (const auto& dir : d.dirs) {
-      const std::optional<double> c = d.v2 ? parse_cpu_max(read_small(dir + "/cpu.max"))
-                                           : parse_cfs(read_small(dir + "/cpu.cfs_quota_us"),
-                                                       read_small(dir + "/cpu.cfs_period_us"));
+      const std::optional<double> c =
+          d.v2 ? parse_cpu_max(read_small(dir + "/cpu.max"))
+               : parse_cfs(read_small(dir + "/cpu.cfs_quota_us"), read_small(dir + "/cpu.cfs_period_us"));
       if (c && (best.cores == 0 || *c < best.cores)) {
         best.cores = *c;
         best.where = dir;

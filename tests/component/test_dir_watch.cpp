@@ -78,7 +78,8 @@ TEST_CASE("dir watch: writes in progress do not wake it, a rename into place doe
   // A directory that does not exist: no watch, a clear reason.
   uv_loop_t l2;
   REQUIRE(uv_loop_init(&l2) == 0);
-  CHECK(net::DirWatch::start(&l2, dir + "/gone", IN_MOVED_TO, [](const std::string&) {}, err) == nullptr);
+  CHECK(net::DirWatch::start(
+            &l2, dir + "/gone", IN_MOVED_TO, [](const std::string&) {}, err) == nullptr);
   CHECK(err.find("/gone") != std::string::npos);
   CHECK(uv_loop_close(&l2) == 0);
 }

@@ -174,6 +174,19 @@ class ClientCannotBackOffUpstream(hedgetest.E2ECase):
             self.f.script(n, [Step("refused")])
         self._then_others_answered(names, "4 names the upstream REFUSES")
 
+    def test_refused_asked_once(self):
+        # RFC 1034 5.3.3: a server that refused the question is not asked it again.
+        # Asking the only upstream three times tripled its error replies, and nsd's
+        # rate limiting then dropped some: 1% of such names got no answer at all.
+        n = "refused-once.zone.test"
+        self.f.script(n, [Step("refused")])
+        t0 = time.monotonic()
+        r = client.ask(self.h.addr, n, "A", timeout=3)
+        took = time.monotonic() - t0
+        self.assertEqual(r.rcode(), dns.rcode.SERVFAIL, client.describe(r))
+        self.assertLess(took, 0.25, f"a refused question took {took:.2f}s")
+        self.assertEqual(self.f.count(n), 1, "the upstream that refused was asked again")
+
     def test_servfail_names(self):
         names = [f"sf{i}.zone.test" for i in range(4)]
         for n in names:
