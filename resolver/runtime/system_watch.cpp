@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "util/log.hpp"
+#include "util/small_file.hpp"
 
 namespace hedge::runtime {
 
@@ -18,17 +19,7 @@ bool exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// Small status files only: at most `cap` bytes (a huge or odd file is cut, never trusted further).
-std::string read_small(const std::string& path, std::size_t cap = 8192) {
-  std::string out;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return out;
-  out.resize(cap);
-  const std::size_t n = std::fread(out.data(), 1, cap, f);
-  std::fclose(f);
-  out.resize(n);
-  return out;
-}
+using util::read_small;
 
 std::string first_line(const std::string& s) {
   std::string l = s.substr(0, s.find('\n'));

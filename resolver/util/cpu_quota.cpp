@@ -2,8 +2,8 @@
 #include "util/cpu_quota.hpp"
 
 #include <charconv>
-#include <fstream>
-#include <sstream>
+
+#include "util/small_file.hpp"
 
 namespace hedge::util {
 
@@ -37,14 +37,6 @@ bool has_token(std::string_view list, std::string_view tok) {
   for (auto t : split(list, ','))
     if (t == tok) return true;
   return false;
-}
-
-std::string read_small(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 }  // namespace
@@ -126,7 +118,8 @@ CgroupDirs cpu_cgroup_dirs(std::string_view proc_cgroup, std::string_view mounti
 CpuQuota read_cpu_quota() noexcept {
   CpuQuota best;
   try {
-    const CgroupDirs d = cpu_cgroup_dirs(read_small("/proc/self/cgroup"), read_small("/proc/self/mountinfo"));
+    const CgroupDirs d =
+        cpu_cgroup_dirs(read_small("/proc/self/cgroup"), read_small("/proc/self/mountinfo", 1 << 20));
     for (const auto& dir : d.dirs) {
       const std::optional<double> c =
           d.v2 ? parse_cpu_max(read_small(dir + "/cpu.max"))

@@ -65,8 +65,9 @@ class Pacer {
   // a fixed count of pieces between steps is a burst of unknown length, and
   // under a quota a burst longer than the quota's share of one period
   // throttles every thread of the process, the DNS loop included (64
-  // monitoring rows took about 3 ms here, against 2.5 ms of every 10 ms at
-  // a 25% quota; docs/decisions/0075).
+  // monitoring rows: about 3 ms here, estimated from the store thread's CPU
+  // over a backlog, against 2.5 ms of every 10 ms at a 25% quota;
+  // docs/decisions/0075).
   // True once the thread has worked chunk_ns since the last step: a caller
   // holding a lock (an SQLite transaction) releases it, then steps.
   bool due(int64_t chunk_ns) const noexcept { return cpu_now() - m_last >= chunk_ns; }
