@@ -645,6 +645,12 @@ Response ConsoleApp::exceptions(Ctx& c) {
   if (c.q.count("made"))
     b += "<p class=\"ok\" role=\"status\">Exception #" + escape(c.q["made"]) +
          " was made and waits for a second person to approve it.</p>";
+  if (all.empty()) {
+    // An empty table reads as "something failed to load".
+    b += "<p>No exceptions yet: every group gets exactly what its lists and schedules say. An unblock "
+         "granted from the review queue, or made with <code>hedge exception add</code>, appears here.</p>";
+    return html(200, page(c, "Exceptions", b));
+  }
   b += "<table><thead><tr><th scope=\"col\">#</th><th scope=\"col\">Site</th><th scope=\"col\">Group</th>"
        "<th scope=\"col\">Kind</th><th scope=\"col\">Asked by</th><th scope=\"col\">Why</th><th "
        "scope=\"col\">Approved by"

@@ -343,8 +343,10 @@ fake_clock_file = "{cls.clock}"
             b = self.login(name)
             with CookieProxy(b) as proxy:
                 for path in paths:
-                    status, _, _ = b.get(path)
+                    status, _, page = b.get(path)
                     self.assertEqual(status, 200, f"{role} {path}")
+                    if path == "/exceptions":  # never a bare table header: rows, or a sentence saying none
+                        self.assertTrue("<td>" in page or "No exceptions yet" in page, page)
                     slug = re.sub(r"[^a-z0-9]+", "-", path.split("&")[0]).strip("-") or "dashboard"
                     cs.screenshot(f"http://127.0.0.1:{proxy.port}{path}", os.path.join(out, f"{role}-{slug}.png"),
                                   height=1100)
