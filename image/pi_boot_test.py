@@ -14,7 +14,8 @@ named eth0 (board/common/network). What it cannot prove: the Pi's own boot
 firmware (start4.elf reading config.txt; qemu loads the kernel itself), the Pi
 4's PCIe/USB and bcmgenet Ethernet, and real SD card timing. The network here is
 qemu's usb-net on the Pi 3's USB, given a MAC with the locally-administered
-bit clear so the kernel names it eth0 as a Pi's own Ethernet would be.
+bit clear so the kernel names it eth0 as a Pi's own Ethernet would be (and
+cdc_subset kept out of the probe race for it; see pi_cmdline).
 
 The rpi4 image has no login on any console (a school box must not), so every
 check is made from outside: DNS and HTTP through host port forwards, and the
@@ -76,7 +77,11 @@ def pi_cmdline(image_cmdline):
     """The image's cmdline.txt with its consoles swapped for the emulated Pi 3's
     first UART (PL011, ttyAMA0), so the boot log can be read; nothing else changes."""
     words = [w for w in image_cmdline.split() if not w.startswith("console=")]
-    return " ".join(["console=ttyAMA0,115200"] + words)
+    # qemu's usb-net answers to 0525:a4a2, which both cdc_ether and cdc_subset
+    # claim: when cdc_subset wins the probe race the NIC comes up as usb0 with a
+    # random MAC and the box (eth0 only) has no network. Only the emulated
+    # device has this; a Pi 4's own Ethernet is bcmgenet.
+    return " ".join(["console=ttyAMA0,115200"] + words + ["module_blacklist=cdc_subset"])
 
 
 def partitions(img):
