@@ -17,7 +17,10 @@ MIRROR=${HEDGE_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${HEDGE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 # The rootfs has its own epoch (board/common/rootfs-epoch; bump it with the package
 # list), not the commit's: otherwise every commit would rebuild the ~20-minute rootfs.
-SOURCE_DATE_EPOCH=$(sed -n '1s/[^0-9]//gp' "$here/board/common/rootfs-epoch")
+SOURCE_DATE_EPOCH=$(sed -n '1{s/[^0-9]//g;p;}' "$here/board/common/rootfs-epoch")
+# (An earlier `sed -n 's/.../p'` printed nothing for a line with no non-digit to
+# remove, so every rootfs was built with an empty epoch: checked, not assumed.)
+[ -n "$SOURCE_DATE_EPOCH" ] || { echo "rootfs: board/common/rootfs-epoch has no epoch on its first line" >&2; exit 1; }
 export SOURCE_DATE_EPOCH
 
 packages=$(sed -e 's/#.*//' -e '/^\s*$/d' "$here/board/common/packages" | tr '\n' ',' | sed 's/,$//')
@@ -39,6 +42,10 @@ rm -f "$tmp"
 # Setup hook: before any package is configured, so the kernel's postinst builds the
 # initramfs once, with the short module list (MODULES=list); /boot/firmware exists so
 # raspi-firmware's hooks have somewhere to copy the kernel, initrd and blobs.
+# SOURCE_DATE_EPOCH also goes into initramfs-tools' own config, so the kernel
+# postinst's mkinitramfs takes its reproducible path (gzip -n, clamped mtimes,
+# cpio --reproducible) whatever environment dpkg gives it; without an epoch two
+# fresh rootfs builds differed in the initramfs alone.
 # The non-free-firmware component is enabled for this build only (raspi-firmware);
 # the image's own sources.list is removed below: the box never runs apt.
 start=$(date +%s)
@@ -54,7 +61,7 @@ nice -n 19 mmdebstrap --mode=root --format=tar --arch=arm64 --variant=minbase \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/info/*' \
   --setup-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/boot/firmware"' \
-  --setup-hook="printf 'MODULES=list\nCOMPRESS=gzip\n' > \"\$1/etc/initramfs-tools/conf.d/hedge\"" \
+  --setup-hook="printf 'MODULES=list\nCOMPRESS=gzip\nSOURCE_DATE_EPOCH=%s\n' $SOURCE_DATE_EPOCH > \"\$1/etc/initramfs-tools/conf.d/hedge\"" \
   --setup-hook="printf '%s\n' $(printf '%q ' $modules) > \"\$1/etc/initramfs-tools/modules\"" \
   --customize-hook='rm -f "$1/etc/apt/sources.list" "$1"/etc/apt/sources.list.d/*' \
   --customize-hook='rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/*' \
