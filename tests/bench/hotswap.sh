@@ -13,7 +13,7 @@
 # generation, flip and control-socket reload). Not part of `make test`.
 # HOTSWAP_UPDATE_CPU=N pins the `hedge update` runs to CPU N (default: unpinned, as
 # hedge-update.service runs on the box), to tell the updater's own work (TLS download,
-# hashing, writing 60 MB) on the server's core from the server's reload.
+# hashing, writing 60 MB) on the server's core from the server's reload. HOTSWAP_BG_CPU: below.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -100,6 +100,12 @@ taskset -c "$SERVER_CPU" "$hedge" serve --config "$cfgA" > "$W/serve.log" 2>&1 &
 PEER_PID=$!
 STARTED+=("$PEER_PID")
 for _ in $(seq 100); do dig +short +time=1 +tries=1 @127.0.0.1 -p "$PORT" "$ALLOWED_NAME" >/dev/null 2>&1 && break; sleep 0.2; done
+# HOTSWAP_BG_CPU=N: every server thread but the DNS loop on CPU N (the box's spare
+# cores; pin_background.sh), to tell the reload's own threads on the loop's core apart.
+if [[ -n ${HOTSWAP_BG_CPU:-} ]]; then
+  bash "$here/pin_background.sh" "$PEER_PID" "$HOTSWAP_BG_CPU" hedge-store > "$W/bg-cpu.txt"
+  log "background threads moved to CPU $HOTSWAP_BG_CPU: $(awk '{print $2}' "$W/bg-cpu.txt" | sort | uniq -c | xargs)"
+fi
 answer() { dig +short +time=2 +tries=1 @127.0.0.1 -p "$PORT" "$CHANGING" A | head -1; }
 want_a=$(answer)
 [[ -n $want_a && $want_a != 0.0.0.0 ]] || { echo "hotswap: $CHANGING should resolve under A, got '$want_a'" >&2; exit 1; }

@@ -10,6 +10,10 @@
 # Compare the fixed-rate (--lat-qps, default 5000) p50/p99 of the mix workload
 # in the two report.md files. The list is the harness's 1M-name list unless
 # --blocklist-size says otherwise (compiled once, cached, as in run.sh).
+# HEDGE_BENCH_BG_CPU=1 moves every Hedge thread but the DNS loop (web, store,
+# pool) to core 1 in both runs: the box has four cores and the scheduler spreads
+# them; here the DNS loop then has core 0 to itself (pin_background.sh; which
+# threads moved is in RUNDIR/bg-cpu.txt).
 # Usage: flock /tmp/hedge-bench.lock bash tests/bench/web_dns_latency.sh [CONNS] [peers.sh args...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +39,7 @@ fi
 common=(--only hedge --skip-reload --skip-baseline --reps 1 --duration 5 --lat-qps 5000
   --target "hedge=$t serve {port} {upstream} {blocklist} {rundir}" "$@")
 echo "== idle block page: $(uptime)"
-HEDGE_BENCH_HTTP=5320 bash "$bench/peers.sh" "${common[@]}"
+HEDGE_BENCH_HTTP=5320 HEDGE_BENCH_BG_WAIT=hedge-web bash "$bench/peers.sh" "${common[@]}"
 echo "== wrk -c $conns on the block page: $(uptime)"
-HEDGE_BENCH_HTTP=5320 HEDGE_BENCH_WRK=$conns bash "$bench/peers.sh" "${common[@]}"
+HEDGE_BENCH_HTTP=5320 HEDGE_BENCH_BG_WAIT=hedge-web HEDGE_BENCH_WRK=$conns bash "$bench/peers.sh" "${common[@]}"
 echo "== done: $(uptime)"
