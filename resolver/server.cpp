@@ -189,12 +189,12 @@ void Server::release_off_loop(std::shared_ptr<const Snapshot> old) {
   auto* r = new Release;
   r->snap = std::move(old);
   r->req.data = r;
-  // At nice 19 too: tearing down 60 MB of page tables is CPU the loop, on a
-  // shared core, must not have to wait behind (docs/decisions/0073).
+  // In the idle class too: tearing down 60 MB of page tables is CPU the loop,
+  // on a shared core, must not have to wait behind (docs/decisions/0073, 0076).
   const int rc = uv_queue_work(
       &m_loop, &r->req,
       [](uv_work_t* req) {
-        util::run_lowered("hedge-release", 19,
+        util::run_lowered("hedge-release", util::Lowered::idle_class,
                           [req](bool) { static_cast<Release*>(req->data)->snap.reset(); });
       },
       [](uv_work_t* req, int) { delete static_cast<Release*>(req->data); });
@@ -372,13 +372,14 @@ struct ReloadWork {
   const std::atomic<bool>* hurry = nullptr;
 };
 
-// The reload's bundle checks run on a thread of their own at nice 19 (a pool
-// thread cannot raise its priority back afterwards without CAP_SYS_NICE) and
-// paced to lists.reload_cpu_percent of a core: on a shared core, or under a
-// CPU quota that every thread of the process spends, the DNS loop keeps the
-// CPU it needs while 60 MB are hashed (docs/decisions/0073).
+// The reload's bundle checks run on a thread of their own in the idle
+// scheduling class (docs/decisions/0076; a pool thread cannot raise its
+// priority back afterwards without CAP_SYS_NICE) and paced to
+// lists.reload_cpu_percent of a core: on a shared core, or under a CPU quota
+// that every thread of the process spends, the DNS loop keeps the CPU it
+// needs while 60 MB are hashed (docs/decisions/0073).
 void open_paced(ReloadWork& w) {
-  util::run_lowered("hedge-reload", 19, [&w](bool) {
+  util::run_lowered("hedge-reload", util::Lowered::idle_class, [&w](bool) {
     util::Pacer pace(w.cfg.lists.reload_cpu_percent, w.hurry);
     try {
       w.bundle = open_bundle(w.cfg, w.err, &pace);

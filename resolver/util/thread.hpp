@@ -5,6 +5,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -29,15 +30,36 @@ inline void name_and_lower_this_thread(const char* name, int nice = kBackgroundN
     LOG_WARN("%s: could not lower the thread's priority: %s", name, std::strerror(errno));
 }
 
-// Runs fn on a new thread named `name` at `nice` and waits for it; used from
-// a libuv pool thread, which could not raise its own priority back after the
-// job without CAP_SYS_NICE. fn(true) there; fn(false) on the calling thread
-// when no thread can be had (the job still runs, at the caller's priority).
+// The calling thread into the idle scheduling class (SCHED_IDLE), at nice 19
+// should the kernel refuse it. For bulk jobs that share no lock with the DNS
+// loop (a reload's checks, a release's munmap): a waking normal thread always
+// preempts an idle-class one at once, on 6.1's CFS as on EEVDF, whereas a
+// nice-19 thread keeps the core for the rest of its slice. On EEVDF (6.6 and
+// later) the slice does not shrink with nice, so at 5,000 qps the DNS loop
+// waited 0.5-1 ms behind the reload's thread about 700 times in six swaps
+// (perf sched, docs/decisions/0076). Not for threads that free the loop's
+// memory or push onto its inbox (web, store): see docs/decisions/0071.
+inline void name_and_idle_this_thread(const char* name) noexcept {
+  pthread_setname_np(pthread_self(), name);
+  sched_param p{};
+  p.sched_priority = 0;
+  if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &p) != 0) name_and_lower_this_thread(name, 19);
+}
+
+enum class Lowered { nice19, idle_class };
+
+// Runs fn on a new thread named `name`, lowered as `how`, and waits for it;
+// used from a libuv pool thread, which could not raise its own priority back
+// after the job without CAP_SYS_NICE. fn(true) there; fn(false) on the calling
+// thread when no thread can be had (the job still runs, at the caller's priority).
 template <class F>
-void run_lowered(const char* name, int nice, F&& fn) {
+void run_lowered(const char* name, Lowered how, F&& fn) {
   try {
     std::thread t([&] {
-      name_and_lower_this_thread(name, nice);
+      if (how == Lowered::idle_class)
+        name_and_idle_this_thread(name);
+      else
+        name_and_lower_this_thread(name, 19);
       fn(true);
     });
     t.join();

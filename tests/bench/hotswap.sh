@@ -14,6 +14,7 @@
 # HOTSWAP_UPDATE_CPU=N pins the `hedge update` runs to CPU N (default: unpinned, as
 # hedge-update.service runs on the box), to tell the updater's own work (TLS download,
 # hashing, writing 60 MB) on the server's core from the server's reload. HOTSWAP_BG_CPU: below.
+# The updater runs as hedge-update.service runs it: idle scheduling class, nice 19.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/../.." && pwd)
@@ -132,7 +133,7 @@ for i in $(seq "$SWAPS"); do
   s=$(date +%s.%N)
   pin=()
   [[ -n ${HOTSWAP_UPDATE_CPU:-} ]] && pin=(taskset -c "$HOTSWAP_UPDATE_CPU")
-  "${pin[@]}" nice -n 19 "$hedge" update --allow-downgrade --config "$c" > "$W/update-$i.log" 2>&1 || { cat "$W/update-$i.log"; bad=1; }
+  "${pin[@]}" chrt --idle 0 nice -n 19 "$hedge" update --allow-downgrade --config "$c" > "$W/update-$i.log" 2>&1 || { cat "$W/update-$i.log"; bad=1; }
   e=$(date +%s.%N)
   got=$(answer)
   [[ $got == "$want" ]] || { echo "swap $i: $CHANGING answered '$got', expected '$want'" >&2; bad=1; }

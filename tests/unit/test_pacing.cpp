@@ -17,6 +17,7 @@
 #include "bundle_fixture.hpp"
 #include "store/event_store.hpp"
 #include "util/pacer.hpp"
+#include "util/thread.hpp"
 
 using namespace hedge;
 
@@ -170,4 +171,32 @@ TEST_CASE("event store: a paced backlog never sleeps holding the write lock") {
   CHECK(pace.slept_ms() > 50.0);  // it was paced
   CHECK(got.load() > 0);
   CHECK(refused.load() == 0);
+}
+
+// A reload's checks and a release run in the idle scheduling class, on a
+// thread of their own, so that a waking DNS loop always preempts them
+// (docs/decisions/0076); the caller (a libuv pool thread) keeps its class.
+TEST_CASE("run_lowered: the job runs on its own thread, idle class or nice 19, and the caller is untouched") {
+  const int before = sched_getscheduler(0);
+  REQUIRE(before >= 0);
+  int policy = -1, nice = -100;
+  bool own = false;
+  char name[16] = {};
+  const auto caller = std::this_thread::get_id();
+  util::run_lowered("hedge-test-idle", util::Lowered::idle_class, [&](bool on_own) {
+    own = on_own && std::this_thread::get_id() != caller;
+    policy = sched_getscheduler(0);
+    pthread_getname_np(pthread_self(), name, sizeof name);
+  });
+  CHECK(own);
+  CHECK(policy == SCHED_IDLE);
+  CHECK(std::string(name) == "hedge-test-idle");
+  util::run_lowered("hedge-test-nice", util::Lowered::nice19, [&](bool) {
+    policy = sched_getscheduler(0);
+    errno = 0;
+    nice = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  });
+  CHECK(policy == SCHED_OTHER);
+  CHECK(nice == 19);
+  CHECK(sched_getscheduler(0) == before);
 }
