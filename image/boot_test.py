@@ -54,6 +54,12 @@ class Results:
     def failed(self):
         return [r for r in self.rows if not r[2]]
 
+    def exit_code(self, tool, expected):
+        """Prints the tally; non-zero if a check failed or fewer than `expected` ran."""
+        bad = self.failed()
+        print(f"{tool}: {len(self.rows) - len(bad)} of {len(self.rows)} checks passed")
+        return 1 if bad or len(self.rows) < expected else 0
+
 
 def mtools_env():
     env = dict(os.environ)
@@ -439,9 +445,7 @@ def main():
         if guest:
             guest.kill()
         upstream.stop()
-    bad = res.failed()
-    print(f"image-test: {len(res.rows) - len(bad)} of {len(res.rows)} checks passed")
-    return 1 if bad or len(res.rows) < 8 else 0
+    return res.exit_code("image-test", 8)
 
 
 if __name__ == "__main__":

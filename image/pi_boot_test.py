@@ -203,9 +203,7 @@ def main():
             guest.proc.kill()
             guest.proc.wait()
         upstream.stop()
-    bad = res.failed()
-    print(f"image-test-pi: {len(res.rows) - len(bad)} of {len(res.rows)} checks passed")
-    return 1 if bad or len(res.rows) < 6 else 0
+    return res.exit_code("image-test-pi", 6)
 
 
 if __name__ == "__main__":
