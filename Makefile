@@ -99,7 +99,7 @@ test-cross: cross
 # The appliance (board/, image/; docs/install.md). `make image BOARD=rpi4|qemu-virt`
 # writes $(IMAGE_OUT)/hedge-BOARD-VERSION.img.xz + .sha256 (the arm64 rootfs is
 # cached there by a hash of its inputs); `make image-test` boots the qemu-virt
-# image and runs the 8 checks, `make image-test-pi` the rpi4 image on an emulated
+# image and runs the 9 checks, `make image-test-pi` the rpi4 image on an emulated
 # Pi 3B (6 checks); `make deb` builds an arm64 .deb with the same units.
 # Not part of `make test` (too slow for CI); its rootfs-independent checks are
 # (e2e_test_board).

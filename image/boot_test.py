@@ -269,6 +269,41 @@ def test_config(upstream, feat):
     return "\n".join(lines) + "\n"
 
 
+def check_thread_priorities(guest, pid, feat):
+    """Check 9: after a reload, the journal has no "could not lower" line and hedge's named background
+    threads (hedge-web, hedge-store, hedge-console) run at a nice above the DNS loop's (decisions 0071, 0076).
+    Reads /proc/PID/task/*/stat in the guest (no procps needed); policy is stat's field 41 (5 = SCHED_IDLE)."""
+    name = "background threads run below the DNS loop (the unit lets them lower themselves); none logs \"could not lower\""
+    count = "journalctl -u hedge -b --no-pager -o cat | grep -c 'reloaded: \\|reload refused'"
+
+    def reloads():
+        _, n = guest.console.run(count)
+        return int(n.strip()) if n.strip().isdigit() else -1
+
+    before = reloads()
+    guest.console.run("systemctl reload hedge")
+    reloaded = False
+    end = time.time() + 120
+    while time.time() < end and not reloaded:
+        reloaded = before >= 0 and reloads() > before
+        if not reloaded:
+            time.sleep(2)
+    _, bad = guest.console.run("journalctl -u hedge -b --no-pager -o cat | grep -i 'could not lower' | head -3")
+    _, stats = guest.console.run(f"for t in /proc/{pid}/task/*; do cat $t/stat; done")
+    threads = []
+    for line in stats.splitlines():
+        m = re.match(r"\d+ \((.*)\) (.*)", line.strip())
+        if m:
+            rest = m.group(2).split()  # rest[0] is field 3 (state)
+            threads.append((m.group(1), int(rest[16]), int(rest[38])))  # comm, nice (19), policy (41)
+    main_nice = [n for c, n, _ in threads if c == "hedge"][:1]
+    bg = [(c, n, pol) for c, n, pol in threads if c in ("hedge-web", "hedge-store", "hedge-console")]
+    ok = (reloaded and not bad.strip() and main_nice == [0] and bg != [] and all(n >= 10 for _, n, _ in bg))
+    return 9, name, ok, (f"reload seen {reloaded}; main thread nice {main_nice}; "
+                         f"{', '.join(f'{c} nice {n} policy {pol}' for c, n, pol in bg) or 'no named background thread'}; "
+                         f"'could not lower' lines: {bad.strip()[:160]!r}")
+
+
 def main():
     # A killed test must not leave qemu running (the finally below stops it).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -395,6 +430,11 @@ def main():
         ok, en = guest.console.run("systemctl is-enabled hedge-update.timer")
         res.add(6, "hedge-update.timer is enabled", ok and en.strip() == "enabled",
                 en.strip() or "missing" + ("" if ok else " (board/common/systemd/hedge-update.timer, issue 11)"))
+        # 9 (numbered last, added later). The unit's syscall filter lets hedge's background threads lower
+        # themselves below the DNS loop: before 63f29c7 it denied setpriority and sched_setscheduler (@resources),
+        # so every one of them logged "could not lower" and competed with the loop at nice 0. A reload starts the
+        # idle-class hedge-reload thread, whose failure would log the same line (at its nice-19 fallback).
+        res.add(*check_thread_priorities(guest, newpid, feat))
         # 7. an exception made before a reboot still applies after it
         ok_a, out = guest.console.run(
             f"runuser -u hedge -- hedge exception add {EXCEPTION_NAME.rstrip('.')} --all-groups --deny "
@@ -445,7 +485,7 @@ def main():
         if guest:
             guest.kill()
         upstream.stop()
-    return res.exit_code("image-test", 8)
+    return res.exit_code("image-test", 9)
 
 
 if __name__ == "__main__":

@@ -50,8 +50,9 @@ bool parse_level(const char* s, Level& out) noexcept {
 
 namespace {
 // One write(2) per line: no stdio lock is taken, so a thread that is
-// descheduled mid-log (the web thread runs at SCHED_IDLE) cannot hold up the
-// DNS loop's next log line; lines up to PIPE_BUF reach journald whole.
+// descheduled mid-log (background threads run at nice 10 or in SCHED_IDLE)
+// cannot hold up the DNS loop's next log line; lines up to PIPE_BUF reach
+// journald whole.
 void emit(Level l, const char* msg) noexcept {
   char line[1100];
   const int n = std::snprintf(line, sizeof line, "%s%s\n", prefix(l), msg);

@@ -70,6 +70,30 @@ def test_units(tmp):
     m = re.search(r"Overall exposure level for hedge.service: ([0-9.]+)", r.stdout + r.stderr)
     score = float(m.group(1)) if m else 99.0
     check(score <= 2.0, f"systemd-analyze security --offline=yes hedge.service: exposure {score}")
+    check_nofail_ordering()
+
+
+def check_nofail_ordering():
+    """A nofail mount in the board's fstab is not ordered before local-fs.target, so a unit that runs
+    hedge-boot-config (which reads and writes the boot partition) must order itself after that mount:
+    without it the script raced the FAT's mount and, finding no hedge.toml, wrote no hedge-errors.txt."""
+    nofail = []
+    with open(os.path.join(BOARD, "fstab")) as f:
+        for line in f:
+            cols = line.split()
+            if len(cols) >= 4 and not cols[0].startswith("#") and "nofail" in cols[3].split(","):
+                nofail.append(cols[1])
+    check("/boot/firmware" in nofail, f"the boot partition is nofail in board/common/fstab ({nofail})")
+    for u in sorted(os.listdir(os.path.join(BOARD, "systemd"))):
+        with open(os.path.join(BOARD, "systemd", u)) as f:
+            text = f.read()
+        if "hedge-boot-config" not in "".join(re.findall(r"^ExecStart=.*$", text, re.M)):
+            continue
+        after = " ".join(re.findall(r"^After=(.*)$", text, re.M)).split()
+        mounts_for = " ".join(re.findall(r"^RequiresMountsFor=(.*)$", text, re.M)).split()
+        for path in nofail:
+            unit = run(["systemd-escape", "--path", "--suffix=mount", path]).stdout.strip()
+            check(unit in after or path in mounts_for, f"{u} is ordered after the nofail {unit}")
 
 
 def feature_strip(path, drop=()):
