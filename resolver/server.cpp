@@ -285,6 +285,9 @@ bool Server::start(const config::Config& cfg, std::string& err) {
 
 int Server::run() {
   if (!m_started) return 1;
+  // After every thread of start() exists (a thread inherits its creator's
+  // slice): only the loop asks for the short one (util/thread.hpp).
+  if (!util::ask_short_slice_for_this_thread()) LOG_DEBUG("the DNS loop keeps the default time slice");
   uv_run(&m_loop, UV_RUN_DEFAULT);
   if (m_console) m_console->stop();  // joins the console thread (the DNS loop has ended)
   if (m_alerts) m_alerts->stop();    // joins the alert sender (before the store it uses stops)

@@ -226,3 +226,31 @@ TEST_CASE("name_and_lower_this_thread: nice 10 and, on kernels with custom slice
   REQUIRE(std::sscanf(u.release, "%d.%d", &major, &minor) == 2);
   if (major > 6 || (major == 6 && minor >= 12)) CHECK(got.sched_runtime == util::kBackgroundSliceNs);
 }
+
+TEST_CASE("ask_short_slice_for_this_thread: the loop's 100 us slice, its nice value kept") {
+  int nice_before = -100, nice_after = -100;
+  util::SchedAttr got;
+  long rc = -1;
+  bool asked = false;
+  std::thread([&] {
+    // A service may start Hedge at a nice value of its own (systemd Nice=):
+    // the loop keeps it, only the slice changes.
+    REQUIRE(setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5) == 0);
+    errno = 0;
+    nice_before = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    asked = util::ask_short_slice_for_this_thread();
+    errno = 0;
+    nice_after = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+    rc = syscall(SYS_sched_getattr, 0, &got, static_cast<unsigned>(sizeof got), 0U);
+  }).join();
+  CHECK(nice_before == 5);
+  CHECK(nice_after == 5);
+  CHECK(asked);
+  REQUIRE(rc == 0);
+  CHECK(got.sched_policy == SCHED_OTHER);
+  utsname u{};
+  REQUIRE(uname(&u) == 0);
+  int major = 0, minor = 0;
+  REQUIRE(std::sscanf(u.release, "%d.%d", &major, &minor) == 2);
+  if (major > 6 || (major == 6 && minor >= 12)) CHECK(got.sched_runtime == util::kBackgroundSliceNs);
+}
