@@ -25,15 +25,13 @@ namespace hedge::util {
 // arena, an inbox push) stays within a time slice (docs/decisions/0071).
 inline constexpr int kBackgroundNice = 10;
 
-// The time slice asked for a background thread (sched_setattr's
-// sched_runtime, which EEVDF kernels, 6.12 and later, use as the task's
-// slice; clamped there to 0.1-100 ms). Under EEVDF a waking task does not
-// preempt the running one before the running one's slice is spent, and nice
-// does not shorten the slice: with the default 3 ms the DNS loop waited
-// 0.5-5.6 ms behind the nice-10 store thread 12-15 times a second at 5,000
-// qps (perf sched, docs/decisions/0077). 6.1's CFS ignores the field, and
-// there a waking nice-0 thread preempts a nice-10 one at once anyway.
-inline constexpr uint64_t kBackgroundSliceNs = 100'000;
+// The DNS loop's time slice (sched_setattr's sched_runtime, which EEVDF
+// kernels, 6.12 and later, use as the task's slice; clamped there to
+// 0.1-100 ms): the shortest there is. Under EEVDF a waking task preempts the
+// running one at once when its slice is shorter (PREEMPT_SHORT); otherwise it
+// waits until the running one's slice is spent, and nice does not shorten a
+// slice. 6.1's CFS ignores the field.
+inline constexpr uint64_t kLoopSliceNs = 100'000;
 
 // struct sched_attr (sched_setattr(2)): glibc 2.36 has neither the struct nor
 // the call.
@@ -49,22 +47,27 @@ struct SchedAttr {
 inline void name_and_lower_this_thread(const char* name, int nice = kBackgroundNice) noexcept {
   pthread_setname_np(pthread_self(), name);
   // One call for nice and slice; where it is refused (an old kernel, a
-  // syscall filter without sched_setattr), nice alone.
+  // syscall filter without sched_setattr), nice alone. sched_runtime 0 is
+  // the kernel's default slice (1.4 ms here), also for a thread started by
+  // one that had a short slice: background threads keep a slice longer than
+  // the loop's, so that a waking loop preempts them at once (PREEMPT_SHORT).
+  // With equal 100 us slices (docs/decisions/0077) it did not always, and
+  // under a block-page flood the web thread then delayed DNS answers more
+  // (docs/decisions/0079).
   SchedAttr a;
   a.sched_nice = nice;
-  a.sched_runtime = kBackgroundSliceNs;
+  a.sched_runtime = 0;
   if (syscall(SYS_sched_setattr, 0, &a, 0U) == 0) return;
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice) != 0)
     LOG_WARN("%s: could not lower the thread's priority: %s", name, std::strerror(errno));
 }
 
-// The DNS loop thread asks for the shortest slice EEVDF allows (100 us, the
-// same as the background threads'), at its own nice value. Under EEVDF a
-// waking thread whose slice is shorter than the running one's preempts it at
-// once (PREEMPT_SHORT), and with equal slices the waking loop, at nice 0,
-// still has the earlier deadline; with the default slice it waited for the
-// running web or store thread's slice to end (up to the next tick) whenever a
-// query arrived while that thread ran (docs/decisions/0078). The loop wakes
+// The DNS loop thread asks for the shortest slice EEVDF allows (100 us), at
+// its own nice value. Under EEVDF a waking thread whose slice is shorter than
+// the running one's preempts it at once (PREEMPT_SHORT); with the default
+// slice the loop waited for the running web or store thread's slice to end
+// (up to the next tick) whenever a query arrived while that thread ran
+// (docs/decisions/0078, 0079). The loop wakes
 // for every packet and runs for tens of microseconds, so the short slice
 // costs it nothing. 6.1's CFS ignores the field. Where the call is refused
 // (an old kernel, a syscall filter) nothing changes.
@@ -74,7 +77,7 @@ inline bool ask_short_slice_for_this_thread() noexcept {
   if (nice == -1 && errno != 0) return false;
   SchedAttr a;
   a.sched_nice = nice;
-  a.sched_runtime = kBackgroundSliceNs;
+  a.sched_runtime = kLoopSliceNs;
   return syscall(SYS_sched_setattr, 0, &a, 0U) == 0;
 }
 
