@@ -202,13 +202,21 @@ TEST_CASE("run_lowered: the job runs on its own thread, idle class or nice 19, a
   CHECK(sched_getscheduler(0) == before);
 }
 
+// sched_getattr reports a thread's custom slice on EEVDF kernels (6.12 and
+// later); older kernels keep their own and report something else.
+static bool kernel_reports_slice() {
+  utsname u{};
+  REQUIRE(uname(&u) == 0);
+  int major = 0, minor = 0;
+  REQUIRE(std::sscanf(u.release, "%d.%d", &major, &minor) == 2);
+  return major > 6 || (major == 6 && minor >= 12);
+}
+
 // The nice-10 background threads (web, store, console) keep the kernel's
 // default slice, longer than the DNS loop's 100 us, so that on an EEVDF kernel
 // a waking loop preempts them at once (docs/decisions/0079). The thread here
 // is started by one that holds the loop's short slice, as a thread started
 // from the loop would be; lowering itself must hand it back the default.
-// sched_getattr reports the slice on 6.12 and later; older kernels keep their
-// own and report something else.
 TEST_CASE("name_and_lower_this_thread: nice 10 and the default slice, not the loop's short one") {
   int nice = -100;
   util::SchedAttr got, parent;
@@ -230,11 +238,7 @@ TEST_CASE("name_and_lower_this_thread: nice 10 and the default slice, not the lo
   CHECK(asked);
   CHECK(got.sched_policy == SCHED_OTHER);
   CHECK(got.sched_nice == util::kBackgroundNice);
-  utsname u{};
-  REQUIRE(uname(&u) == 0);
-  int major = 0, minor = 0;
-  REQUIRE(std::sscanf(u.release, "%d.%d", &major, &minor) == 2);
-  if (major > 6 || (major == 6 && minor >= 12)) {
+  if (kernel_reports_slice()) {
     CHECK(parent.sched_runtime == util::kLoopSliceNs);
     CHECK(got.sched_runtime > util::kLoopSliceNs);
   }
@@ -261,9 +265,5 @@ TEST_CASE("ask_short_slice_for_this_thread: the loop's 100 us slice, its nice va
   CHECK(asked);
   REQUIRE(rc == 0);
   CHECK(got.sched_policy == SCHED_OTHER);
-  utsname u{};
-  REQUIRE(uname(&u) == 0);
-  int major = 0, minor = 0;
-  REQUIRE(std::sscanf(u.release, "%d.%d", &major, &minor) == 2);
-  if (major > 6 || (major == 6 && minor >= 12)) CHECK(got.sched_runtime == util::kLoopSliceNs);
+  if (kernel_reports_slice()) CHECK(got.sched_runtime == util::kLoopSliceNs);
 }
